@@ -1,0 +1,59 @@
+# Two commands for a new user: `make run` and `make test`. See README.md.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+PIP := $(BIN)/pip install --quiet --disable-pip-version-check
+STAMP_RUN := $(VENV)/.installed-run
+STAMP_DEV := $(VENV)/.installed-dev
+PORT ?= 8000
+export DJANGO_DEBUG ?= true
+
+.PHONY: run test lint install install-dev browsers clean
+
+$(BIN)/python:
+	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is needed ($(PYTHON) not found)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) --upgrade pip
+	# XStatic-Bootstrap builds with pkg_resources, which setuptools 81 removed.
+	$(PIP) "setuptools<81" wheel
+
+$(STAMP_RUN): $(BIN)/python requirements.txt
+	$(PIP) --no-build-isolation -r requirements.txt
+	touch $@
+
+$(STAMP_DEV): $(STAMP_RUN) requirements-dev.txt
+	$(PIP) --no-build-isolation -r requirements-dev.txt
+	touch $@
+
+install: $(STAMP_RUN)
+install-dev: $(STAMP_DEV)
+
+# Web server, Celery worker and beat together; Ctrl-C stops all three.
+run: install
+	mkdir -p var/mail var/broker/out var/broker/processed
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py seed_demo --once
+	@echo ""
+	@echo "  Open http://127.0.0.1:$(PORT)/  (demo logins above; emails land in var/mail/)"
+	@echo ""
+	PORT=$(PORT) $(BIN)/honcho start -f Procfile
+
+test: install-dev browsers
+	DJANGO_ALLOW_ASYNC_UNSAFE=true $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Debian's Chromium for the browser tests (Playwright cannot download browsers here).
+browsers:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "Browser tests need /usr/bin/chromium: sudo apt-get install chromium"; fi; \
+	fi
+
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python manage.py check
+	$(BIN)/python manage.py makemigrations --check --dry-run
+
+clean:
+	rm -rf $(VENV) var db.sqlite3 staticfiles

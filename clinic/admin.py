@@ -1,0 +1,52 @@
+"""The Django admin, limited to the user's clinics for anyone but a superuser.
+
+Writes to clinical records are not done here (they bypass the gate): clinical models are
+read-only in the admin; enrollment and records are changed through the app's pages and API.
+"""
+
+from django.contrib import admin
+
+from .models import Clinic, Membership
+
+
+def user_clinic_ids(request) -> list[int]:
+    return list(request.user.memberships.values_list("clinic_id", flat=True))
+
+
+class ClinicScopedAdmin(admin.ModelAdmin):
+    """Filters by `clinic_lookup` to the clinics the user belongs to."""
+
+    clinic_lookup = "clinic"
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        if request.user.is_superuser:
+            return queryset
+        return queryset.filter(**{f"{self.clinic_lookup}__in": user_clinic_ids(request)})
+
+
+class ReadOnlyClinicalAdmin(ClinicScopedAdmin):
+    """Clinical records are written only through services (which run the gate and audit)."""
+
+    clinic_lookup = "patient__clinic"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Clinic)
+class ClinicAdmin(ClinicScopedAdmin):
+    clinic_lookup = "pk"
+    list_display = ["name", "time_zone", "rs2026_effective_on", "reminder_send_hour"]
+
+
+@admin.register(Membership)
+class MembershipAdmin(ClinicScopedAdmin):
+    list_display = ["user", "clinic", "role"]
+    list_filter = ["role"]

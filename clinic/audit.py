@@ -1,0 +1,27 @@
+"""Audit helpers on top of django-auditlog.
+
+Writes are logged by auditlog's registration of each model; this module adds the actor for
+writes that do not come through a logged-in browser request (API tokens, tasks, commands) and
+the access event for each view of a patient's record (QUALITY A6).
+"""
+
+import contextlib
+
+from auditlog.context import set_actor
+from auditlog.signals import accessed
+
+
+@contextlib.contextmanager
+def acting_as(user):
+    """Attribute audit entries written inside the block to `user`."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        yield
+        return
+    with set_actor(user):
+        yield
+
+
+def log_view(user, instance) -> None:
+    """One access event for a view of a record."""
+    with acting_as(user):
+        accessed.send(sender=instance.__class__, instance=instance)

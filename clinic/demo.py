@@ -1,0 +1,190 @@
+"""Synthetic demo patients, each built through the services in one gate state.
+
+Every date is relative to the clinic's today, so the demo is alive whenever it is seeded.
+All names and numbers are invented.
+"""
+
+import datetime
+import random
+from decimal import Decimal
+
+from monitoring import services as monitoring
+from patients import services as patients
+
+GIVEN = ["Avery", "Blake", "Casey", "Devon", "Emery", "Finley", "Harper", "Jordan", "Kai",
+         "Logan", "Morgan", "Noel", "Parker", "Quinn", "Reese", "Riley", "Rowan", "Sage",
+         "Skyler", "Taylor"]
+FAMILY = ["Ashdown", "Brightwater", "Calloway", "Dunmore", "Ellery", "Fairbanks", "Greenleaf",
+          "Hollis", "Ingram", "Jessup", "Kingsley", "Lockhart", "Merriweather", "Northcott",
+          "Oakes", "Pembrook", "Quayle", "Redford", "Stanhope", "Thorne"]
+
+
+class Builder:
+    def __init__(self, clinic, clinician, staff, today: datetime.date):
+        self.clinic, self.clinician, self.staff, self.today = clinic, clinician, staff, today
+
+    def day(self, offset: int) -> datetime.date:
+        return self.today + datetime.timedelta(days=offset)
+
+    def enroll(self, index: int, rng: random.Random, *, can: bool, enrolled: int):
+        given, family = rng.choice(GIVEN), rng.choice(FAMILY)
+        return patients.enroll_patient(
+            clinic=self.clinic,
+            by=self.staff,
+            data={
+                "mrn": f"DEMO-{index:04d}",
+                "given_name": given,
+                "family_name": family,
+                "birth_date": datetime.date(1990 + rng.randrange(15), rng.randrange(1, 13),
+                                            rng.randrange(1, 28)),
+                "email": f"{given.lower()}.{family.lower()}.{index}@example.org",
+                "phone": f"555-01{index % 100:02d}",
+                "ipledge_id": f"{rng.randrange(10**9, 10**10)}",
+                "weight_kg": Decimal(rng.randrange(50, 95)),
+                "risk_category": "can_get_pregnant" if can else "cannot_get_pregnant",
+                "risk_category_reason": "Assessed at enrollment",
+                "enrolled_on": self.day(enrolled),
+                "home_tests_allowed": False,
+            },
+        )
+
+    def baseline(self, patient, *, on: int, can: bool):
+        patients.record_consent(patient, by=self.staff, kind="patient_information",
+                                signed_on=self.day(on))
+        if can:
+            patients.record_consent(patient, by=self.staff, kind="birth_defects",
+                                    signed_on=self.day(on))
+        for kind, value, unit in (("triglycerides", "110", "mg/dL"),
+                                  ("total_cholesterol", "170", "mg/dL"), ("alt", "22", "U/L")):
+            monitoring.record_lab(patient, by=self.staff, kind=kind, collected_on=self.day(on),
+                                  value=Decimal(value), unit=unit)
+
+    def test(self, patient, kind: str, on: int, result: str = "negative"):
+        return patients.record_pregnancy_test(patient, by=self.staff, data={
+            "kind": kind, "collected_on": self.day(on), "result": result, "setting": "medical",
+            "clia_lab": True, "method": "serum" if kind == "screening" else "urine",
+        })
+
+    def contraception(self, patient, on: int, started: int, source: str = "staff",
+                      methods=("iud", "male_condom")):
+        patients.record_contraception(patient, by=self.staff, confirmed_on=self.day(on),
+                                      source=source, methods=list(methods), abstinence=False,
+                                      started_on=self.day(started))
+
+    def visit(self, patient, on: int, *, phq2: int = 0, phq9=None, item9=None, weight=None,
+              comprehension: bool = True, next_visit: int | None = None):
+        return monitoring.record_visit(patient, by=self.clinician, may_confirm_counseling=True,
+                                       data={
+            "visited_on": self.day(on), "weight_kg": weight, "counseling_confirmed": True,
+            "comprehension_completed": comprehension, "phq2": phq2, "phq9": phq9,
+            "phq9_item9": item9, "missed_dose_days": 0,
+            "next_visit_on": self.day(next_visit) if next_visit is not None else None,
+        })
+
+    def prescribe(self, patient, on: int, *, dose: str = "40", dispensed: int | None = None):
+        prescription = monitoring.write_prescription(
+            patient, by=self.clinician, written_on=self.day(on), daily_dose_mg=Decimal(dose),
+            days_supply=30)
+        if dispensed is not None:
+            monitoring.dispense(prescription, by=self.staff, dispensed_on=self.day(dispensed),
+                                rma_number=f"RMA{prescription.pk:07d}")
+        return prescription
+
+
+def ready_first_prescription(b: Builder, patient, *, confirmation_on: int = -1):
+    """can_get_pregnant, every check done; the window closes confirmation_on + 6."""
+    b.baseline(patient, on=confirmation_on - 10, can=True)
+    b.test(patient, "screening", confirmation_on - 25)
+    b.contraception(patient, on=confirmation_on, started=-70)
+    b.test(patient, "confirmation", confirmation_on)
+    b.visit(patient, confirmation_on)
+
+
+def scenario_ready(b, patient):
+    ready_first_prescription(b, patient, confirmation_on=-1)
+
+
+def scenario_window_closing(b, patient):
+    ready_first_prescription(b, patient, confirmation_on=-5)
+
+
+def scenario_in_treatment(b, patient):
+    ready_first_prescription(b, patient, confirmation_on=-33)
+    b.prescribe(patient, -33, dispensed=-32)
+    b.test(patient, "monthly", -3)
+    b.contraception(patient, on=-3, started=-70)
+    b.visit(patient, -3, next_visit=27)
+    b.prescribe(patient, -3, dispensed=-2)
+
+
+def scenario_monthly_due(b, patient):
+    ready_first_prescription(b, patient, confirmation_on=-30)
+    b.prescribe(patient, -30, dispensed=-29)
+
+
+def scenario_no_contraception(b, patient):
+    b.baseline(patient, on=-10, can=True)
+    b.test(patient, "screening", -30)
+    b.test(patient, "confirmation", -1)
+    b.visit(patient, -1)
+
+
+def scenario_positive_test(b, patient):
+    b.baseline(patient, on=-40, can=True)
+    b.test(patient, "screening", -30, result="positive")
+
+
+def scenario_mood_review(b, patient):
+    ready_first_prescription(b, patient, confirmation_on=-2)
+    b.visit(patient, -1, phq2=4, phq9=12, item9=1)
+
+
+def scenario_mood_screen_incomplete(b, patient):
+    ready_first_prescription(b, patient, confirmation_on=-2)
+    b.visit(patient, -1, phq2=3)
+
+
+def scenario_new(b, patient):
+    patients.record_consent(patient, by=b.staff, kind="patient_information",
+                            signed_on=b.today)
+
+
+def scenario_cannot_in_treatment(b, patient):
+    b.baseline(patient, on=-40, can=False)
+    b.visit(patient, -31)
+    b.prescribe(patient, -31, dispensed=-30)
+    b.visit(patient, -2, next_visit=28)
+
+
+def scenario_cannot_ready(b, patient):
+    b.baseline(patient, on=-10, can=False)
+    b.visit(patient, -1)
+
+
+def scenario_ended(b, patient):
+    scenario_in_treatment(b, patient)
+    monitoring.end_treatment(patient, by=b.clinician, last_dose_on=b.day(-1))
+
+
+SCENARIOS = [
+    # (name, can get pregnant, enrolled days ago, builder)
+    ("ready", True, -45, scenario_ready),
+    ("window_closing", True, -45, scenario_window_closing),
+    ("in_treatment", True, -80, scenario_in_treatment),
+    ("monthly_test_due", True, -80, scenario_monthly_due),
+    ("contraception_unconfirmed", True, -45, scenario_no_contraception),
+    ("pregnancy_test_positive", True, -45, scenario_positive_test),
+    ("mood_review_required", True, -45, scenario_mood_review),
+    ("mood_screen_incomplete", True, -45, scenario_mood_screen_incomplete),
+    ("newly_enrolled", True, 0, scenario_new),
+    ("cannot_in_treatment", False, -45, scenario_cannot_in_treatment),
+    ("cannot_ready", False, -45, scenario_cannot_ready),
+    ("ended", True, -80, scenario_ended),
+]
+
+
+def build_patient(b: Builder, index: int, rng: random.Random):
+    name, can, enrolled, build = SCENARIOS[index % len(SCENARIOS)]
+    patient = b.enroll(index, rng, can=can, enrolled=enrolled)
+    build(b, patient)
+    return name, patient

@@ -1,0 +1,32 @@
+from django.utils.cache import patch_cache_control
+
+from .access import SESSION_CLINIC_KEY, load_memberships
+
+
+class CurrentClinicMiddleware:
+    """Sets request.membership (and so the clinic and role) for a logged-in user."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        request.membership, request.memberships = None, []
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            request.membership, request.memberships = load_memberships(
+                user, request.session.get(SESSION_CLINIC_KEY)
+            )
+        return self.get_response(request)
+
+
+class NoStoreMiddleware:
+    """Pages with patient data must not be kept by browsers or proxies (QUALITY A7)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if not request.path.startswith("/static/"):
+            patch_cache_control(response, no_store=True, private=True)
+        return response

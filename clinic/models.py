@@ -1,0 +1,80 @@
+import datetime
+import zoneinfo
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+from .roles import Role
+
+DEFAULT_RS2026_EFFECTIVE_ON = datetime.date(2026, 8, 8)
+
+
+def validate_time_zone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(f"“{value}” is not a known time zone, e.g. America/New_York.")
+
+
+class Clinic(models.Model):
+    name = models.CharField(max_length=120)
+    time_zone = models.CharField(
+        max_length=64, default="America/New_York", validators=[validate_time_zone]
+    )
+    contact_phone = models.CharField(max_length=40, blank=True)
+    contact_email = models.EmailField(blank=True)
+    # The clinic settings DOMAIN.md names; rules read them through the history snapshot.
+    rs2026_effective_on = models.DateField(
+        "RS-2026 effective date", default=DEFAULT_RS2026_EFFECTIVE_ON
+    )
+    default_target_mg_per_kg = models.PositiveSmallIntegerField(
+        default=120, validators=[MinValueValidator(50), MaxValueValidator(300)]
+    )
+    reminder_send_hour = models.PositiveSmallIntegerField(
+        default=9, validators=[MaxValueValidator(23)]
+    )
+    quiet_hours_start = models.PositiveSmallIntegerField(
+        default=20, validators=[MaxValueValidator(23)]
+    )
+    quiet_hours_end = models.PositiveSmallIntegerField(default=8, validators=[MaxValueValidator(23)])
+    home_tests_under_discretion = models.BooleanField(
+        "home tests under FDA enforcement discretion (RS-2021)", default=False
+    )
+    followup_lab_weeks = models.PositiveSmallIntegerField(
+        default=8, validators=[MinValueValidator(1), MaxValueValidator(52)]
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.time_zone)
+
+    def today(self, now: datetime.datetime | None = None) -> datetime.date:
+        """The calendar date in the clinic's time zone: every rule works on this date."""
+        from django.utils import timezone
+
+        return (now or timezone.now()).astimezone(self.zone).date()
+
+
+class Membership(models.Model):
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    clinic = models.ForeignKey(Clinic, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=20, choices=Role.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "clinic"], name="one_membership_per_clinic")
+        ]
+        ordering = ["clinic__name"]
+
+    def __str__(self) -> str:
+        return f"{self.user} — {self.get_role_display()} at {self.clinic}"

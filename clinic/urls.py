@@ -1,0 +1,17 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from . import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("switch-clinic/", views.switch_clinic, name="switch_clinic"),
+    path("audit/", views.audit_log, name="audit_log"),
+    path("health/", views.health, name="health"),
+    path("patients/", include("patients.urls")),
+    path("", include("monitoring.urls")),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,73 @@
+from auditlog.models import LogEntry
+from django.contrib import messages
+from django.contrib.auth.decorators import login_not_required
+from django.core.paginator import Paginator
+from django.http import HttpResponseRedirect, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.dateparse import parse_date
+from django.views.decorators.http import require_POST
+
+from .access import SESSION_CLINIC_KEY, current_clinic, require
+from .models import Membership
+from .roles import Action
+
+
+def home(request):
+    """Each role lands where its day starts."""
+    if request.membership is None:
+        return render(request, "clinic/no_clinic.html", status=403)
+    if request.membership.role == "clinic_admin":
+        return redirect("audit_log")
+    return redirect("patients:list")
+
+
+@require_POST
+def switch_clinic(request):
+    clinic_id = request.POST.get("clinic")
+    membership = Membership.objects.filter(user=request.user, clinic_id=clinic_id).first()
+    if membership is None:
+        messages.error(request, "You are not a member of that clinic.")
+    else:
+        request.session[SESSION_CLINIC_KEY] = membership.clinic_id
+        messages.success(request, f"Now working in {membership.clinic}.")
+    return HttpResponseRedirect(reverse("home"))
+
+
+@require(Action.READ_AUDIT_LOG)
+def audit_log(request):
+    clinic = current_clinic(request)
+    entries = (
+        LogEntry.objects.filter(additional_data__clinic_id=clinic.pk)
+        .select_related("actor", "content_type")
+        .order_by("-timestamp", "-id")
+    )
+    filters = {
+        "actor": request.GET.get("actor", "").strip(),
+        "action": request.GET.get("action", ""),
+        "model": request.GET.get("model", ""),
+        "patient": request.GET.get("patient", "").strip(),
+        "since": request.GET.get("since", ""),
+    }
+    if filters["actor"]:
+        entries = entries.filter(actor__username__icontains=filters["actor"])
+    if filters["action"].isdigit():
+        entries = entries.filter(action=int(filters["action"]))
+    if filters["model"]:
+        entries = entries.filter(content_type__model=filters["model"])
+    if filters["patient"].isdigit():
+        entries = entries.filter(additional_data__patient_id=int(filters["patient"]))
+    since = parse_date(filters["since"]) if filters["since"] else None
+    if since:
+        entries = entries.filter(timestamp__date__gte=since)
+    page = Paginator(entries, 50).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "clinic/audit_log.html",
+        {"page": page, "filters": filters, "actions": LogEntry.Action.choices},
+    )
+
+
+@login_not_required
+def health(request):
+    return JsonResponse({"status": "ok"})

@@ -1,0 +1,191 @@
+"""Read a patient's history into the rules engine's snapshot, in a fixed number of queries.
+
+This is the only place that turns database rows into `monitoring.rules` input, so every reader
+(the gate, the patient page, the worklist, the API, the reminder planner) sees the same facts.
+`load_histories` takes many patients at once: one query per record type whatever their number.
+"""
+
+import datetime
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from django.db.models import Prefetch
+
+from patients.models import Consent, ContraceptionConfirmation, Patient, PregnancyTest
+
+from . import rules
+from .models import ComprehensionReport, Course, LabResult, MoodReview, Prescription, Visit
+
+
+def rule_settings_for(clinic) -> rules.RuleSettings:
+    return rules.RuleSettings(
+        rs2026_effective_on=clinic.rs2026_effective_on,
+        home_tests_under_discretion=clinic.home_tests_under_discretion,
+        followup_lab_weeks=clinic.followup_lab_weeks,
+    )
+
+
+def _by_patient(queryset) -> dict[int, list]:
+    grouped = defaultdict(list)
+    for row in queryset:
+        grouped[row.patient_id].append(row)
+    return grouped
+
+
+def current_courses(patient_ids: Iterable[int]) -> dict[int, Course]:
+    """The latest course of each patient (one query)."""
+    courses = {}
+    for course in Course.objects.filter(patient_id__in=patient_ids).order_by("opened_on", "id"):
+        courses[course.patient_id] = course
+    return courses
+
+
+@dataclass
+class Records:
+    """The rows of one patient's current course, as read for the snapshot and the pages."""
+
+    course: Course
+    consents: list = field(default_factory=list)
+    contraception: list = field(default_factory=list)
+    tests: list = field(default_factory=list)
+    labs: list = field(default_factory=list)
+    visits: list = field(default_factory=list)
+    prescriptions: list = field(default_factory=list)
+    reports: list = field(default_factory=list)
+
+
+def load_records(patients: list[Patient]) -> dict[int, Records]:
+    """9 queries for any number of patients: one per record type."""
+    ids = [p.pk for p in patients]
+    courses = current_courses(ids)  # 1: courses
+    consents = _by_patient(Consent.objects.filter(patient_id__in=ids))  # 2
+    contraception = _by_patient(ContraceptionConfirmation.objects.filter(patient_id__in=ids))  # 3
+    tests = _by_patient(PregnancyTest.objects.filter(patient_id__in=ids))  # 4
+    labs = _by_patient(LabResult.objects.filter(patient_id__in=ids))  # 5
+    visits = _by_patient(  # 6 and 7: visits with their mood reviews
+        Visit.objects.filter(patient_id__in=ids).prefetch_related(
+            Prefetch("mood_reviews", queryset=MoodReview.objects.order_by("reviewed_on"))
+        )
+    )
+    prescriptions = _by_patient(Prescription.objects.filter(patient_id__in=ids))  # 8
+    reports = _by_patient(ComprehensionReport.objects.filter(patient_id__in=ids))  # 9
+    result = {}
+    for pid in ids:
+        course = courses[pid]
+        result[pid] = Records(
+            course=course,
+            consents=consents[pid],
+            contraception=[c for c in contraception[pid] if _in_course(c.confirmed_on, course)],
+            tests=[t for t in tests[pid] if _in_course(t.collected_on, course)],
+            # Baseline labs may be drawn shortly before enrollment, so all labs are kept.
+            labs=labs[pid],
+            visits=[v for v in visits[pid] if _in_course(v.visited_on, course)],
+            prescriptions=[p for p in prescriptions[pid] if p.course_id == course.pk],
+            reports=[r for r in reports[pid] if _in_course(r.reported_on, course)],
+        )
+    return result
+
+
+def load_histories(patients: list[Patient]) -> dict[int, tuple[Course, rules.History]]:
+    """Snapshot of each patient's current course: 9 queries for any number of patients.
+
+    Patients must come with their clinic (select_related("clinic")): it holds the rule settings.
+    """
+    records = load_records(patients)
+    return {p.pk: (records[p.pk].course, snapshot(p, records[p.pk])) for p in patients}
+
+
+def load_history(patient: Patient) -> tuple[Course, rules.History]:
+    return load_histories([patient])[patient.pk]
+
+
+def _in_course(day, course: Course) -> bool:
+    return day >= course.opened_on
+
+
+def snapshot(patient: Patient, records: Records) -> rules.History:
+    course = records.course
+    return rules.History(
+        risk_category=patient.risk_category,
+        enrolled_on=course.opened_on,
+        enrollment_weight_kg=patient.weight_kg,
+        home_tests_allowed=patient.home_tests_allowed,
+        target_mg_per_kg=course.target_mg_per_kg,
+        last_dose_on=course.last_dose_on,
+        consents=tuple(rules.Consent(kind=c.kind, signed_on=c.signed_on) for c in records.consents),
+        contraception=tuple(
+            rules.ContraceptionConfirmation(
+                id=c.pk,
+                confirmed_on=c.confirmed_on,
+                source=c.source,
+                methods=frozenset(c.methods),
+                abstinence=c.abstinence,
+                started_on=c.started_on,
+            )
+            for c in records.contraception
+        ),
+        pregnancy_tests=tuple(
+            rules.PregnancyTest(
+                id=t.pk,
+                kind=t.kind,
+                collected_on=t.collected_on,
+                result=t.result,
+                setting=t.setting,
+                clia_lab=t.clia_lab,
+                method=t.method,
+                verified=t.is_verified,
+                superseded_on=t.superseded_on,
+            )
+            for t in records.tests
+        ),
+        labs=tuple(
+            rules.LabResult(kind=lab.kind, collected_on=lab.collected_on, value=lab.value,
+                            unit=lab.unit)
+            for lab in records.labs
+        ),
+        visits=tuple(
+            rules.Visit(
+                id=v.pk,
+                visited_on=v.visited_on,
+                weight_kg=v.weight_kg,
+                counseling_confirmed=v.counseling_confirmed,
+                comprehension_completed=v.comprehension_completed,
+                phq2=v.phq2,
+                phq9=v.phq9,
+                phq9_item9=v.phq9_item9,
+                missed_dose_days=v.missed_dose_days,
+                next_visit_on=v.next_visit_on,
+                mood_reviews=tuple(r.reviewed_on for r in v.mood_reviews.all()),
+            )
+            for v in records.visits
+        ),
+        prescriptions=tuple(
+            rules.Prescription(
+                id=p.pk,
+                written_on=p.written_on,
+                daily_dose_mg=p.daily_dose_mg,
+                days_supply=p.days_supply,
+                dispensed_on=p.dispensed_on,
+            )
+            for p in records.prescriptions
+        ),
+        comprehension_reported_on=tuple(r.reported_on for r in records.reports),
+        settings=rule_settings_for(patient.clinic),
+    )
+
+
+def load_patient_page(patient: Patient, *, on: datetime.date | None = None) -> dict:
+    """Everything the patient page shows: the records and the engine's answer for today."""
+    on = on or patient.clinic.today()
+    records = load_records([patient])[patient.pk]
+    history = snapshot(patient, records)
+    return {
+        "patient": patient,
+        "records": records,
+        "course": records.course,
+        "history": history,
+        "status": rules.status(history, on),
+        "today": on,
+        "risk_changes": list(patient.risk_changes.select_related("changed_by")),
+    }

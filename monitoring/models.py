@@ -1,0 +1,203 @@
+"""Courses, visits, labs, prescriptions and reminders. Writes go through monitoring/services.py."""
+
+from auditlog.registry import auditlog
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+from patients.models import Patient, PatientRecord
+
+
+class Course(PatientRecord):
+    """One treatment course per enrollment. Its start is the first dispense (derived)."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="courses")
+    opened_on = models.DateField(help_text="The enrollment date of this course.")
+    target_mg_per_kg = models.DecimalField(
+        max_digits=5,
+        decimal_places=1,
+        default=120,
+        validators=[MinValueValidator(50), MaxValueValidator(300)],
+    )
+    last_dose_on = models.DateField(null=True, blank=True)
+    ended_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["opened_on", "id"]
+        get_latest_by = "opened_on"
+
+
+class LabKind(models.TextChoices):
+    ALT = "alt", "ALT"
+    AST = "ast", "AST"
+    TRIGLYCERIDES = "triglycerides", "Triglycerides"
+    TOTAL_CHOLESTEROL = "total_cholesterol", "Total cholesterol"
+    LDL = "ldl", "LDL"
+    HDL = "hdl", "HDL"
+
+
+LAB_UNITS = {
+    LabKind.ALT: "U/L",
+    LabKind.AST: "U/L",
+    LabKind.TRIGLYCERIDES: "mg/dL",
+    LabKind.TOTAL_CHOLESTEROL: "mg/dL",
+    LabKind.LDL: "mg/dL",
+    LabKind.HDL: "mg/dL",
+}
+
+
+class LabResult(PatientRecord):
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="labs")
+    kind = models.CharField(max_length=20, choices=LabKind.choices)
+    collected_on = models.DateField()
+    value = models.DecimalField(max_digits=8, decimal_places=2)
+    unit = models.CharField(max_length=16)
+
+    class Meta:
+        ordering = ["collected_on", "id"]
+
+
+class SideEffect(models.TextChoices):
+    DRY_LIPS = "dry_lips", "Dry lips"
+    DRY_SKIN = "dry_skin", "Dry skin"
+    DRY_EYES = "dry_eyes", "Dry eyes"
+    NOSEBLEEDS = "nosebleeds", "Nosebleeds"
+    NIGHT_VISION = "night_vision", "Night vision problems"
+    BACK_OR_JOINT_PAIN = "back_or_joint_pain", "Back or joint pain"
+    HEADACHE = "headache", "Headache"
+    VISION_CHANGE = "vision_change", "Vision change"
+    MOOD_CHANGE = "mood_change", "Mood change"
+    ABDOMINAL_PAIN = "abdominal_pain", "Abdominal pain"
+    SUN_SENSITIVITY = "sun_sensitivity", "Sun sensitivity"
+    OTHER = "other", "Other"
+
+
+class Severity(models.TextChoices):
+    MILD = "mild", "Mild"
+    MODERATE = "moderate", "Moderate"
+    SEVERE = "severe", "Severe"
+
+
+class Visit(PatientRecord):
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="visits")
+    visited_on = models.DateField()
+    weight_kg = models.DecimalField(
+        "weight (kg)", max_digits=5, decimal_places=1, null=True, blank=True
+    )
+    counseling_confirmed = models.BooleanField(default=False)
+    comprehension_completed = models.BooleanField(default=False)
+    phq2 = models.PositiveSmallIntegerField("PHQ-2", validators=[MaxValueValidator(6)])
+    phq9 = models.PositiveSmallIntegerField(
+        "PHQ-9", null=True, blank=True, validators=[MaxValueValidator(27)]
+    )
+    phq9_item9 = models.PositiveSmallIntegerField(
+        "PHQ-9 item 9", null=True, blank=True, validators=[MaxValueValidator(3)]
+    )
+    # {"dry_lips": "mild", ...}: codes and severities from SideEffect and Severity.
+    side_effects = models.JSONField(default=dict, blank=True)
+    missed_dose_days = models.PositiveSmallIntegerField(default=0)
+    next_visit_on = models.DateField(null=True, blank=True)
+    notes = models.TextField(blank=True, max_length=4000)
+
+    class Meta:
+        ordering = ["visited_on", "id"]
+
+    @property
+    def needs_phq9(self) -> bool:
+        return self.phq2 >= 3 and self.phq9 is None
+
+    @property
+    def self_harm_flag(self) -> bool:
+        return bool(self.phq9_item9)
+
+
+class MoodReview(PatientRecord):
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="mood_reviews")
+    visit = models.ForeignKey(Visit, on_delete=models.CASCADE, related_name="mood_reviews")
+    reviewed_on = models.DateField()
+    note = models.TextField(max_length=4000)
+
+    class Meta:
+        ordering = ["reviewed_on", "id"]
+
+
+class Prescription(PatientRecord):
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="prescriptions")
+    course = models.ForeignKey(Course, on_delete=models.PROTECT, related_name="prescriptions")
+    written_on = models.DateField()
+    daily_dose_mg = models.DecimalField(max_digits=6, decimal_places=1)
+    days_supply = models.PositiveSmallIntegerField(
+        validators=[MinValueValidator(1), MaxValueValidator(30)]
+    )
+    dispensed_on = models.DateField(null=True, blank=True)
+    rma_number = models.CharField("RMA number", max_length=40, blank=True)
+
+    class Meta:
+        ordering = ["written_on", "id"]
+
+
+class ComprehensionReport(PatientRecord):
+    """The patient says, on the self-service page, that the monthly iPLEDGE questions are done."""
+
+    patient = models.ForeignKey(
+        Patient, on_delete=models.CASCADE, related_name="comprehension_reports"
+    )
+    reported_on = models.DateField()
+
+    class Meta:
+        ordering = ["reported_on", "id"]
+
+
+for model in (Course, LabResult, Visit, MoodReview, Prescription, ComprehensionReport):
+    auditlog.register(model)
+
+
+class ReminderKind(models.TextChoices):
+    MONTHLY_TEST = "monthly_test", "Monthly pregnancy test"
+    VISIT = "visit", "Visit"
+    WINDOW_CLOSING = "window_closing", "Prescription window closing"
+    CONTRACEPTION_CONFIRM = "contraception_confirm", "Confirm contraception"
+    COMPREHENSION = "comprehension", "Monthly iPLEDGE questions"
+    POST_TREATMENT_TEST = "post_treatment_test", "Post-treatment test"
+    FOLLOWUP_LABS = "followup_labs", "Follow-up labs"
+
+
+class ReminderStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SENDING = "sending", "Sending"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+    EXPIRED = "expired", "Expired"
+
+
+class Reminder(models.Model):
+    """A reminder is a row before it is a message: the row is the truth, the task a nudge."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="reminders")
+    kind = models.CharField(max_length=24, choices=ReminderKind.choices)
+    due_on = models.DateField()
+    send_at = models.DateTimeField()
+    status = models.CharField(
+        max_length=12, choices=ReminderStatus.choices, default=ReminderStatus.PENDING
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.CharField(max_length=500, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["patient", "kind", "due_on"], name="one_reminder_per_patient_kind_due"
+            )
+        ]
+        indexes = [models.Index(fields=["status", "send_at"])]
+        ordering = ["send_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} due {self.due_on} ({self.status})"

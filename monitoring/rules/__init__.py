@@ -1,0 +1,62 @@
+"""The iPLEDGE rules: pure Python, no ORM, no settings, no clock.
+
+Every reader (the prescription gate, the patient page, the dashboard, the API, the reminder
+planner) builds a `History` snapshot and asks these functions about a date; none re-derives a rule.
+"""
+
+from .constants import BLOCKER_CODES, DUE_CODES, ONE_MONTH_DAYS
+from .contraception import contraception_is_valid, contraception_warnings
+from .cycle import cycle_start, is_first_prescription
+from .dose import cumulative, dose_series, validate_prescription
+from .gate import evaluate
+from .results import Blocker, Cumulative, Due, Status, Warning, Window
+from .rulesets import RS_2021, RS_2026, RuleSet, rule_set_for
+from .schedule import due, window
+from .snapshot import (
+    Consent,
+    ContraceptionConfirmation,
+    History,
+    LabResult,
+    PregnancyTest,
+    Prescription,
+    RuleSettings,
+    Visit,
+    as_of,
+)
+from .status import status
+
+__all__ = [
+    "BLOCKER_CODES",
+    "DUE_CODES",
+    "ONE_MONTH_DAYS",
+    "RS_2021",
+    "RS_2026",
+    "Blocker",
+    "Consent",
+    "ContraceptionConfirmation",
+    "Cumulative",
+    "Due",
+    "History",
+    "LabResult",
+    "PregnancyTest",
+    "Prescription",
+    "RuleSet",
+    "RuleSettings",
+    "Status",
+    "Visit",
+    "Warning",
+    "Window",
+    "as_of",
+    "contraception_is_valid",
+    "contraception_warnings",
+    "cumulative",
+    "cycle_start",
+    "dose_series",
+    "due",
+    "evaluate",
+    "is_first_prescription",
+    "rule_set_for",
+    "status",
+    "validate_prescription",
+    "window",
+]

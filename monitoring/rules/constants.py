@@ -1,0 +1,176 @@
+"""Named numbers and codes of the iPLEDGE rules (DOMAIN.md sections 2-6).
+
+Every day count the rules use lives here, so a reader can check it against the program documents
+in one place and a changed rule is a one-line change.
+"""
+
+from decimal import Decimal
+
+# "One month" is 30 days everywhere in the rules.
+ONE_MONTH_DAYS = 30
+
+# A pick-up window runs from the specimen collection date (SCD) through SCD + 6: seven days.
+WINDOW_DAYS = 7
+
+# A cycle reaches back at most to written_on - 29: thirty days including the day itself.
+CYCLE_MAX_DAYS = ONE_MONTH_DAYS
+
+# RS-2021: after a missed first window the next confirmation test may be collected at SCD + 19.
+LOCKOUT_DAYS = 19
+
+# The confirmation test is collected at least 19 days after the screening test and at least one
+# month after the current contraception methods began.
+CONFIRMATION_AFTER_SCREENING_DAYS = 19
+CONFIRMATION_AFTER_CONTRACEPTION_DAYS = ONE_MONTH_DAYS
+
+# Baseline labs count when collected in [D - 30, D].
+BASELINE_LABS_LOOKBACK_DAYS = ONE_MONTH_DAYS
+
+# Due dates (section 6).
+DUE_BEFORE_SUPPLY_END_DAYS = 2
+FOLLOWUP_LABS_DONE_AFTER_DAYS = 28
+AFTER_TREATMENT_DAYS = ONE_MONTH_DAYS
+RETREATMENT_GAP_DAYS = 56
+
+# Prescription input limits (section 4).
+MIN_DAYS_SUPPLY = 1
+MAX_DAYS_SUPPLY = 30
+MAX_MG_PER_KG_PER_DAY = Decimal(2)
+
+# A PHQ-2 at or above this asks for a PHQ-9 (section 4).
+PHQ2_NEEDS_PHQ9 = 3
+
+# Risk categories.
+CAN_GET_PREGNANT = "can_get_pregnant"
+CANNOT_GET_PREGNANT = "cannot_get_pregnant"
+
+# Consents.
+PATIENT_INFORMATION = "patient_information"
+BIRTH_DEFECTS = "birth_defects"
+REQUIRED_CONSENTS = {
+    CAN_GET_PREGNANT: (PATIENT_INFORMATION, BIRTH_DEFECTS),
+    CANNOT_GET_PREGNANT: (PATIENT_INFORMATION,),
+}
+
+# Contraception methods.
+PRIMARY_METHODS = frozenset(
+    {
+        "tubal_sterilization",
+        "partner_vasectomy",
+        "iud",
+        "combined_oral_contraceptive",
+        "transdermal_patch",
+        "injectable",
+        "implant",
+        "vaginal_ring",
+    }
+)
+SECONDARY_METHODS = frozenset(
+    {
+        "male_condom",
+        "diaphragm_with_spermicide",
+        "cervical_cap_with_spermicide",
+        "vaginal_sponge",
+    }
+)
+# May be recorded, never counts, and the UI warns.
+UNACCEPTABLE_METHODS = frozenset({"progestin_only_pill"})
+ACCEPTABLE_METHODS = PRIMARY_METHODS | SECONDARY_METHODS
+KNOWN_METHODS = ACCEPTABLE_METHODS | UNACCEPTABLE_METHODS
+MIN_ACCEPTABLE_METHODS = 2
+STAFF = "staff"
+PATIENT = "patient"
+
+# Pregnancy tests.
+SCREENING = "screening"
+CONFIRMATION = "confirmation"
+MONTHLY = "monthly"
+END_OF_TREATMENT = "end_of_treatment"
+POST_TREATMENT = "post_treatment"
+NEGATIVE = "negative"
+POSITIVE = "positive"
+INVALID = "invalid"
+MEDICAL = "medical"
+HOME = "home"
+
+# Labs.
+BASELINE_LAB_KINDS = ("triglycerides", "total_cholesterol", "alt")
+LAB_NAMES = {
+    "alt": "ALT",
+    "ast": "AST",
+    "triglycerides": "triglycerides",
+    "total_cholesterol": "total cholesterol",
+    "ldl": "LDL",
+    "hdl": "HDL",
+}
+
+# Blocker codes in the stable order the gate reports them (section 5).
+CONSENT_MISSING = "consent_missing"
+BASELINE_LABS_MISSING = "baseline_labs_missing"
+VISIT_MISSING = "visit_missing"
+COUNSELING_UNCONFIRMED = "counseling_unconfirmed"
+MOOD_SCREEN_INCOMPLETE = "mood_screen_incomplete"
+MOOD_REVIEW_REQUIRED = "mood_review_required"
+PREGNANCY_TEST_POSITIVE = "pregnancy_test_positive"
+COURSE_ENDED = "course_ended"
+SCREENING_TEST_MISSING = "screening_test_missing"
+CONFIRMATION_TEST_MISSING = "confirmation_test_missing"
+CONFIRMATION_TEST_TOO_EARLY = "confirmation_test_too_early"
+PREGNANCY_TEST_MISSING = "pregnancy_test_missing"
+TEST_SETTING_NOT_ALLOWED = "test_setting_not_allowed"
+LOCKOUT_ACTIVE = "lockout_active"
+CONTRACEPTION_UNCONFIRMED = "contraception_unconfirmed"
+CONTRACEPTION_MISMATCH = "contraception_mismatch"
+COMPREHENSION_INCOMPLETE = "comprehension_incomplete"
+BLOCKER_CODES = (
+    CONSENT_MISSING,
+    BASELINE_LABS_MISSING,
+    VISIT_MISSING,
+    COUNSELING_UNCONFIRMED,
+    MOOD_SCREEN_INCOMPLETE,
+    MOOD_REVIEW_REQUIRED,
+    PREGNANCY_TEST_POSITIVE,
+    COURSE_ENDED,
+    SCREENING_TEST_MISSING,
+    CONFIRMATION_TEST_MISSING,
+    CONFIRMATION_TEST_TOO_EARLY,
+    PREGNANCY_TEST_MISSING,
+    TEST_SETTING_NOT_ALLOWED,
+    LOCKOUT_ACTIVE,
+    CONTRACEPTION_UNCONFIRMED,
+    CONTRACEPTION_MISMATCH,
+    COMPREHENSION_INCOMPLETE,
+)
+
+# Due codes in the order of section 6.
+CONFIRMATION_TEST_EARLIEST = "confirmation_test_earliest"
+WINDOW_CLOSES = "window_closes"
+LOCKOUT_UNTIL = "lockout_until"
+MONTHLY_TEST_DUE = "monthly_test_due"
+VISIT_DUE = "visit_due"
+FOLLOWUP_LABS_DUE = "followup_labs_due"
+END_OF_TREATMENT_TEST_DUE = "end_of_treatment_test_due"
+POST_TREATMENT_TEST_DUE = "post_treatment_test_due"
+CONTRACEPTION_MAY_STOP = "contraception_may_stop"
+BLOOD_DONATION_ALLOWED = "blood_donation_allowed"
+RETREATMENT_EARLIEST = "retreatment_earliest"
+DUE_CODES = (
+    CONFIRMATION_TEST_EARLIEST,
+    WINDOW_CLOSES,
+    LOCKOUT_UNTIL,
+    MONTHLY_TEST_DUE,
+    VISIT_DUE,
+    FOLLOWUP_LABS_DUE,
+    END_OF_TREATMENT_TEST_DUE,
+    POST_TREATMENT_TEST_DUE,
+    CONTRACEPTION_MAY_STOP,
+    BLOOD_DONATION_ALLOWED,
+    RETREATMENT_EARLIEST,
+)
+
+# Warning codes.
+PROGESTIN_ONLY_PILL = "progestin_only_pill"
+UNKNOWN_CONTRACEPTION_METHOD = "unknown_contraception_method"
+POSITIVE_TEST_SUPERSEDED = "positive_test_superseded"
+INVALID_TEST_RESULT = "invalid_test_result"
+CONTRACEPTION_START_UNKNOWN = "contraception_start_unknown"

@@ -1,0 +1,122 @@
+"""Cumulative dose (DOMAIN.md section 6) and prescription input checks (section 4)."""
+
+from __future__ import annotations
+
+import math
+from datetime import date, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+
+from . import constants as c
+from .results import Cumulative
+from .snapshot import (
+    History,
+    Prescription,
+    as_of,
+    course_ended,
+    course_start,
+    dispensed,
+    latest_dispensed,
+    latest_weight_kg,
+    supply_end,
+)
+from .text import day
+
+ONE_DECIMAL = Decimal("0.1")
+
+
+def _days_taken(prescription: Prescription, history: History, on: date) -> int:
+    """Days of the supply taken by `on`: from dispensed_on through `on`, capped at the supply
+    and at the last dose."""
+    last_day = min(on, supply_end(prescription))
+    if history.last_dose_on is not None:
+        last_day = min(last_day, history.last_dose_on)
+    return max(0, (last_day - prescription.dispensed_on).days + 1)
+
+
+def _taking_before(given: tuple[Prescription, ...], visited_on: date) -> Prescription | None:
+    """The prescription a patient was taking before a visit: missed days reported at a visit are
+    days of the supply dispensed before it (a same-day dispense has not been taken yet)."""
+    earlier = [p for p in given if p.dispensed_on < visited_on]
+    return earlier[-1] if earlier else None
+
+
+def cumulative_mg(history: History, on: date) -> Decimal:
+    """Milligrams taken by `on` in a snapshot already cut with as_of(…, on)."""
+    given = dispensed(history)
+    taken = sum((p.daily_dose_mg * _days_taken(p, history, on) for p in given), start=Decimal(0))
+    for visit in history.visits:
+        prescription = _taking_before(given, visit.visited_on)
+        if prescription is not None and visit.missed_dose_days > 0:
+            taken -= prescription.daily_dose_mg * visit.missed_dose_days
+    return max(taken, Decimal(0))
+
+
+def per_kg(mg: Decimal, weight_kg: Decimal) -> Decimal:
+    if weight_kg <= 0:
+        return Decimal("0.0")
+    return (mg / weight_kg).quantize(ONE_DECIMAL, rounding=ROUND_HALF_UP)
+
+
+def cumulative(history: History, on: date) -> Cumulative:
+    """Dose taken by `on`, per kg of the latest weight, and when the target will be reached.
+
+    projected_completion_on is None when nothing was dispensed or the course has ended, `on`
+    itself once the target is reached, else on + ceil(remaining mg / latest daily dose).
+    """
+    history = as_of(history, on)
+    mg = cumulative_mg(history, on)
+    weight = latest_weight_kg(history)
+    return Cumulative(
+        mg=mg,
+        mg_per_kg=per_kg(mg, weight),
+        target_mg_per_kg=history.target_mg_per_kg,
+        projected_completion_on=_projected_completion(history, on, mg, weight),
+    )
+
+
+def _projected_completion(history: History, on: date, mg: Decimal, weight: Decimal) -> date | None:
+    latest = latest_dispensed(history)
+    if latest is None or course_ended(history, on) or latest.daily_dose_mg <= 0:
+        return None
+    remaining = history.target_mg_per_kg * weight - mg
+    if remaining <= 0:
+        return on
+    return on + timedelta(days=math.ceil(remaining / latest.daily_dose_mg))
+
+
+def dose_series(history: History, until: date) -> tuple[tuple[date, Decimal], ...]:
+    """(day, cumulative mg/kg as known that day) from the first dispense through `until`."""
+    start = course_start(as_of(history, until))
+    if start is None:
+        return ()
+    days = (until - start).days + 1
+    return tuple(
+        (on, cumulative(history, on).mg_per_kg)
+        for on in (start + timedelta(days=n) for n in range(days))
+    )
+
+
+def validate_prescription(
+    history: History, written_on: date, daily_dose_mg: Decimal, days_supply: int
+) -> dict[str, str]:
+    """Field -> message for prescription input the rules refuse as invalid (never a blocker)."""
+    errors = {}
+    if not c.MIN_DAYS_SUPPLY <= days_supply <= c.MAX_DAYS_SUPPLY:
+        errors["days_supply"] = (
+            f"Days supply must be between {c.MIN_DAYS_SUPPLY} and {c.MAX_DAYS_SUPPLY}."
+        )
+    weight = latest_weight_kg(as_of(history, written_on))
+    most = c.MAX_MG_PER_KG_PER_DAY * weight
+    if daily_dose_mg <= 0:
+        errors["daily_dose_mg"] = "The daily dose must be more than 0 mg."
+    elif daily_dose_mg > most:
+        errors["daily_dose_mg"] = (
+            f"The daily dose is above 2 mg/kg/day for a weight of {weight} kg "
+            f"(at most {most.normalize():f} mg)."
+        )
+    if written_on < history.enrolled_on:
+        errors["written_on"] = (
+            "The prescription date is before the patient's enrollment "
+            f"({day(history.enrolled_on)})."
+        )
+    return errors

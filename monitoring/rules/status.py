@@ -1,0 +1,69 @@
+"""Everything a page, the API or the reminder planner shows about a patient on a date."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from . import constants as c
+from .contraception import contraception_warnings, latest_staff_confirmation
+from .dose import cumulative
+from .gate import Context, blockers_for, context
+from .results import Status, Warning
+from .schedule import due_for, window_for
+from .snapshot import History
+from .text import day
+
+
+def status(history: History, on: date) -> Status:
+    ctx = context(history, on)
+    blockers = blockers_for(ctx)
+    return Status(
+        rule_set=ctx.rule_set.code,
+        can_prescribe=not blockers,
+        blockers=blockers,
+        warnings=warnings_for(ctx),
+        window=window_for(ctx),
+        due=due_for(ctx),
+        cumulative=cumulative(history, on),
+    )
+
+
+def warnings_for(ctx: Context) -> tuple[Warning, ...]:
+    history = ctx.history
+    warnings: list[Warning] = []
+    if history.contraception:
+        warnings.extend(contraception_warnings(history.contraception[-1].methods))
+    staff = latest_staff_confirmation(history)
+    if (
+        history.can_get_pregnant
+        and ctx.first_prescription
+        and staff is not None
+        and staff.started_on is None
+    ):
+        warnings.append(
+            Warning(
+                c.CONTRACEPTION_START_UNKNOWN,
+                "The date the current contraception began is not recorded, so the earliest "
+                "confirmation test date cannot be checked.",
+            )
+        )
+    for test in history.pregnancy_tests:
+        if test.result == c.POSITIVE and test.superseded_on is not None:
+            warnings.append(
+                Warning(
+                    c.POSITIVE_TEST_SUPERSEDED,
+                    f"A positive pregnancy test collected {day(test.collected_on)} was set "
+                    f"aside by a clinician on {day(test.superseded_on)}.",
+                )
+            )
+    recent = ctx.on - timedelta(days=c.WINDOW_DAYS - 1)
+    for test in history.pregnancy_tests:
+        if test.result == c.INVALID and test.collected_on >= recent:
+            warnings.append(
+                Warning(
+                    c.INVALID_TEST_RESULT,
+                    f"The pregnancy test collected {day(test.collected_on)} gave an invalid "
+                    "result; it needs repeating.",
+                )
+            )
+    return tuple(warnings)

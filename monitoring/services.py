@@ -1,0 +1,215 @@
+"""Every write to courses, visits, labs and prescriptions goes through one function here.
+
+Each function owns its transaction (locking the patient row, so two prescriptions written at
+the same moment are judged one after the other), validates in words a receptionist
+understands, and is audited. A refused write raises before anything is saved.
+"""
+
+import datetime
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from clinic.audit import acting_as
+from patients.models import Patient
+
+from . import rules
+from .history import load_history
+from .models import (
+    ComprehensionReport,
+    Course,
+    LabKind,
+    LabResult,
+    MoodReview,
+    Prescription,
+    Severity,
+    SideEffect,
+    Visit,
+)
+
+
+class PrescriptionRefused(Exception):
+    """The gate said no: `blockers` says why, in the engine's words."""
+
+    def __init__(self, blockers):
+        super().__init__("; ".join(b.message for b in blockers))
+        self.blockers = tuple(blockers)
+
+
+def _locked(patient: Patient) -> Patient:
+    return Patient.objects.select_for_update().select_related("clinic").get(pk=patient.pk)
+
+
+def _check_date(patient: Patient, field: str, value, *, allow_future: bool = False) -> None:
+    if value is None:
+        raise ValidationError({field: "This date is required."})
+    if not allow_future and value > patient.clinic.today():
+        raise ValidationError({field: "This date is in the future."})
+    if value < patient.enrolled_on:
+        raise ValidationError(
+            {field: f"This date is before the patient's enrollment ({patient.enrolled_on:%d %b %Y})."}
+        )
+
+
+def current_course(patient: Patient) -> Course:
+    return Course.objects.filter(patient=patient).latest()
+
+
+def record_lab(patient: Patient, *, by, kind: str, collected_on, value: Decimal, unit: str):
+    if kind not in LabKind.values:
+        raise ValidationError({"kind": "Choose a valid lab kind."})
+    if collected_on is not None and collected_on > patient.clinic.today():
+        raise ValidationError({"collected_on": "This date is in the future."})
+    # Baseline labs are often drawn in the month before enrollment: allow 30 days before it.
+    if collected_on is None or collected_on < patient.enrolled_on - datetime.timedelta(days=30):
+        raise ValidationError(
+            {"collected_on": "Labs must be collected at most 30 days before enrollment."}
+        )
+    if value is None or value < 0:
+        raise ValidationError({"value": "Enter a value of zero or more."})
+    if not unit or not unit.strip():
+        raise ValidationError({"unit": "Enter the unit."})
+    with transaction.atomic(), acting_as(by):
+        return LabResult.objects.create(
+            patient=patient, kind=kind, collected_on=collected_on, value=value,
+            unit=unit.strip(), recorded_by=by,
+        )
+
+
+def validate_visit(patient: Patient, data: dict) -> None:
+    errors = {}
+    try:
+        _check_date(patient, "visited_on", data.get("visited_on"))
+    except ValidationError as error:
+        errors.update(error.message_dict)
+    phq2, phq9, item9 = data.get("phq2"), data.get("phq9"), data.get("phq9_item9")
+    if phq2 is None or not 0 <= phq2 <= 6:
+        errors["phq2"] = "PHQ-2 is a score from 0 to 6."
+    if phq9 is not None and not 0 <= phq9 <= 27:
+        errors["phq9"] = "PHQ-9 is a score from 0 to 27."
+    if item9 is not None and not 0 <= item9 <= 3:
+        errors["phq9_item9"] = "PHQ-9 item 9 is a score from 0 to 3."
+    elif item9 is not None and phq9 is None:
+        errors["phq9"] = "Record the PHQ-9 total along with item 9."
+    elif item9 is not None and phq9 is not None and item9 > phq9:
+        errors["phq9_item9"] = "Item 9 cannot be more than the PHQ-9 total."
+    weight = data.get("weight_kg")
+    if weight is not None and not Decimal(20) <= weight <= Decimal(300):
+        errors["weight_kg"] = "Weight must be between 20 and 300 kg."
+    missed = data.get("missed_dose_days") or 0
+    if not 0 <= missed <= 30:
+        errors["missed_dose_days"] = "Missed dose days must be from 0 to 30."
+    next_visit = data.get("next_visit_on")
+    if next_visit and data.get("visited_on") and next_visit <= data["visited_on"]:
+        errors["next_visit_on"] = "The next visit must be after this visit."
+    side_effects = data.get("side_effects") or {}
+    if not isinstance(side_effects, dict) or any(
+        code not in SideEffect.values or severity not in Severity.values
+        for code, severity in side_effects.items()
+    ):
+        errors["side_effects"] = "Side effects must be known codes with mild, moderate or severe."
+    if errors:
+        raise ValidationError(errors)
+
+
+VISIT_FIELDS = (
+    "visited_on", "weight_kg", "counseling_confirmed", "comprehension_completed", "phq2", "phq9",
+    "phq9_item9", "side_effects", "missed_dose_days", "next_visit_on", "notes",
+)
+
+
+def record_visit(patient: Patient, *, by, data: dict, may_confirm_counseling: bool) -> Visit:
+    """Record a visit. Counseling can be confirmed only by a clinician."""
+    if data.get("counseling_confirmed") and not may_confirm_counseling:
+        raise PermissionError("Only a clinician can confirm counseling.")
+    validate_visit(patient, data)
+    fields = {name: data[name] for name in VISIT_FIELDS if data.get(name) is not None}
+    with transaction.atomic(), acting_as(by):
+        return Visit.objects.create(patient=patient, recorded_by=by, **fields)
+
+
+def record_mood_review(visit: Visit, *, by, reviewed_on: datetime.date, note: str) -> MoodReview:
+    _check_date(visit.patient, "reviewed_on", reviewed_on)
+    if reviewed_on < visit.visited_on:
+        raise ValidationError({"reviewed_on": "The review cannot be dated before the visit."})
+    if not note or not note.strip():
+        raise ValidationError({"note": "Write what was reviewed and decided."})
+    with transaction.atomic(), acting_as(by):
+        return MoodReview.objects.create(
+            patient=visit.patient, visit=visit, reviewed_on=reviewed_on, note=note.strip(),
+            recorded_by=by,
+        )
+
+
+def record_comprehension_report(patient: Patient, *, on: datetime.date) -> ComprehensionReport:
+    """The patient, on the self-service page, says the monthly questions are done."""
+    with transaction.atomic():
+        return ComprehensionReport.objects.create(patient=patient, reported_on=on)
+
+
+def write_prescription(
+    patient: Patient, *, by, written_on: datetime.date, daily_dose_mg: Decimal, days_supply: int
+) -> Prescription:
+    """Write a prescription if, and only if, the gate has no blocker on `written_on`."""
+    with transaction.atomic(), acting_as(by):
+        patient = _locked(patient)
+        _check_date(patient, "written_on", written_on)
+        course, history = load_history(patient)
+        errors = rules.validate_prescription(history, written_on, daily_dose_mg, days_supply)
+        if errors:
+            raise ValidationError(errors)
+        blockers = rules.evaluate(history, written_on)
+        if blockers:
+            raise PrescriptionRefused(blockers)
+        return Prescription.objects.create(
+            patient=patient, course=course, written_on=written_on, daily_dose_mg=daily_dose_mg,
+            days_supply=days_supply, recorded_by=by,
+        )
+
+
+def dispense(prescription: Prescription, *, by, dispensed_on: datetime.date, rma_number: str):
+    """Record the pharmacy's dispense and its RMA number."""
+    rma_number = (rma_number or "").strip()
+    if not rma_number:
+        raise ValidationError({"rma_number": "Enter the pharmacy's RMA number."})
+    with transaction.atomic(), acting_as(by):
+        prescription = Prescription.objects.select_for_update().select_related(
+            "patient__clinic", "course"
+        ).get(pk=prescription.pk)
+        if prescription.dispensed_on:
+            raise ValidationError({"dispensed_on": "This prescription is already dispensed."})
+        _check_date(prescription.patient, "dispensed_on", dispensed_on)
+        if dispensed_on < prescription.written_on:
+            raise ValidationError({"dispensed_on": "It cannot be dispensed before it was written."})
+        if prescription.course.last_dose_on:
+            raise ValidationError({"dispensed_on": "The course has ended."})
+        prescription.dispensed_on = dispensed_on
+        prescription.rma_number = rma_number
+        prescription.save(update_fields=["dispensed_on", "rma_number"])
+    return prescription
+
+
+def end_treatment(patient: Patient, *, by, last_dose_on: datetime.date) -> Course:
+    with transaction.atomic(), acting_as(by):
+        patient = _locked(patient)
+        course = current_course(patient)
+        if course.last_dose_on:
+            raise ValidationError({"last_dose_on": "This course has already ended."})
+        _check_date(patient, "last_dose_on", last_dose_on)
+        first_dispense = (
+            course.prescriptions.filter(dispensed_on__isnull=False)
+            .order_by("dispensed_on").values_list("dispensed_on", flat=True).first()
+        )
+        if first_dispense and last_dose_on < first_dispense:
+            raise ValidationError(
+                {"last_dose_on": "The last dose cannot be before the first dispense."}
+            )
+        course.last_dose_on = last_dose_on
+        course.ended_by = by
+        course.save(update_fields=["last_dose_on", "ended_by"])
+    return course
+
+
+def patient_status(patient: Patient, on: datetime.date) -> rules.Status:
+    return rules.status(load_history(patient)[1], on)

@@ -1,0 +1,31 @@
+from django.contrib import admin
+
+from clinic.admin import ClinicScopedAdmin, ReadOnlyClinicalAdmin
+
+from .models import Consent, ContraceptionConfirmation, Patient, PregnancyTest, RiskCategoryChange
+
+
+@admin.register(Patient)
+class PatientAdmin(ClinicScopedAdmin):
+    list_display = ["family_name", "given_name", "mrn", "clinic", "risk_category", "enrolled_on"]
+    search_fields = ["family_name", "given_name", "mrn", "ipledge_id"]
+    list_filter = ["risk_category"]
+
+    def has_add_permission(self, request):
+        return False  # enrollment runs through patients.services.enroll_patient
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+for model, columns in (
+    (RiskCategoryChange, ["patient", "previous", "new", "changed_on"]),
+    (Consent, ["patient", "kind", "signed_on"]),
+    (ContraceptionConfirmation, ["patient", "confirmed_on", "source", "abstinence"]),
+    (PregnancyTest, ["patient", "kind", "collected_on", "result", "setting"]),
+):
+    admin.site.register(model, type(f"{model.__name__}Admin", (ReadOnlyClinicalAdmin,),
+                                    {"list_display": columns}))

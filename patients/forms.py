@@ -1,0 +1,143 @@
+from crispy_forms.helper import FormHelper
+from crispy_forms.layout import Submit
+from django import forms
+from django.core.exceptions import ValidationError
+
+from .models import (
+    Consent,
+    ContraceptionConfirmation,
+    ContraceptionMethod,
+    Patient,
+    PregnancyTest,
+    RiskCategory,
+)
+
+DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
+
+class CrispyMixin:
+    submit_label = "Save"
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.helper = FormHelper()
+        self.helper.add_input(Submit("submit", self.submit_label))
+        for field in self.fields.values():
+            if isinstance(field, forms.DateField):
+                field.widget = DATE_INPUT
+
+
+def apply_service_errors(form: forms.BaseForm, error: ValidationError) -> None:
+    """Show a service's ValidationError on the form, next to the field it names."""
+    if hasattr(error, "error_dict"):
+        for field, messages in error.message_dict.items():
+            form.add_error(field if field in form.fields else None, messages)
+    else:
+        form.add_error(None, error.messages)
+
+
+class PatientForm(CrispyMixin, forms.ModelForm):
+    submit_label = "Enroll patient"
+    target_mg_per_kg = forms.IntegerField(
+        label="Cumulative dose target (mg/kg)", min_value=50, max_value=300, required=False,
+        help_text="Leave empty for the clinic default.",
+    )
+
+    class Meta:
+        model = Patient
+        fields = [
+            "mrn",
+            "given_name",
+            "family_name",
+            "birth_date",
+            "email",
+            "phone",
+            "ipledge_id",
+            "weight_kg",
+            "risk_category",
+            "risk_category_reason",
+            "enrolled_on",
+            "home_tests_allowed",
+        ]
+        error_messages = {
+            "weight_kg": {"invalid": "Enter the weight in kilograms, e.g. 62.5."},
+            "email": {"invalid": "Enter a valid email address, e.g. name@example.org."},
+        }
+
+    def clean_mrn(self):
+        return self.cleaned_data["mrn"].strip()
+
+
+class PatientEditForm(PatientForm):
+    submit_label = "Save changes"
+
+    class Meta(PatientForm.Meta):
+        fields = [f for f in PatientForm.Meta.fields
+                  if f not in {"risk_category", "risk_category_reason"}]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        del self.fields["target_mg_per_kg"]
+
+
+class RiskCategoryForm(CrispyMixin, forms.Form):
+    submit_label = "Change risk category"
+    risk_category = forms.ChoiceField(choices=RiskCategory.choices)
+    changed_on = forms.DateField(label="Effective date")
+    reason = forms.CharField(max_length=300, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class ConsentForm(CrispyMixin, forms.ModelForm):
+    submit_label = "Record consent"
+
+    class Meta:
+        model = Consent
+        fields = ["kind", "signed_on"]
+
+
+class ContraceptionForm(CrispyMixin, forms.ModelForm):
+    submit_label = "Record confirmation"
+    methods = forms.MultipleChoiceField(
+        choices=ContraceptionMethod.choices,
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        help_text="Two methods, at least one primary; or abstinence. "
+        "A progestin-only pill never counts.",
+    )
+
+    class Meta:
+        model = ContraceptionConfirmation
+        fields = ["confirmed_on", "methods", "abstinence", "started_on"]
+        labels = {"started_on": "Current methods started on"}
+
+    def clean(self):
+        cleaned = super().clean()
+        if not cleaned.get("methods") and not cleaned.get("abstinence"):
+            self.add_error("methods", "Choose the methods, or tick abstinence.")
+        return cleaned
+
+
+class PregnancyTestForm(CrispyMixin, forms.ModelForm):
+    submit_label = "Record test"
+
+    class Meta:
+        model = PregnancyTest
+        fields = ["kind", "collected_on", "result", "setting", "clia_lab", "method", "evidence"]
+        help_texts = {"evidence": "Required for a home test: a photo or readout of the result."}
+
+    def clean_evidence(self):
+        from django.conf import settings
+
+        evidence = self.cleaned_data.get("evidence")
+        if evidence and evidence.size > settings.MAX_EVIDENCE_UPLOAD_BYTES:
+            raise ValidationError("The file is larger than 5 MB.")
+        return evidence
+
+
+class SupersedeForm(CrispyMixin, forms.Form):
+    submit_label = "Mark superseded"
+    reason = forms.CharField(max_length=300, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class PatientSearchForm(forms.Form):
+    q = forms.CharField(required=False, max_length=100, label="Search")

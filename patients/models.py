@@ -1,0 +1,219 @@
+"""Enrollment and the pre-prescription records staff confirm: consents, contraception and
+pregnancy tests. Every write goes through patients/services.py; every model here is audited."""
+
+from auditlog.registry import auditlog
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+
+from clinic.models import Clinic
+
+
+class RiskCategory(models.TextChoices):
+    CAN_GET_PREGNANT = "can_get_pregnant", "Can get pregnant"
+    CANNOT_GET_PREGNANT = "cannot_get_pregnant", "Cannot get pregnant"
+
+
+class PatientQuerySet(models.QuerySet):
+    def for_clinic(self, clinic: Clinic) -> "PatientQuerySet":
+        return self.filter(clinic=clinic)
+
+
+class Patient(models.Model):
+    clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="patients")
+    mrn = models.CharField("MRN", max_length=40)
+    given_name = models.CharField(max_length=100)
+    family_name = models.CharField(max_length=100)
+    birth_date = models.DateField()
+    email = models.EmailField(max_length=254)
+    phone = models.CharField(max_length=40, blank=True)
+    ipledge_id = models.CharField("iPLEDGE ID", max_length=40, blank=True)
+    weight_kg = models.DecimalField("weight (kg)", max_digits=5, decimal_places=1)
+    risk_category = models.CharField(max_length=24, choices=RiskCategory.choices)
+    risk_category_reason = models.CharField(max_length=300)
+    risk_category_set_on = models.DateField()
+    enrolled_on = models.DateField()
+    home_tests_allowed = models.BooleanField(
+        default=False, help_text="The prescriber allows verified home pregnancy tests (RS-2026)."
+    )
+    email_opt_out = models.BooleanField("opted out of reminder emails", default=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = PatientQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["clinic", "mrn"], name="mrn_unique_in_clinic")
+        ]
+        indexes = [
+            models.Index(fields=["clinic", "family_name", "given_name"]),
+            models.Index(fields=["clinic", "ipledge_id"]),
+        ]
+        ordering = ["family_name", "given_name", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.family_name}, {self.given_name} ({self.mrn})"
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.given_name} {self.family_name}"
+
+    @property
+    def can_get_pregnant(self) -> bool:
+        return self.risk_category == RiskCategory.CAN_GET_PREGNANT
+
+    def get_absolute_url(self) -> str:
+        return reverse("patients:detail", args=[self.pk])
+
+    def get_additional_data(self) -> dict:
+        # Stored on each audit entry so the audit page can filter by clinic.
+        return {"clinic_id": self.clinic_id, "patient_id": self.pk}
+
+
+class RiskCategoryChange(models.Model):
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="risk_changes")
+    previous = models.CharField(max_length=24, choices=RiskCategory.choices)
+    new = models.CharField(max_length=24, choices=RiskCategory.choices)
+    changed_on = models.DateField()
+    reason = models.CharField(max_length=300)
+    changed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-changed_on", "-id"]
+
+    def get_additional_data(self) -> dict:
+        return {"clinic_id": self.patient.clinic_id, "patient_id": self.patient_id}
+
+
+class PatientRecord(models.Model):
+    """A dated record of a patient, audited with the patient's clinic."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="+")
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        abstract = True
+
+    def get_additional_data(self) -> dict:
+        return {"clinic_id": self.patient.clinic_id, "patient_id": self.patient_id}
+
+
+class ConsentKind(models.TextChoices):
+    PATIENT_INFORMATION = "patient_information", "Patient information / informed consent"
+    BIRTH_DEFECTS = "birth_defects", "Birth defects consent"
+
+
+class Consent(PatientRecord):
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="consents")
+    kind = models.CharField(max_length=24, choices=ConsentKind.choices)
+    signed_on = models.DateField()
+
+    class Meta:
+        ordering = ["signed_on", "id"]
+
+
+class ContraceptionMethod(models.TextChoices):
+    TUBAL_STERILIZATION = "tubal_sterilization", "Tubal sterilization"
+    PARTNER_VASECTOMY = "partner_vasectomy", "Partner's vasectomy"
+    IUD = "iud", "Intrauterine device (IUD)"
+    COMBINED_ORAL_CONTRACEPTIVE = "combined_oral_contraceptive", "Combined oral contraceptive"
+    TRANSDERMAL_PATCH = "transdermal_patch", "Transdermal patch"
+    INJECTABLE = "injectable", "Injectable"
+    IMPLANT = "implant", "Implant"
+    VAGINAL_RING = "vaginal_ring", "Vaginal ring"
+    MALE_CONDOM = "male_condom", "Male condom"
+    DIAPHRAGM_WITH_SPERMICIDE = "diaphragm_with_spermicide", "Diaphragm with spermicide"
+    CERVICAL_CAP_WITH_SPERMICIDE = "cervical_cap_with_spermicide", "Cervical cap with spermicide"
+    VAGINAL_SPONGE = "vaginal_sponge", "Vaginal sponge"
+    PROGESTIN_ONLY_PILL = "progestin_only_pill", "Progestin-only pill (does not count)"
+
+
+class Source(models.TextChoices):
+    STAFF = "staff", "Staff"
+    PATIENT = "patient", "Patient"
+
+
+class ContraceptionConfirmation(PatientRecord):
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="contraception")
+    confirmed_on = models.DateField()
+    source = models.CharField(max_length=10, choices=Source.choices)
+    methods = models.JSONField(default=list, blank=True)
+    abstinence = models.BooleanField(default=False)
+    started_on = models.DateField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["confirmed_on", "id"]
+
+    def method_labels(self) -> list[str]:
+        return [ContraceptionMethod(code).label for code in self.methods]
+
+
+class TestKind(models.TextChoices):
+    SCREENING = "screening", "Screening"
+    CONFIRMATION = "confirmation", "Confirmation"
+    MONTHLY = "monthly", "Monthly"
+    END_OF_TREATMENT = "end_of_treatment", "End of treatment"
+    POST_TREATMENT = "post_treatment", "Post-treatment (one month after)"
+
+
+class TestResult(models.TextChoices):
+    NEGATIVE = "negative", "Negative"
+    POSITIVE = "positive", "Positive"
+    INVALID = "invalid", "Invalid"
+
+
+class TestSetting(models.TextChoices):
+    MEDICAL = "medical", "Medical setting"
+    HOME = "home", "Home test"
+
+
+class TestMethod(models.TextChoices):
+    URINE = "urine", "Urine"
+    SERUM = "serum", "Serum"
+
+
+def evidence_path(instance: "PregnancyTest", filename: str) -> str:
+    return f"evidence/{instance.patient.clinic_id}/{instance.patient_id}/{filename}"
+
+
+class PregnancyTest(PatientRecord):
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="pregnancy_tests")
+    kind = models.CharField(max_length=20, choices=TestKind.choices)
+    collected_on = models.DateField("specimen collection date")
+    result = models.CharField(max_length=10, choices=TestResult.choices)
+    setting = models.CharField(max_length=10, choices=TestSetting.choices)
+    clia_lab = models.BooleanField("CLIA-certified lab", default=False)
+    method = models.CharField(max_length=10, choices=TestMethod.choices)
+    verified_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    evidence = models.FileField(upload_to=evidence_path, blank=True)
+    superseded_on = models.DateField(null=True, blank=True)
+    superseded_reason = models.CharField(max_length=300, blank=True)
+    superseded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["collected_on", "id"]
+
+    @property
+    def is_verified(self) -> bool:
+        if self.verified_by_id is None:
+            return False
+        return self.setting != TestSetting.HOME or bool(self.evidence)
+
+
+auditlog.register(Patient)
+auditlog.register(RiskCategoryChange)
+auditlog.register(Consent)
+auditlog.register(ContraceptionConfirmation)
+auditlog.register(PregnancyTest)

@@ -1,0 +1,228 @@
+"""Every write to enrollment records goes through one function here, whichever door the data
+came in by (page, API, admin, command). Each owns its transaction and is audited."""
+
+import datetime
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from clinic.audit import acting_as
+from clinic.models import Clinic
+
+from .models import (
+    Consent,
+    ConsentKind,
+    ContraceptionConfirmation,
+    ContraceptionMethod,
+    Patient,
+    PregnancyTest,
+    RiskCategory,
+    RiskCategoryChange,
+    Source,
+    TestResult,
+)
+
+MIN_WEIGHT_KG = Decimal(20)
+MAX_WEIGHT_KG = Decimal(300)
+
+
+def validate_enrollment(data: dict, *, clinic: Clinic, today: datetime.date, exclude_pk=None):
+    """Cross-field checks a form or serializer cannot see alone. Raises ValidationError."""
+    errors = {}
+    birth_date, enrolled_on = data.get("birth_date"), data.get("enrolled_on")
+    if birth_date and birth_date > today:
+        errors["birth_date"] = "The birth date cannot be in the future."
+    elif birth_date and birth_date < today.replace(year=today.year - 120):
+        errors["birth_date"] = "The birth date is more than 120 years ago; check the year."
+    if enrolled_on and enrolled_on > today:
+        errors["enrolled_on"] = "The enrollment date cannot be in the future."
+    if birth_date and enrolled_on and enrolled_on < birth_date:
+        errors["enrolled_on"] = "The enrollment date is before the birth date."
+    weight = data.get("weight_kg")
+    if weight is not None and not (MIN_WEIGHT_KG <= weight <= MAX_WEIGHT_KG):
+        errors["weight_kg"] = "Weight must be between 20 and 300 kg."
+    mrn = data.get("mrn")
+    if mrn:
+        duplicates = Patient.objects.filter(clinic=clinic, mrn=mrn)
+        if exclude_pk:
+            duplicates = duplicates.exclude(pk=exclude_pk)
+        if duplicates.exists():
+            errors["mrn"] = "Another patient in this clinic already has this MRN."
+    if errors:
+        raise ValidationError(errors)
+
+
+ENROLLMENT_FIELDS = (
+    "mrn",
+    "given_name",
+    "family_name",
+    "birth_date",
+    "email",
+    "phone",
+    "ipledge_id",
+    "weight_kg",
+    "risk_category",
+    "risk_category_reason",
+    "enrolled_on",
+    "home_tests_allowed",
+)
+
+
+def enroll_patient(*, clinic: Clinic, by, data: dict) -> Patient:
+    """Enroll a patient and open their treatment course."""
+    from monitoring.models import Course
+
+    today = clinic.today()
+    data = {**data}
+    data.setdefault("enrolled_on", today)
+    data.setdefault("risk_category_reason", "Set at enrollment")
+    validate_enrollment(data, clinic=clinic, today=today)
+    target = data.pop("target_mg_per_kg", None) or clinic.default_target_mg_per_kg
+    if not (50 <= Decimal(target) <= 300):
+        raise ValidationError({"target_mg_per_kg": "The dose target must be 50 to 300 mg/kg."})
+    fields = {name: data[name] for name in ENROLLMENT_FIELDS if name in data}
+    with transaction.atomic(), acting_as(by):
+        patient = Patient.objects.create(
+            clinic=clinic,
+            created_by=by,
+            risk_category_set_on=fields["enrolled_on"],
+            **fields,
+        )
+        Course.objects.create(
+            patient=patient,
+            opened_on=patient.enrolled_on,
+            target_mg_per_kg=target,
+            recorded_by=by,
+        )
+    return patient
+
+
+def update_patient(patient: Patient, *, by, data: dict) -> Patient:
+    """Update contact and enrollment details (not the risk category: see below)."""
+    editable = [f for f in ENROLLMENT_FIELDS if f not in {"risk_category", "risk_category_reason"}]
+    merged = {name: data.get(name, getattr(patient, name)) for name in editable}
+    validate_enrollment(
+        merged, clinic=patient.clinic, today=patient.clinic.today(), exclude_pk=patient.pk
+    )
+    with transaction.atomic(), acting_as(by):
+        for name, value in merged.items():
+            setattr(patient, name, value)
+        patient.save()
+    return patient
+
+
+def change_risk_category(
+    patient: Patient, *, by, new: str, changed_on: datetime.date, reason: str
+) -> Patient:
+    if new not in RiskCategory.values:
+        raise ValidationError({"risk_category": "Choose a valid risk category."})
+    if not reason.strip():
+        raise ValidationError({"reason": "Give the reason for the change."})
+    if changed_on > patient.clinic.today():
+        raise ValidationError({"changed_on": "The date of the change cannot be in the future."})
+    if changed_on < patient.enrolled_on:
+        raise ValidationError({"changed_on": "The date is before the patient's enrollment."})
+    if new == patient.risk_category:
+        raise ValidationError({"risk_category": "The patient is already in this category."})
+    with transaction.atomic(), acting_as(by):
+        RiskCategoryChange.objects.create(
+            patient=patient,
+            previous=patient.risk_category,
+            new=new,
+            changed_on=changed_on,
+            reason=reason,
+            changed_by=by,
+        )
+        patient.risk_category = new
+        patient.risk_category_reason = reason
+        patient.risk_category_set_on = changed_on
+        patient.save(update_fields=["risk_category", "risk_category_reason",
+                                    "risk_category_set_on", "updated_at"])
+    return patient
+
+
+def _check_record_date(patient: Patient, field: str, value: datetime.date) -> None:
+    """A record dated before enrollment or in the future is invalid input, not a blocker."""
+    if value is None:
+        raise ValidationError({field: "This date is required."})
+    if value > patient.clinic.today():
+        raise ValidationError({field: "This date is in the future."})
+    if value < patient.enrolled_on:
+        raise ValidationError(
+            {field: f"This date is before the patient's enrollment ({patient.enrolled_on:%d %b %Y})."}
+        )
+
+
+def record_consent(patient: Patient, *, by, kind: str, signed_on: datetime.date) -> Consent:
+    if kind not in ConsentKind.values:
+        raise ValidationError({"kind": "Choose a valid consent kind."})
+    _check_record_date(patient, "signed_on", signed_on)
+    with transaction.atomic(), acting_as(by):
+        return Consent.objects.create(patient=patient, kind=kind, signed_on=signed_on,
+                                      recorded_by=by)
+
+
+def record_contraception(
+    patient: Patient,
+    *,
+    by,
+    confirmed_on: datetime.date,
+    source: str,
+    methods: list[str],
+    abstinence: bool,
+    started_on: datetime.date | None,
+) -> ContraceptionConfirmation:
+    if source not in Source.values:
+        raise ValidationError({"source": "Choose staff or patient."})
+    unknown = [m for m in methods if m not in ContraceptionMethod.values]
+    if unknown:
+        raise ValidationError({"methods": f"Unknown method: {', '.join(map(str, unknown))}."})
+    if len(set(methods)) != len(methods):
+        raise ValidationError({"methods": "A method is listed twice."})
+    _check_record_date(patient, "confirmed_on", confirmed_on)
+    if started_on and started_on > confirmed_on:
+        raise ValidationError({"started_on": "The methods cannot start after the confirmation."})
+    with transaction.atomic(), acting_as(by):
+        confirmation = ContraceptionConfirmation.objects.create(
+            patient=patient,
+            confirmed_on=confirmed_on,
+            source=source,
+            methods=sorted(methods),
+            abstinence=abstinence,
+            started_on=started_on,
+            recorded_by=by if source == Source.STAFF else None,
+        )
+    return confirmation
+
+
+def record_pregnancy_test(patient: Patient, *, by, data: dict) -> PregnancyTest:
+    """Record a test; the staff member recording it is its verifier."""
+    _check_record_date(patient, "collected_on", data.get("collected_on"))
+    if data.get("setting") == "home" and not data.get("evidence"):
+        raise ValidationError(
+            {"evidence": "A home test needs a photo or readout of the result as evidence."}
+        )
+    if data.get("setting") == "home" and data.get("clia_lab"):
+        raise ValidationError({"clia_lab": "A home test cannot be from a CLIA-certified lab."})
+    with transaction.atomic(), acting_as(by):
+        test = PregnancyTest.objects.create(
+            patient=patient, recorded_by=by, verified_by=by, **data
+        )
+    return test
+
+
+def supersede_test(test: PregnancyTest, *, by, reason: str, on: datetime.date) -> PregnancyTest:
+    if test.result != TestResult.POSITIVE:
+        raise ValidationError({"reason": "Only a positive test can be marked superseded."})
+    if test.superseded_on:
+        raise ValidationError({"reason": "This test is already marked superseded."})
+    if not reason or not reason.strip():
+        raise ValidationError({"reason": "Give the reason the result is superseded."})
+    with transaction.atomic(), acting_as(by):
+        test.superseded_on = on
+        test.superseded_reason = reason.strip()
+        test.superseded_by = by
+        test.save(update_fields=["superseded_on", "superseded_reason", "superseded_by"])
+    return test
+

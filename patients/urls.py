@@ -1,0 +1,21 @@
+from django.urls import path
+
+from . import views
+
+app_name = "patients"
+
+urlpatterns = [
+    path("", views.patient_list, name="list"),
+    path("new/", views.patient_create, name="create"),
+    path("<int:pk>/", views.patient_detail, name="detail"),
+    path("<int:pk>/edit/", views.patient_edit, name="edit"),
+    path("<int:pk>/risk-category/", views.risk_category_change, name="risk_category"),
+    path("<int:pk>/consents/new/", views.consent_create, name="consent_create"),
+    path("<int:pk>/contraception/new/", views.contraception_create, name="contraception_create"),
+    path("<int:pk>/pregnancy-tests/new/", views.pregnancy_test_create, name="test_create"),
+    path(
+        "pregnancy-tests/<int:test_pk>/supersede/",
+        views.pregnancy_test_supersede,
+        name="test_supersede",
+    ),
+]

@@ -1,0 +1,100 @@
+"""Deny by default; another clinic's patient is a 404 on every patient URL."""
+
+import pytest
+from django.urls import reverse
+
+from clinic.models import Membership
+from tests.factories import enroll, member
+
+
+def patient_urls(patient):
+    return [
+        reverse("patients:detail", args=[patient.pk]),
+        reverse("patients:edit", args=[patient.pk]),
+        reverse("patients:risk_category", args=[patient.pk]),
+        reverse("patients:consent_create", args=[patient.pk]),
+        reverse("patients:contraception_create", args=[patient.pk]),
+        reverse("patients:test_create", args=[patient.pk]),
+        reverse("monitoring:lab_create", args=[patient.pk]),
+        reverse("monitoring:visit_create", args=[patient.pk]),
+        reverse("monitoring:prescription_create", args=[patient.pk]),
+        reverse("monitoring:end_treatment", args=[patient.pk]),
+    ]
+
+
+@pytest.fixture
+def clinic_b_clinician(other_clinic):
+    return member(other_clinic, "clinician")
+
+
+def test_a_clinician_of_clinic_b_gets_404_on_every_patient_url_of_clinic_a(
+    client, patient, clinic_b_clinician
+):
+    client.force_login(clinic_b_clinician)
+    for url in patient_urls(patient):
+        assert client.get(url).status_code == 404, url
+        assert client.post(url, {}).status_code == 404, url
+
+
+def test_the_same_clinician_reaches_them_after_switching_to_clinic_a(
+    client, patient, clinic_b_clinician
+):
+    Membership.objects.create(user=clinic_b_clinician, clinic=patient.clinic, role="clinician")
+    client.force_login(clinic_b_clinician)
+    client.post(reverse("switch_clinic"), {"clinic": patient.clinic.pk})
+    assert client.get(patient.get_absolute_url()).status_code == 200
+
+
+def test_switching_to_a_clinic_one_is_not_a_member_of_changes_nothing(
+    client, patient, clinic_b_clinician
+):
+    client.force_login(clinic_b_clinician)
+    client.post(reverse("switch_clinic"), {"clinic": patient.clinic.pk})
+    assert client.get(patient.get_absolute_url()).status_code == 404
+
+
+def test_records_of_another_clinic_are_404(client, clinic, other_clinic, clinic_b_clinician):
+    from patients import services
+
+    patient = enroll(clinic)
+    test = services.record_pregnancy_test(patient, by=None, data={
+        "kind": "screening", "collected_on": patient.enrolled_on, "result": "positive",
+        "setting": "medical", "clia_lab": True, "method": "serum"})
+    client.force_login(clinic_b_clinician)
+    assert client.get(reverse("patients:test_supersede", args=[test.pk])).status_code == 404
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["/", "/patients/", "/patients/new/", "/patients/1/", "/audit/", "/patients/1/visits/new/",
+     "/prescriptions/1/dispense/"],
+)
+def test_anonymous_users_are_redirected_to_login(client, db, url):
+    response = client.get(url)
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login"))
+
+
+@pytest.mark.parametrize("url", ["/login/", "/health/"])
+def test_login_and_health_answer_anonymously(client, db, url):
+    assert client.get(url).status_code == 200
+
+
+def test_a_user_without_a_clinic_sees_no_patients(client, db):
+    from tests.factories import UserFactory
+
+    client.force_login(UserFactory())
+    assert client.get("/").status_code == 403
+    assert client.get("/patients/").status_code == 403
+
+
+def test_patient_pages_are_not_cached(client, staff, patient):
+    client.force_login(staff)
+    response = client.get(patient.get_absolute_url())
+    assert "no-store" in response["Cache-Control"]
+
+
+def test_clinic_admins_read_patients_but_cannot_enroll(client, clinic_admin, patient):
+    client.force_login(clinic_admin)
+    assert client.get(patient.get_absolute_url()).status_code == 200
+    assert client.get(reverse("patients:create")).status_code == 403

@@ -1,0 +1,46 @@
+import os
+
+import pytest
+
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+from tests.factories import ClinicFactory, enroll, member  # noqa: E402
+
+
+@pytest.fixture
+def clinic(db):
+    return ClinicFactory(name="Clinic A")
+
+
+@pytest.fixture
+def other_clinic(db):
+    return ClinicFactory(name="Clinic B")
+
+
+@pytest.fixture
+def clinician(clinic):
+    return member(clinic, "clinician")
+
+
+@pytest.fixture
+def staff(clinic):
+    return member(clinic, "staff")
+
+
+@pytest.fixture
+def clinic_admin(clinic):
+    return member(clinic, "clinic_admin")
+
+
+@pytest.fixture
+def patient(clinic, staff):
+    return enroll(clinic, by=staff)
+
+
+@pytest.fixture
+def client_for(client):
+    def login(user):
+        client.force_login(user)
+        return client
+
+    return login
