@@ -12,6 +12,8 @@ urlpatterns = [
     path("audit/", views.audit_log, name="audit_log"),
     path("health/", views.health, name="health"),
     path("patients/", include("patients.urls")),
+    path("api/v1/", include("clinic.api.urls")),
+    path("p/", include("patients.self_service_urls")),
     path("", include("monitoring.urls")),
     path("admin/", admin.site.urls),
 ]
