@@ -11,12 +11,50 @@ from decimal import Decimal
 from monitoring import services as monitoring
 from patients import services as patients
 
-GIVEN = ["Avery", "Blake", "Casey", "Devon", "Emery", "Finley", "Harper", "Jordan", "Kai",
-         "Logan", "Morgan", "Noel", "Parker", "Quinn", "Reese", "Riley", "Rowan", "Sage",
-         "Skyler", "Taylor"]
-FAMILY = ["Ashdown", "Brightwater", "Calloway", "Dunmore", "Ellery", "Fairbanks", "Greenleaf",
-          "Hollis", "Ingram", "Jessup", "Kingsley", "Lockhart", "Merriweather", "Northcott",
-          "Oakes", "Pembrook", "Quayle", "Redford", "Stanhope", "Thorne"]
+GIVEN = [
+    "Avery",
+    "Blake",
+    "Casey",
+    "Devon",
+    "Emery",
+    "Finley",
+    "Harper",
+    "Jordan",
+    "Kai",
+    "Logan",
+    "Morgan",
+    "Noel",
+    "Parker",
+    "Quinn",
+    "Reese",
+    "Riley",
+    "Rowan",
+    "Sage",
+    "Skyler",
+    "Taylor",
+]
+FAMILY = [
+    "Ashdown",
+    "Brightwater",
+    "Calloway",
+    "Dunmore",
+    "Ellery",
+    "Fairbanks",
+    "Greenleaf",
+    "Hollis",
+    "Ingram",
+    "Jessup",
+    "Kingsley",
+    "Lockhart",
+    "Merriweather",
+    "Northcott",
+    "Oakes",
+    "Pembrook",
+    "Quayle",
+    "Redford",
+    "Stanhope",
+    "Thorne",
+]
 
 
 class Builder:
@@ -35,8 +73,9 @@ class Builder:
                 "mrn": f"DEMO-{index:04d}",
                 "given_name": given,
                 "family_name": family,
-                "birth_date": datetime.date(1990 + rng.randrange(15), rng.randrange(1, 13),
-                                            rng.randrange(1, 28)),
+                "birth_date": datetime.date(
+                    1990 + rng.randrange(15), rng.randrange(1, 13), rng.randrange(1, 28)
+                ),
                 "email": f"{given.lower()}.{family.lower()}.{index}@example.org",
                 "phone": f"555-01{index % 100:02d}",
                 "ipledge_id": f"{rng.randrange(10**9, 10**10)}",
@@ -49,45 +88,98 @@ class Builder:
         )
 
     def baseline(self, patient, *, on: int, can: bool):
-        patients.record_consent(patient, by=self.staff, kind="patient_information",
-                                signed_on=self.day(on))
+        patients.record_consent(
+            patient, by=self.staff, kind="patient_information", signed_on=self.day(on)
+        )
         if can:
-            patients.record_consent(patient, by=self.staff, kind="birth_defects",
-                                    signed_on=self.day(on))
-        for kind, value, unit in (("triglycerides", "110", "mg/dL"),
-                                  ("total_cholesterol", "170", "mg/dL"), ("alt", "22", "U/L")):
-            monitoring.record_lab(patient, by=self.staff, kind=kind, collected_on=self.day(on),
-                                  value=Decimal(value), unit=unit)
+            patients.record_consent(
+                patient, by=self.staff, kind="birth_defects", signed_on=self.day(on)
+            )
+        for kind, value, unit in (
+            ("triglycerides", "110", "mg/dL"),
+            ("total_cholesterol", "170", "mg/dL"),
+            ("alt", "22", "U/L"),
+        ):
+            monitoring.record_lab(
+                patient,
+                by=self.staff,
+                kind=kind,
+                collected_on=self.day(on),
+                value=Decimal(value),
+                unit=unit,
+            )
 
     def test(self, patient, kind: str, on: int, result: str = "negative"):
-        return patients.record_pregnancy_test(patient, by=self.staff, data={
-            "kind": kind, "collected_on": self.day(on), "result": result, "setting": "medical",
-            "clia_lab": True, "method": "serum" if kind == "screening" else "urine",
-        })
+        return patients.record_pregnancy_test(
+            patient,
+            by=self.staff,
+            data={
+                "kind": kind,
+                "collected_on": self.day(on),
+                "result": result,
+                "setting": "medical",
+                "clia_lab": True,
+                "method": "serum" if kind == "screening" else "urine",
+            },
+        )
 
-    def contraception(self, patient, on: int, started: int, source: str = "staff",
-                      methods=("iud", "male_condom")):
-        patients.record_contraception(patient, by=self.staff, confirmed_on=self.day(on),
-                                      source=source, methods=list(methods), abstinence=False,
-                                      started_on=self.day(started))
+    def contraception(
+        self, patient, on: int, started: int, source: str = "staff", methods=("iud", "male_condom")
+    ):
+        patients.record_contraception(
+            patient,
+            by=self.staff,
+            confirmed_on=self.day(on),
+            source=source,
+            methods=list(methods),
+            abstinence=False,
+            started_on=self.day(started),
+        )
 
-    def visit(self, patient, on: int, *, phq2: int = 0, phq9=None, item9=None, weight=None,
-              comprehension: bool = True, next_visit: int | None = None):
-        return monitoring.record_visit(patient, by=self.clinician, may_confirm_counseling=True,
-                                       data={
-            "visited_on": self.day(on), "weight_kg": weight, "counseling_confirmed": True,
-            "comprehension_completed": comprehension, "phq2": phq2, "phq9": phq9,
-            "phq9_item9": item9, "missed_dose_days": 0,
-            "next_visit_on": self.day(next_visit) if next_visit is not None else None,
-        })
+    def visit(
+        self,
+        patient,
+        on: int,
+        *,
+        phq2: int = 0,
+        phq9=None,
+        item9=None,
+        weight=None,
+        comprehension: bool = True,
+        next_visit: int | None = None,
+    ):
+        return monitoring.record_visit(
+            patient,
+            by=self.clinician,
+            may_confirm_counseling=True,
+            data={
+                "visited_on": self.day(on),
+                "weight_kg": weight,
+                "counseling_confirmed": True,
+                "comprehension_completed": comprehension,
+                "phq2": phq2,
+                "phq9": phq9,
+                "phq9_item9": item9,
+                "missed_dose_days": 0,
+                "next_visit_on": self.day(next_visit) if next_visit is not None else None,
+            },
+        )
 
     def prescribe(self, patient, on: int, *, dose: str = "40", dispensed: int | None = None):
         prescription = monitoring.write_prescription(
-            patient, by=self.clinician, written_on=self.day(on), daily_dose_mg=Decimal(dose),
-            days_supply=30)
+            patient,
+            by=self.clinician,
+            written_on=self.day(on),
+            daily_dose_mg=Decimal(dose),
+            days_supply=30,
+        )
         if dispensed is not None:
-            monitoring.dispense(prescription, by=self.staff, dispensed_on=self.day(dispensed),
-                                rma_number=f"RMA{prescription.pk:07d}")
+            monitoring.dispense(
+                prescription,
+                by=self.staff,
+                dispensed_on=self.day(dispensed),
+                rma_number=f"RMA{prescription.pk:07d}",
+            )
         return prescription
 
 
@@ -145,8 +237,7 @@ def scenario_mood_screen_incomplete(b, patient):
 
 
 def scenario_new(b, patient):
-    patients.record_consent(patient, by=b.staff, kind="patient_information",
-                            signed_on=b.today)
+    patients.record_consent(patient, by=b.staff, kind="patient_information", signed_on=b.today)
 
 
 def scenario_cannot_in_treatment(b, patient):

@@ -36,7 +36,9 @@ class Clinic(models.Model):
     quiet_hours_start = models.PositiveSmallIntegerField(
         default=20, validators=[MaxValueValidator(23)]
     )
-    quiet_hours_end = models.PositiveSmallIntegerField(default=8, validators=[MaxValueValidator(23)])
+    quiet_hours_end = models.PositiveSmallIntegerField(
+        default=8, validators=[MaxValueValidator(23)]
+    )
     home_tests_under_discretion = models.BooleanField(
         "home tests under FDA enforcement discretion (RS-2021)", default=False
     )

@@ -7,14 +7,29 @@ from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 
 DATE_FIELDS_DEFAULTING_TO_TODAY = (
-    "confirmed_on", "signed_on", "collected_on", "changed_on", "visited_on", "reviewed_on",
-    "written_on", "dispensed_on", "last_dose_on",
+    "confirmed_on",
+    "signed_on",
+    "collected_on",
+    "changed_on",
+    "visited_on",
+    "reviewed_on",
+    "written_on",
+    "dispensed_on",
+    "last_dose_on",
 )
 
 
-def record_page(request, patient, form_class, title: str, save: Callable, *,
-                form_kwargs: dict | None = None, extra: dict | None = None,
-                redirect_to=None):
+def record_page(
+    request,
+    patient,
+    form_class,
+    title: str,
+    save: Callable,
+    *,
+    form_kwargs: dict | None = None,
+    extra: dict | None = None,
+    redirect_to=None,
+):
     """GET shows the form; POST validates it, calls `save(cleaned_data)` and redirects.
 
     A ValidationError from the service is shown next to the field it names; nothing is saved.

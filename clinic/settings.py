@@ -29,7 +29,9 @@ DEBUG = env_bool("DJANGO_DEBUG", False)
 TESTING = env_bool("DJANGO_TESTING", False)
 
 if DEBUG or TESTING:
-    SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "dev-only-insecure-key-never-used-in-production")
+    SECRET_KEY = os.environ.get(
+        "DJANGO_SECRET_KEY", "dev-only-insecure-key-never-used-in-production"
+    )
     ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver")
 else:
     try:

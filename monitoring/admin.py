@@ -21,5 +21,6 @@ for model, columns in (
     (ComprehensionReport, ["patient", "reported_on"]),
     (Reminder, ["patient", "kind", "due_on", "send_at", "status", "attempts"]),
 ):
-    admin.site.register(model, type(f"{model.__name__}Admin", (ReadOnlyClinicalAdmin,),
-                                    {"list_display": columns}))
+    admin.site.register(
+        model, type(f"{model.__name__}Admin", (ReadOnlyClinicalAdmin,), {"list_display": columns})
+    )

@@ -140,8 +140,9 @@ def snapshot(patient: Patient, records: Records) -> rules.History:
             for t in records.tests
         ),
         labs=tuple(
-            rules.LabResult(kind=lab.kind, collected_on=lab.collected_on, value=lab.value,
-                            unit=lab.unit)
+            rules.LabResult(
+                kind=lab.kind, collected_on=lab.collected_on, value=lab.value, unit=lab.unit
+            )
             for lab in records.labs
         ),
         visits=tuple(

@@ -13,6 +13,7 @@ from django.db import transaction
 
 from clinic.audit import acting_as
 from patients.models import Patient
+from patients.services import check_record_date
 
 from . import rules
 from .history import load_history
@@ -41,17 +42,6 @@ def _locked(patient: Patient) -> Patient:
     return Patient.objects.select_for_update().select_related("clinic").get(pk=patient.pk)
 
 
-def _check_date(patient: Patient, field: str, value, *, allow_future: bool = False) -> None:
-    if value is None:
-        raise ValidationError({field: "This date is required."})
-    if not allow_future and value > patient.clinic.today():
-        raise ValidationError({field: "This date is in the future."})
-    if value < patient.enrolled_on:
-        raise ValidationError(
-            {field: f"This date is before the patient's enrollment ({patient.enrolled_on:%d %b %Y})."}
-        )
-
-
 def current_course(patient: Patient) -> Course:
     return Course.objects.filter(patient=patient).latest()
 
@@ -72,15 +62,19 @@ def record_lab(patient: Patient, *, by, kind: str, collected_on, value: Decimal,
         raise ValidationError({"unit": "Enter the unit."})
     with transaction.atomic(), acting_as(by):
         return LabResult.objects.create(
-            patient=patient, kind=kind, collected_on=collected_on, value=value,
-            unit=unit.strip(), recorded_by=by,
+            patient=patient,
+            kind=kind,
+            collected_on=collected_on,
+            value=value,
+            unit=unit.strip(),
+            recorded_by=by,
         )
 
 
 def validate_visit(patient: Patient, data: dict) -> None:
     errors = {}
     try:
-        _check_date(patient, "visited_on", data.get("visited_on"))
+        check_record_date(patient, "visited_on", data.get("visited_on"))
     except ValidationError as error:
         errors.update(error.message_dict)
     phq2, phq9, item9 = data.get("phq2"), data.get("phq9"), data.get("phq9_item9")
@@ -114,8 +108,17 @@ def validate_visit(patient: Patient, data: dict) -> None:
 
 
 VISIT_FIELDS = (
-    "visited_on", "weight_kg", "counseling_confirmed", "comprehension_completed", "phq2", "phq9",
-    "phq9_item9", "side_effects", "missed_dose_days", "next_visit_on", "notes",
+    "visited_on",
+    "weight_kg",
+    "counseling_confirmed",
+    "comprehension_completed",
+    "phq2",
+    "phq9",
+    "phq9_item9",
+    "side_effects",
+    "missed_dose_days",
+    "next_visit_on",
+    "notes",
 )
 
 
@@ -130,14 +133,17 @@ def record_visit(patient: Patient, *, by, data: dict, may_confirm_counseling: bo
 
 
 def record_mood_review(visit: Visit, *, by, reviewed_on: datetime.date, note: str) -> MoodReview:
-    _check_date(visit.patient, "reviewed_on", reviewed_on)
+    check_record_date(visit.patient, "reviewed_on", reviewed_on)
     if reviewed_on < visit.visited_on:
         raise ValidationError({"reviewed_on": "The review cannot be dated before the visit."})
     if not note or not note.strip():
         raise ValidationError({"note": "Write what was reviewed and decided."})
     with transaction.atomic(), acting_as(by):
         return MoodReview.objects.create(
-            patient=visit.patient, visit=visit, reviewed_on=reviewed_on, note=note.strip(),
+            patient=visit.patient,
+            visit=visit,
+            reviewed_on=reviewed_on,
+            note=note.strip(),
             recorded_by=by,
         )
 
@@ -154,7 +160,7 @@ def write_prescription(
     """Write a prescription if, and only if, the gate has no blocker on `written_on`."""
     with transaction.atomic(), acting_as(by):
         patient = _locked(patient)
-        _check_date(patient, "written_on", written_on)
+        check_record_date(patient, "written_on", written_on)
         course, history = load_history(patient)
         errors = rules.validate_prescription(history, written_on, daily_dose_mg, days_supply)
         if errors:
@@ -163,8 +169,12 @@ def write_prescription(
         if blockers:
             raise PrescriptionRefused(blockers)
         return Prescription.objects.create(
-            patient=patient, course=course, written_on=written_on, daily_dose_mg=daily_dose_mg,
-            days_supply=days_supply, recorded_by=by,
+            patient=patient,
+            course=course,
+            written_on=written_on,
+            daily_dose_mg=daily_dose_mg,
+            days_supply=days_supply,
+            recorded_by=by,
         )
 
 
@@ -174,12 +184,14 @@ def dispense(prescription: Prescription, *, by, dispensed_on: datetime.date, rma
     if not rma_number:
         raise ValidationError({"rma_number": "Enter the pharmacy's RMA number."})
     with transaction.atomic(), acting_as(by):
-        prescription = Prescription.objects.select_for_update().select_related(
-            "patient__clinic", "course"
-        ).get(pk=prescription.pk)
+        prescription = (
+            Prescription.objects.select_for_update()
+            .select_related("patient__clinic", "course")
+            .get(pk=prescription.pk)
+        )
         if prescription.dispensed_on:
             raise ValidationError({"dispensed_on": "This prescription is already dispensed."})
-        _check_date(prescription.patient, "dispensed_on", dispensed_on)
+        check_record_date(prescription.patient, "dispensed_on", dispensed_on)
         if dispensed_on < prescription.written_on:
             raise ValidationError({"dispensed_on": "It cannot be dispensed before it was written."})
         if prescription.course.last_dose_on:
@@ -196,10 +208,12 @@ def end_treatment(patient: Patient, *, by, last_dose_on: datetime.date) -> Cours
         course = current_course(patient)
         if course.last_dose_on:
             raise ValidationError({"last_dose_on": "This course has already ended."})
-        _check_date(patient, "last_dose_on", last_dose_on)
+        check_record_date(patient, "last_dose_on", last_dose_on)
         first_dispense = (
             course.prescriptions.filter(dispensed_on__isnull=False)
-            .order_by("dispensed_on").values_list("dispensed_on", flat=True).first()
+            .order_by("dispensed_on")
+            .values_list("dispensed_on", flat=True)
+            .first()
         )
         if first_dispense and last_dose_on < first_dispense:
             raise ValidationError(

@@ -27,5 +27,6 @@ for model, columns in (
     (ContraceptionConfirmation, ["patient", "confirmed_on", "source", "abstinence"]),
     (PregnancyTest, ["patient", "kind", "collected_on", "result", "setting"]),
 ):
-    admin.site.register(model, type(f"{model.__name__}Admin", (ReadOnlyClinicalAdmin,),
-                                    {"list_display": columns}))
+    admin.site.register(
+        model, type(f"{model.__name__}Admin", (ReadOnlyClinicalAdmin,), {"list_display": columns})
+    )

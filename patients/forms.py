@@ -39,7 +39,10 @@ def apply_service_errors(form: forms.BaseForm, error: ValidationError) -> None:
 class PatientForm(CrispyMixin, forms.ModelForm):
     submit_label = "Enroll patient"
     target_mg_per_kg = forms.IntegerField(
-        label="Cumulative dose target (mg/kg)", min_value=50, max_value=300, required=False,
+        label="Cumulative dose target (mg/kg)",
+        min_value=50,
+        max_value=300,
+        required=False,
         help_text="Leave empty for the clinic default.",
     )
 
@@ -72,8 +75,9 @@ class PatientEditForm(PatientForm):
     submit_label = "Save changes"
 
     class Meta(PatientForm.Meta):
-        fields = [f for f in PatientForm.Meta.fields
-                  if f not in {"risk_category", "risk_category_reason"}]
+        fields = [
+            f for f in PatientForm.Meta.fields if f not in {"risk_category", "risk_category_reason"}
+        ]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

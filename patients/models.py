@@ -58,6 +58,9 @@ class Patient(models.Model):
     def __str__(self) -> str:
         return f"{self.family_name}, {self.given_name} ({self.mrn})"
 
+    def get_absolute_url(self) -> str:
+        return reverse("patients:detail", args=[self.pk])
+
     @property
     def full_name(self) -> str:
         return f"{self.given_name} {self.family_name}"
@@ -65,9 +68,6 @@ class Patient(models.Model):
     @property
     def can_get_pregnant(self) -> bool:
         return self.risk_category == RiskCategory.CAN_GET_PREGNANT
-
-    def get_absolute_url(self) -> str:
-        return reverse("patients:detail", args=[self.pk])
 
     def get_additional_data(self) -> dict:
         # Stored on each audit entry so the audit page can filter by clinic.
@@ -86,6 +86,9 @@ class RiskCategoryChange(models.Model):
     class Meta:
         ordering = ["-changed_on", "-id"]
 
+    def __str__(self) -> str:
+        return f"Risk category change on {self.changed_on}"
+
     def get_additional_data(self) -> dict:
         return {"clinic_id": self.patient.clinic_id, "patient_id": self.patient_id}
 
@@ -101,6 +104,9 @@ class PatientRecord(models.Model):
 
     class Meta:
         abstract = True
+
+    def __str__(self) -> str:
+        return f"{self._meta.verbose_name.capitalize()} #{self.pk}"
 
     def get_additional_data(self) -> dict:
         return {"clinic_id": self.patient.clinic_id, "patient_id": self.patient_id}

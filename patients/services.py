@@ -137,30 +137,38 @@ def change_risk_category(
         patient.risk_category = new
         patient.risk_category_reason = reason
         patient.risk_category_set_on = changed_on
-        patient.save(update_fields=["risk_category", "risk_category_reason",
-                                    "risk_category_set_on", "updated_at"])
+        patient.save(
+            update_fields=[
+                "risk_category",
+                "risk_category_reason",
+                "risk_category_set_on",
+                "updated_at",
+            ]
+        )
     return patient
 
 
-def _check_record_date(patient: Patient, field: str, value: datetime.date) -> None:
+def check_record_date(patient: Patient, field: str, value: datetime.date | None) -> None:
     """A record dated before enrollment or in the future is invalid input, not a blocker."""
     if value is None:
         raise ValidationError({field: "This date is required."})
     if value > patient.clinic.today():
         raise ValidationError({field: "This date is in the future."})
     if value < patient.enrolled_on:
+        enrolled = f"{patient.enrolled_on:%d %b %Y}"
         raise ValidationError(
-            {field: f"This date is before the patient's enrollment ({patient.enrolled_on:%d %b %Y})."}
+            {field: f"This date is before the patient's enrollment ({enrolled})."}
         )
 
 
 def record_consent(patient: Patient, *, by, kind: str, signed_on: datetime.date) -> Consent:
     if kind not in ConsentKind.values:
         raise ValidationError({"kind": "Choose a valid consent kind."})
-    _check_record_date(patient, "signed_on", signed_on)
+    check_record_date(patient, "signed_on", signed_on)
     with transaction.atomic(), acting_as(by):
-        return Consent.objects.create(patient=patient, kind=kind, signed_on=signed_on,
-                                      recorded_by=by)
+        return Consent.objects.create(
+            patient=patient, kind=kind, signed_on=signed_on, recorded_by=by
+        )
 
 
 def record_contraception(
@@ -180,7 +188,7 @@ def record_contraception(
         raise ValidationError({"methods": f"Unknown method: {', '.join(map(str, unknown))}."})
     if len(set(methods)) != len(methods):
         raise ValidationError({"methods": "A method is listed twice."})
-    _check_record_date(patient, "confirmed_on", confirmed_on)
+    check_record_date(patient, "confirmed_on", confirmed_on)
     if started_on and started_on > confirmed_on:
         raise ValidationError({"started_on": "The methods cannot start after the confirmation."})
     with transaction.atomic(), acting_as(by):
@@ -198,7 +206,7 @@ def record_contraception(
 
 def record_pregnancy_test(patient: Patient, *, by, data: dict) -> PregnancyTest:
     """Record a test; the staff member recording it is its verifier."""
-    _check_record_date(patient, "collected_on", data.get("collected_on"))
+    check_record_date(patient, "collected_on", data.get("collected_on"))
     if data.get("setting") == "home" and not data.get("evidence"):
         raise ValidationError(
             {"evidence": "A home test needs a photo or readout of the result as evidence."}
@@ -206,9 +214,7 @@ def record_pregnancy_test(patient: Patient, *, by, data: dict) -> PregnancyTest:
     if data.get("setting") == "home" and data.get("clia_lab"):
         raise ValidationError({"clia_lab": "A home test cannot be from a CLIA-certified lab."})
     with transaction.atomic(), acting_as(by):
-        test = PregnancyTest.objects.create(
-            patient=patient, recorded_by=by, verified_by=by, **data
-        )
+        test = PregnancyTest.objects.create(patient=patient, recorded_by=by, verified_by=by, **data)
     return test
 
 
@@ -225,4 +231,3 @@ def supersede_test(test: PregnancyTest, *, by, reason: str, on: datetime.date) -
         test.superseded_by = by
         test.save(update_fields=["superseded_on", "superseded_reason", "superseded_by"])
     return test
-

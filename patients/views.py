@@ -59,8 +59,14 @@ def patient_list(request):
     return render(
         request,
         "patients/patient_list.html",
-        {"page": page, "form": form, "sort": sort, "query": query, "category": category,
-         "categories": RiskCategory.choices},
+        {
+            "page": page,
+            "form": form,
+            "sort": sort,
+            "query": query,
+            "category": category,
+            "categories": RiskCategory.choices,
+        },
     )
 
 
@@ -70,17 +76,24 @@ def patient_create(request):
     clinic = current_clinic(request)
     form = PatientForm(
         request.POST or None,
-        initial={"enrolled_on": clinic.today(), "target_mg_per_kg": clinic.default_target_mg_per_kg},
+        initial={
+            "enrolled_on": clinic.today(),
+            "target_mg_per_kg": clinic.default_target_mg_per_kg,
+        },
     )
     if request.method == "POST" and form.is_valid():
         try:
-            patient = services.enroll_patient(clinic=clinic, by=request.user, data=form.cleaned_data)
+            patient = services.enroll_patient(
+                clinic=clinic, by=request.user, data=form.cleaned_data
+            )
         except ValidationError as error:
             apply_service_errors(form, error)
         else:
             messages.success(request, f"{patient.full_name} is enrolled.")
             return redirect(patient)
-    return render(request, "patients/patient_form.html", {"form": form, "title": "Enroll a patient"})
+    return render(
+        request, "patients/patient_form.html", {"form": form, "title": "Enroll a patient"}
+    )
 
 
 @require(Action.VIEW_PATIENTS)
@@ -119,8 +132,11 @@ def risk_category_change(request, pk):
 
     def save(data):
         services.change_risk_category(
-            patient, by=request.user, new=data["risk_category"],
-            changed_on=data["changed_on"], reason=data["reason"],
+            patient,
+            by=request.user,
+            new=data["risk_category"],
+            changed_on=data["changed_on"],
+            reason=data["reason"],
         )
 
     return record_page(request, patient, RiskCategoryForm, "Change risk category", save)
@@ -169,5 +185,6 @@ def pregnancy_test_supersede(request, test_pk):
             test, by=request.user, reason=data["reason"], on=test.patient.clinic.today()
         )
 
-    return record_page(request, test.patient, SupersedeForm, "Mark a positive test superseded",
-                       save)
+    return record_page(
+        request, test.patient, SupersedeForm, "Mark a positive test superseded", save
+    )

@@ -57,17 +57,33 @@ def test_records_of_another_clinic_are_404(client, clinic, other_clinic, clinic_
     from patients import services
 
     patient = enroll(clinic)
-    test = services.record_pregnancy_test(patient, by=None, data={
-        "kind": "screening", "collected_on": patient.enrolled_on, "result": "positive",
-        "setting": "medical", "clia_lab": True, "method": "serum"})
+    test = services.record_pregnancy_test(
+        patient,
+        by=None,
+        data={
+            "kind": "screening",
+            "collected_on": patient.enrolled_on,
+            "result": "positive",
+            "setting": "medical",
+            "clia_lab": True,
+            "method": "serum",
+        },
+    )
     client.force_login(clinic_b_clinician)
     assert client.get(reverse("patients:test_supersede", args=[test.pk])).status_code == 404
 
 
 @pytest.mark.parametrize(
     "url",
-    ["/", "/patients/", "/patients/new/", "/patients/1/", "/audit/", "/patients/1/visits/new/",
-     "/prescriptions/1/dispense/"],
+    [
+        "/",
+        "/patients/",
+        "/patients/new/",
+        "/patients/1/",
+        "/audit/",
+        "/patients/1/visits/new/",
+        "/prescriptions/1/dispense/",
+    ],
 )
 def test_anonymous_users_are_redirected_to_login(client, db, url):
     response = client.get(url)

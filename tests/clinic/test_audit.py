@@ -13,11 +13,20 @@ def entries_for(patient, action):
 
 def test_enrolling_writes_a_create_event_with_who(client, staff, clinic):
     client.force_login(staff)
-    client.post(reverse("patients:create"), {
-        "mrn": "AU-1", "given_name": "Rowan", "family_name": "Hollis", "birth_date": "2000-01-01",
-        "email": "r@example.org", "weight_kg": "70", "risk_category": "cannot_get_pregnant",
-        "risk_category_reason": "Assessed", "enrolled_on": clinic.today().isoformat(),
-    })
+    client.post(
+        reverse("patients:create"),
+        {
+            "mrn": "AU-1",
+            "given_name": "Rowan",
+            "family_name": "Hollis",
+            "birth_date": "2000-01-01",
+            "email": "r@example.org",
+            "weight_kg": "70",
+            "risk_category": "cannot_get_pregnant",
+            "risk_category_reason": "Assessed",
+            "enrolled_on": clinic.today().isoformat(),
+        },
+    )
     patient = Patient.objects.get(mrn="AU-1")
     entry = entries_for(patient, LogEntry.Action.CREATE).get()
     assert entry.actor == staff
@@ -27,9 +36,19 @@ def test_enrolling_writes_a_create_event_with_who(client, staff, clinic):
 def test_editing_writes_an_update_event_with_what_changed(client, staff, clinic):
     patient = enroll(clinic, by=staff, phone="")
     client.force_login(staff)
-    data = {f: getattr(patient, f) for f in (
-        "mrn", "given_name", "family_name", "birth_date", "email", "ipledge_id", "weight_kg",
-        "enrolled_on")}
+    data = {
+        f: getattr(patient, f)
+        for f in (
+            "mrn",
+            "given_name",
+            "family_name",
+            "birth_date",
+            "email",
+            "ipledge_id",
+            "weight_kg",
+            "enrolled_on",
+        )
+    }
     data["phone"] = "555-0199"
     response = client.post(reverse("patients:edit", args=[patient.pk]), data)
     assert response.status_code == 302

@@ -3,15 +3,26 @@ import pytest
 from clinic.roles import Action, role_may
 
 STAFF_MAY = {
-    Action.VIEW_PATIENTS, Action.ENROLL_PATIENT, Action.EDIT_PATIENT, Action.RECORD_CHECKS,
-    Action.RECORD_VISIT, Action.MANAGE_REMINDERS,
+    Action.VIEW_PATIENTS,
+    Action.ENROLL_PATIENT,
+    Action.EDIT_PATIENT,
+    Action.RECORD_CHECKS,
+    Action.RECORD_VISIT,
+    Action.MANAGE_REMINDERS,
 }
 CLINICIAN_ONLY = {
-    Action.CHANGE_RISK_CATEGORY, Action.CONFIRM_COUNSELING, Action.WRITE_PRESCRIPTION,
-    Action.REVIEW_MOOD, Action.SUPERSEDE_TEST, Action.END_TREATMENT,
+    Action.CHANGE_RISK_CATEGORY,
+    Action.CONFIRM_COUNSELING,
+    Action.WRITE_PRESCRIPTION,
+    Action.REVIEW_MOOD,
+    Action.SUPERSEDE_TEST,
+    Action.END_TREATMENT,
 }
 ADMIN_MAY = {
-    Action.VIEW_PATIENTS, Action.MANAGE_REMINDERS, Action.READ_AUDIT_LOG, Action.MANAGE_CLINIC,
+    Action.VIEW_PATIENTS,
+    Action.MANAGE_REMINDERS,
+    Action.READ_AUDIT_LOG,
+    Action.MANAGE_CLINIC,
 }
 
 

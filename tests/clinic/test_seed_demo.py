@@ -23,6 +23,9 @@ def test_seed_demo_twice_gives_the_same_data(db, monkeypatch):
     assert snapshot() == first
     assert Clinic.objects.count() == 1
     assert len(first[0]) == 14
-    assert first[3] == [("clinic_admin", "clinic_admin"), ("clinician", "clinician"),
-                        ("staff", "staff")]
+    assert first[3] == [
+        ("clinic_admin", "clinic_admin"),
+        ("clinician", "clinician"),
+        ("staff", "staff"),
+    ]
     assert get_user_model().objects.get(username="staff").check_password("demo-pass-123")

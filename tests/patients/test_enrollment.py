@@ -111,7 +111,11 @@ def test_a_clinician_changes_the_risk_category_keeping_date_and_reason(client, c
     assert patient.risk_category == "cannot_get_pregnant"
     change = patient.risk_changes.get()
     assert (change.previous, change.new, change.reason, change.changed_by) == (
-        "can_get_pregnant", "cannot_get_pregnant", "Hysterectomy", clinician)
+        "can_get_pregnant",
+        "cannot_get_pregnant",
+        "Hysterectomy",
+        clinician,
+    )
 
 
 def test_staff_cannot_change_the_risk_category(client, staff, patient):

@@ -31,8 +31,10 @@ class Command(BaseCommand):
 
     def handle(self, *args, patients: int, once: bool, **options):
         if once and Clinic.objects.filter(name=DEMO_CLINIC).exists():
-            self.stdout.write("Demo clinic already seeded. Logins: clinician, staff, clinic_admin "
-                              "(password from DEMO_PASSWORD or printed at first seeding).")
+            self.stdout.write(
+                "Demo clinic already seeded. Logins: clinician, staff, clinic_admin "
+                "(password from DEMO_PASSWORD or printed at first seeding)."
+            )
             return
         password = os.environ.get("DEMO_PASSWORD")
         generated = not password
@@ -51,8 +53,7 @@ class Command(BaseCommand):
                 if created:
                     user.set_password(password)
                     user.save()
-                Membership.objects.get_or_create(user=user, clinic=clinic,
-                                                 defaults={"role": role})
+                Membership.objects.get_or_create(user=user, clinic=clinic, defaults={"role": role})
                 users[role] = (user, created)
         builder = Builder(clinic, users["clinician"][0], users["staff"][0], clinic.today())
         rng = random.Random(20261126)
@@ -65,11 +66,12 @@ class Command(BaseCommand):
             with transaction.atomic():
                 build_patient(builder, index, rng_state)
             made += 1
-        self.stdout.write(self.style.SUCCESS(
-            f"{DEMO_CLINIC}: {made} patients created, "
-            f"{Patient.objects.filter(clinic=clinic).count()} in all."))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"{DEMO_CLINIC}: {made} patients created, "
+                f"{Patient.objects.filter(clinic=clinic).count()} in all."
+            )
+        )
         if any(created for _, created in users.values()):
             shown = password if generated else "the value of DEMO_PASSWORD"
-            self.stdout.write(
-                f"Demo logins: clinician, staff, clinic_admin — password: {shown}"
-            )
+            self.stdout.write(f"Demo logins: clinician, staff, clinic_admin — password: {shown}")
