@@ -22,7 +22,7 @@ def cycle_start(history: History, on: date) -> date:
     """
     earlier = [p.written_on for p in history.prescriptions if p.written_on < on]
     start = max(earlier) + timedelta(days=1) if earlier else history.enrolled_on
-    return max(start, on - timedelta(days=c.CYCLE_MAX_DAYS))
+    return max(start, on - timedelta(days=c.CYCLE_MAX_DAYS - 1))
 
 
 def visit_period_start(history: History, on: date, rule_set: RuleSet) -> date:

@@ -111,7 +111,7 @@ def validate_prescription(
         errors["daily_dose_mg"] = "The daily dose must be more than 0 mg."
     elif daily_dose_mg > most:
         errors["daily_dose_mg"] = (
-            f"The daily dose is above 2 mg/kg/day for a weight of {weight} kg "
+            f"The daily dose is above 2 mg/kg/day for a weight of {weight.normalize():f} kg "
             f"(at most {most.normalize():f} mg)."
         )
     if written_on < history.enrolled_on:

@@ -43,7 +43,8 @@ class Context:
     qualifying: PregnancyTest | None
 
     @property
-    def cycle_visits(self) -> list[Visit]:
+    def counted_visits(self) -> list[Visit]:
+        """Visits in the cycle (for cannot_get_pregnant: in the rule set's visit window)."""
         return [v for v in self.history.visits if v.visited_on >= self.visits_from]
 
 
@@ -89,7 +90,7 @@ def baseline_labs_missing(ctx: Context) -> Blocker | None:
 
 
 def visit_missing(ctx: Context) -> Blocker | None:
-    if ctx.cycle_visits:
+    if ctx.counted_visits:
         return None
     return Blocker(c.VISIT_MISSING, f"No clinic visit recorded since {day(ctx.visits_from)}.")
 
@@ -101,7 +102,7 @@ def counseling_unconfirmed(ctx: Context) -> Blocker | None:
         and not ctx.first_prescription
     ):
         return None
-    if any(v.counseling_confirmed for v in ctx.cycle_visits):
+    if any(v.counseling_confirmed for v in ctx.counted_visits):
         return None
     return Blocker(
         c.COUNSELING_UNCONFIRMED,
@@ -110,7 +111,7 @@ def counseling_unconfirmed(ctx: Context) -> Blocker | None:
 
 
 def mood_screen_incomplete(ctx: Context) -> Blocker | None:
-    visits = ctx.cycle_visits
+    visits = ctx.counted_visits
     if not visits:
         return None
     latest = visits[-1]
@@ -272,7 +273,7 @@ def contraception_mismatch(ctx: Context) -> Blocker | None:
 
 
 def comprehension_incomplete(ctx: Context) -> Blocker | None:
-    if any(v.comprehension_completed for v in ctx.cycle_visits) or any(
+    if any(v.comprehension_completed for v in ctx.counted_visits) or any(
         d >= ctx.cycle_from for d in ctx.history.comprehension_reported_on
     ):
         return None

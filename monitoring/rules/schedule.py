@@ -33,7 +33,7 @@ def window_for(ctx: Context) -> Window | None:
             return None
         return Window(test.collected_on, test.collected_on + timedelta(days=c.WINDOW_DAYS - 1))
     days = ctx.rule_set.cannot_get_pregnant_visit_days
-    visits = ctx.cycle_visits
+    visits = ctx.counted_visits
     if days is None or not visits or _used_since(history, visits[-1].visited_on):
         return None
     opens_on = visits[-1].visited_on

@@ -159,7 +159,9 @@ def test_only_a_patient_report_in_the_cycle_is_compared(on, reported_offset, exp
         assert "but staff recorded IUD and male condom on" in blockers[0].message
 
 
-@pytest.mark.parametrize(("correction_offset", "expected"), [(0, []), (1, ["contraception_mismatch"])])
+@pytest.mark.parametrize(
+    ("correction_offset", "expected"), [(0, []), (1, ["contraception_mismatch"])]
+)
 def test_a_staff_correction_on_or_before_the_day_settles_a_mismatch(correction_offset, expected):
     on = RS2021_DAY
     history = ready_can_get_pregnant(on)
@@ -196,9 +198,7 @@ def test_the_monthly_questions_are_done_at_a_visit_or_reported_by_the_patient_in
     history = replace(
         history,
         visits=tuple(replace(v, comprehension_completed=False) for v in history.visits),
-        comprehension_reported_on=()
-        if reported_offset is None
-        else (on + days(reported_offset),),
+        comprehension_reported_on=() if reported_offset is None else (on + days(reported_offset),),
     )
     assert codes(evaluate(history, on)) == expected
 

@@ -101,9 +101,7 @@ def test_mg_per_kg_rounds_half_up_to_one_decimal(daily_mg, weight, mg_per_kg):
     assert (str(found.mg_per_kg), found.mg) == (mg_per_kg, D(daily_mg))
 
 
-@pytest.mark.parametrize(
-    ("visit_offset", "mg_per_kg"), [(None, "20.0"), (0, "15.0"), (1, "17.1")]
-)
+@pytest.mark.parametrize(("visit_offset", "mg_per_kg"), [(None, "20.0"), (0, "15.0"), (1, "17.1")])
 def test_mg_per_kg_uses_the_latest_weight_on_or_before_the_day(visit_offset, mg_per_kg):
     asked = on_day(30)
     visits = (
@@ -174,9 +172,7 @@ ENROLLED = DISPENSED - days(40)
 )
 def test_days_supply_is_1_to_30(days_supply, error):
     errors = validate_prescription(ONE_SUPPLY, DISPENSED, D(40), days_supply)
-    assert errors.get("days_supply") == (
-        "Days supply must be between 1 and 30." if error else None
-    )
+    assert errors.get("days_supply") == ("Days supply must be between 1 and 30." if error else None)
 
 
 @pytest.mark.parametrize(
@@ -193,9 +189,7 @@ def test_the_daily_dose_is_above_0_and_at_most_2_mg_per_kg(dose, error):
 
 
 @pytest.mark.parametrize(("visit_offset", "allowed"), [(-1, True), (0, True), (1, False)])
-def test_the_dose_limit_uses_the_latest_weight_on_or_before_the_written_date(
-    visit_offset, allowed
-):
+def test_the_dose_limit_uses_the_latest_weight_on_or_before_the_written_date(visit_offset, allowed):
     history = replace(
         ONE_SUPPLY, visits=(visit(1, DISPENSED + days(visit_offset), weight_kg=D("75")),)
     )

@@ -207,9 +207,7 @@ def test_counseling_counts_at_a_visit_in_the_cycle(builder, on, visit_offset, ex
         (treating_cannot_get_pregnant, RS2026_DAY, []),
     ],
 )
-def test_counseling_is_monthly_except_for_cannot_get_pregnant_under_rs2026(
-    builder, on, expected
-):
+def test_counseling_is_monthly_except_for_cannot_get_pregnant_under_rs2026(builder, on, expected):
     history = builder(on)
     history = replace(
         history, visits=tuple(replace(v, counseling_confirmed=False) for v in history.visits)

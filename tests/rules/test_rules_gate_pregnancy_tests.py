@@ -303,7 +303,9 @@ def test_rs2026_wants_a_medical_setting_up_to_the_first_dispense(
     history = replace(
         history,
         home_tests_allowed=True,
-        prescriptions=(prescription(1, first_dispense, dispensed_on=first_dispense, days_supply=3),),
+        prescriptions=(
+            prescription(1, first_dispense, dispensed_on=first_dispense, days_supply=3),
+        ),
         pregnancy_tests=(
             *(t for t in history.pregnancy_tests if t.kind != "monthly"),
             pregnancy_test(
@@ -438,9 +440,7 @@ def test_a_dispense_in_the_window_means_no_lockout():
         ({"setting": "home"}, ["test_setting_not_allowed"]),
     ],
 )
-def test_rs2026_has_no_lockout_a_new_medical_confirmation_test_follows_at_once(
-    new_test, expected
-):
+def test_rs2026_has_no_lockout_a_new_medical_confirmation_test_follows_at_once(new_test, expected):
     settings = RuleSettings(rs2026_effective_on=date(2020, 1, 1))
     history = replace(missed_first_window(settings), home_tests_allowed=True)
     on = MISSED + days(7)

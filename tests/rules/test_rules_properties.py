@@ -111,7 +111,9 @@ def histories(draw, risk_category=None):
         target_mg_per_kg=Decimal("120"),
         last_dose_on=day(-20, 20) if draw(st.integers(0, 3)) == 0 else None,
         consents=many(
-            lambda n: Consent(draw(st.sampled_from(["patient_information", "birth_defects"])), day()),
+            lambda n: Consent(
+                draw(st.sampled_from(["patient_information", "birth_defects"])), day()
+            ),
             2,
         ),
         contraception=many(contraception, 3),

@@ -56,9 +56,7 @@ def test_a_dispense_on_or_after_the_scd_uses_the_window(on, dispensed_offset, op
     assert ("window_closes" in due_on(history, asked)) is open
 
 
-@pytest.mark.parametrize(
-    ("offset", "open"), [(-1, False), (0, True), (29, True), (30, False)]
-)
+@pytest.mark.parametrize(("offset", "open"), [(-1, False), (0, True), (29, True), (30, False)])
 @pytest.mark.parametrize("builder", [ready_cannot_get_pregnant, treating_cannot_get_pregnant])
 def test_rs2021_cannot_get_pregnant_window_is_the_visit_plus_29(builder, offset, open):
     on = RS2021_DAY
@@ -161,9 +159,7 @@ def _dispensed_on(on, dispensed_offset, **kwargs):
     return replace(history, prescriptions=(given,))
 
 
-@pytest.mark.parametrize(
-    ("dispensed_offset", "expected_offset"), [(1, None), (0, 27), (-1, 26)]
-)
+@pytest.mark.parametrize(("dispensed_offset", "expected_offset"), [(1, None), (0, 27), (-1, 26)])
 @pytest.mark.parametrize("on", BOTH_RULE_SETS)
 def test_the_monthly_test_is_due_two_days_before_the_supply_ends(
     on, dispensed_offset, expected_offset
@@ -282,7 +278,9 @@ def test_patients_who_cannot_get_pregnant_have_only_donation_and_retreatment_dat
 
 
 def test_the_clinic_can_drop_the_end_of_treatment_test():
-    history = ended(treating_can_get_pregnant, settings=RuleSettings(end_of_treatment_test_required=False))
+    history = ended(
+        treating_can_get_pregnant, settings=RuleSettings(end_of_treatment_test_required=False)
+    )
     assert "end_of_treatment_test_due" not in due_on(history, LD)
     assert "post_treatment_test_due" in due_on(history, LD)
 
@@ -304,12 +302,13 @@ def test_the_end_of_treatment_test_is_due_until_it_is_recorded(result, collected
         ("negative", 30, 29, True, False),  # collected after the day asked about
         ("negative", 30, 30, False, True),
         ("negative", 25, 31, False, True),
+        ("negative", 0, 31, False, True),
         ("negative", -1, 31, True, False),  # before the last dose: not a post-treatment test
         ("positive", 30, 31, False, False),
         ("invalid", 30, 31, True, False),
     ],
 )
-def test_contraception_may_stop_one_month_after_the_last_dose_once_a_post_treatment_test_is_negative(
+def test_contraception_may_stop_a_month_after_the_last_dose_after_a_negative_post_test(
     result, collected_offset, asked_offset, test_due, may_stop
 ):
     history = ended(treating_can_get_pregnant)

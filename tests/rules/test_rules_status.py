@@ -62,9 +62,7 @@ def warning_codes(history, on):
         (("iud", "spermicide_gel"), ["unknown_contraception_method"]),
     ],
 )
-def test_the_latest_contraception_record_is_checked_for_methods_that_never_count(
-    methods, expected
-):
+def test_the_latest_contraception_record_is_checked_for_methods_that_never_count(methods, expected):
     on = RS2021_DAY
     history = treating_can_get_pregnant(on)
     latest = staff_confirmation(9, on - days(1), methods=methods, started_on=on - days(90))
