@@ -58,7 +58,8 @@ FAMILY = [
 
 
 class Builder:
-    def __init__(self, clinic, clinician, staff, today: datetime.date):
+    def __init__(self, clinic, clinician, staff, today: datetime.date, mrn_prefix: str = "DEMO"):
+        self.mrn_prefix = mrn_prefix
         self.clinic, self.clinician, self.staff, self.today = clinic, clinician, staff, today
 
     def day(self, offset: int) -> datetime.date:
@@ -70,7 +71,7 @@ class Builder:
             clinic=self.clinic,
             by=self.staff,
             data={
-                "mrn": f"DEMO-{index:04d}",
+                "mrn": f"{self.mrn_prefix}-{index:04d}",
                 "given_name": given,
                 "family_name": family,
                 "birth_date": datetime.date(
@@ -146,6 +147,7 @@ class Builder:
         item9=None,
         weight=None,
         comprehension: bool = True,
+        counseling: bool = True,
         next_visit: int | None = None,
     ):
         return monitoring.record_visit(
@@ -155,7 +157,7 @@ class Builder:
             data={
                 "visited_on": self.day(on),
                 "weight_kg": weight,
-                "counseling_confirmed": True,
+                "counseling_confirmed": counseling,
                 "comprehension_completed": comprehension,
                 "phq2": phq2,
                 "phq9": phq9,
@@ -257,6 +259,88 @@ def scenario_ended(b, patient):
     monitoring.end_treatment(patient, by=b.clinician, last_dose_on=b.day(-1))
 
 
+def scenario_too_early(b, patient):
+    """The confirmation test came 10 days after the screening test, not 19."""
+    b.baseline(patient, on=-11, can=True)
+    b.test(patient, "screening", -11)
+    b.contraception(patient, on=-1, started=-70)
+    b.test(patient, "confirmation", -1)
+    b.visit(patient, -1)
+
+
+def scenario_home_confirmation(b, patient):
+    """A home confirmation test before the first dispense: RS-2026 wants a medical setting."""
+    from django.core.files.base import ContentFile
+
+    b.baseline(patient, on=-11, can=True)
+    b.test(patient, "screening", -26)
+    b.contraception(patient, on=-1, started=-70)
+    patients.record_pregnancy_test(
+        patient,
+        by=b.staff,
+        data={
+            "kind": "confirmation",
+            "collected_on": b.day(-1),
+            "result": "negative",
+            "setting": "home",
+            "clia_lab": False,
+            "method": "urine",
+            "evidence": ContentFile(b"synthetic readout", name="readout.txt"),
+        },
+    )
+    b.visit(patient, -1)
+
+
+def scenario_mismatch(b, patient):
+    ready_first_prescription(b, patient, confirmation_on=-2)
+    b.contraception(
+        patient, on=-1, started=-70, source="patient", methods=("implant", "male_condom")
+    )
+
+
+def scenario_comprehension_missing(b, patient):
+    b.baseline(patient, on=-11, can=True)
+    b.test(patient, "screening", -26)
+    b.contraception(patient, on=-1, started=-70)
+    b.test(patient, "confirmation", -1)
+    b.visit(patient, -1, comprehension=False)
+
+
+def scenario_counseling_missing(b, patient):
+    b.baseline(patient, on=-11, can=False)
+    b.visit(patient, -1, counseling=False)
+
+
+def scenario_visit_missing(b, patient):
+    b.baseline(patient, on=-11, can=True)
+    b.test(patient, "screening", -26)
+    b.contraception(patient, on=-1, started=-70)
+    b.test(patient, "confirmation", -1)
+
+
+def scenario_confirmation_missing(b, patient):
+    b.baseline(patient, on=-11, can=True)
+    b.test(patient, "screening", -26)
+    b.contraception(patient, on=-1, started=-70)
+    b.visit(patient, -1)
+
+
+def scenario_monthly_test_missing(b, patient):
+    ready_first_prescription(b, patient, confirmation_on=-30)
+    b.prescribe(patient, -30, dispensed=-29)
+    b.contraception(patient, on=-1, started=-70)
+    b.visit(patient, -1, next_visit=28)
+
+
+def scenario_locked_out(b, patient):
+    """RS-2021: the first window closed unused 12 days ago: locked out for 19 days."""
+    b.baseline(patient, on=-20, can=True)
+    b.test(patient, "screening", -35)
+    b.contraception(patient, on=-12, started=-70)
+    b.test(patient, "confirmation", -12)
+    b.visit(patient, -12)
+
+
 SCENARIOS = [
     # (name, can get pregnant, enrolled days ago, builder)
     ("ready", True, -45, scenario_ready),
@@ -271,11 +355,28 @@ SCENARIOS = [
     ("cannot_in_treatment", False, -45, scenario_cannot_in_treatment),
     ("cannot_ready", False, -45, scenario_cannot_ready),
     ("ended", True, -80, scenario_ended),
+    ("confirmation_test_too_early", True, -45, scenario_too_early),
+    ("test_setting_not_allowed", True, -45, scenario_home_confirmation),
+    ("contraception_mismatch", True, -45, scenario_mismatch),
+    ("comprehension_incomplete", True, -45, scenario_comprehension_missing),
+    ("counseling_unconfirmed", False, -45, scenario_counseling_missing),
+    ("visit_missing", True, -45, scenario_visit_missing),
+    ("confirmation_test_missing", True, -45, scenario_confirmation_missing),
+    ("pregnancy_test_missing", True, -80, scenario_monthly_test_missing),
+]
+
+# A second demo clinic that has not yet moved to RS-2026 (a clinic setting), to show the
+# RS-2021 rules: a ready patient, a locked-out one, one in treatment.
+LEGACY_SCENARIOS = [
+    ("rs2021_ready", True, -45, scenario_ready),
+    ("rs2021_lockout_active", True, -45, scenario_locked_out),
+    ("rs2021_in_treatment", True, -80, scenario_in_treatment),
+    ("rs2021_cannot_ready", False, -45, scenario_cannot_ready),
 ]
 
 
-def build_patient(b: Builder, index: int, rng: random.Random):
-    name, can, enrolled, build = SCENARIOS[index % len(SCENARIOS)]
+def build_patient(b: Builder, index: int, rng: random.Random, scenarios=SCENARIOS):
+    name, can, enrolled, build = scenarios[(index - 1) % len(scenarios)]
     patient = b.enroll(index, rng, can=can, enrolled=enrolled)
     build(b, patient)
     return name, patient

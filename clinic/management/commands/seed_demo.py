@@ -1,9 +1,11 @@
-"""Create a demo clinic with three users and synthetic patients in every gate state.
+"""Create demo clinics with three users and synthetic patients in every gate state.
 
-Idempotent: users and the clinic are created once; a patient whose demo MRN exists is skipped,
-so running it twice gives the same data.
+Idempotent: users and clinics are created once; a patient whose demo MRN exists is skipped,
+so running it twice gives the same data. A second, smaller clinic still judged by RS-2021 (its
+RS-2026 effective date is a year ahead, a clinic setting) shows the lockout.
 """
 
+import datetime
 import os
 import random
 import secrets
@@ -12,16 +14,17 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from clinic.demo import Builder, build_patient
+from clinic.demo import LEGACY_SCENARIOS, SCENARIOS, Builder, build_patient
 from clinic.models import Clinic, Membership
 from patients.models import Patient
 
 DEMO_CLINIC = "Demo Dermatology"
+LEGACY_CLINIC = "Demo Dermatology (RS-2021 rules)"
 DEMO_USERS = (("clinician", "clinician"), ("staff", "staff"), ("clinic_admin", "clinic_admin"))
 
 
 class Command(BaseCommand):
-    help = "Create a demo clinic with clinician, staff and clinic_admin users and patients."
+    help = "Create demo clinics with clinician, staff and clinic_admin users and patients."
 
     def add_arguments(self, parser):
         parser.add_argument("--patients", type=int, default=36)
@@ -33,45 +36,61 @@ class Command(BaseCommand):
         if once and Clinic.objects.filter(name=DEMO_CLINIC).exists():
             self.stdout.write(
                 "Demo clinic already seeded. Logins: clinician, staff, clinic_admin "
-                "(password from DEMO_PASSWORD or printed at first seeding)."
+                "(password from DEMO_PASSWORD or printed at the first seeding)."
             )
             return
-        password = os.environ.get("DEMO_PASSWORD")
-        generated = not password
-        password = password or secrets.token_urlsafe(9)
+        password = os.environ.get("DEMO_PASSWORD") or secrets.token_urlsafe(9)
         with transaction.atomic():
-            clinic, _ = Clinic.objects.get_or_create(
-                name=DEMO_CLINIC,
-                defaults={"contact_phone": "555-0100", "contact_email": "frontdesk@example.org"},
+            clinic = self.clinic(DEMO_CLINIC)
+            legacy = self.clinic(
+                LEGACY_CLINIC,
+                rs2026_effective_on=clinic.today() + datetime.timedelta(days=365),
             )
-            users = {}
-            User = get_user_model()
-            for username, role in DEMO_USERS:
-                user, created = User.objects.get_or_create(
-                    username=username, defaults={"email": f"{username}@example.org"}
-                )
-                if created:
-                    user.set_password(password)
-                    user.save()
+            users, created_any = self.users(password, [clinic, legacy])
+        self.patients(clinic, users, "DEMO", patients, SCENARIOS)
+        self.patients(legacy, users, "LEG", len(LEGACY_SCENARIOS), LEGACY_SCENARIOS)
+        if created_any:
+            shown = "the value of DEMO_PASSWORD" if os.environ.get("DEMO_PASSWORD") else password
+            self.stdout.write(f"Demo logins: clinician, staff, clinic_admin — password: {shown}")
+
+    def clinic(self, name: str, **extra) -> Clinic:
+        clinic, _ = Clinic.objects.get_or_create(
+            name=name,
+            defaults={
+                "contact_phone": "555-0100",
+                "contact_email": "frontdesk@example.org",
+                **extra,
+            },
+        )
+        return clinic
+
+    def users(self, password: str, clinics: list[Clinic]):
+        User = get_user_model()
+        users, created_any = {}, False
+        for username, role in DEMO_USERS:
+            user, created = User.objects.get_or_create(
+                username=username, defaults={"email": f"{username}@example.org"}
+            )
+            if created:
+                user.set_password(password)
+                user.save()
+                created_any = True
+            for clinic in clinics:
                 Membership.objects.get_or_create(user=user, clinic=clinic, defaults={"role": role})
-                users[role] = (user, created)
-        builder = Builder(clinic, users["clinician"][0], users["staff"][0], clinic.today())
-        rng = random.Random(20261126)
-        made = 0
+            users[role] = user
+        return users, created_any
+
+    def patients(self, clinic, users, prefix: str, count: int, scenarios) -> None:
+        builder = Builder(clinic, users["clinician"], users["staff"], clinic.today(), prefix)
         existing = set(Patient.objects.filter(clinic=clinic).values_list("mrn", flat=True))
-        for index in range(1, patients + 1):
-            rng_state = random.Random(rng.random())
-            if f"DEMO-{index:04d}" in existing:
+        rng = random.Random(f"{prefix}-20261126")
+        made = 0
+        for index in range(1, count + 1):
+            patient_rng = random.Random(rng.random())
+            if f"{prefix}-{index:04d}" in existing:
                 continue
             with transaction.atomic():
-                build_patient(builder, index, rng_state)
+                build_patient(builder, index, patient_rng, scenarios)
             made += 1
-        self.stdout.write(
-            self.style.SUCCESS(
-                f"{DEMO_CLINIC}: {made} patients created, "
-                f"{Patient.objects.filter(clinic=clinic).count()} in all."
-            )
-        )
-        if any(created for _, created in users.values()):
-            shown = password if generated else "the value of DEMO_PASSWORD"
-            self.stdout.write(f"Demo logins: clinician, staff, clinic_admin — password: {shown}")
+        total = Patient.objects.filter(clinic=clinic).count()
+        self.stdout.write(self.style.SUCCESS(f"{clinic}: {made} patients created, {total} in all."))
