@@ -4,6 +4,8 @@ Writes to clinical records are not done here (they bypass the gate): clinical mo
 read-only in the admin; enrollment and records are changed through the app's pages and API.
 """
 
+from auditlog.admin import LogEntryAdmin
+from auditlog.models import LogEntry
 from django.contrib import admin
 
 from .models import Clinic, Membership
@@ -23,6 +25,12 @@ class ClinicScopedAdmin(admin.ModelAdmin):
         if request.user.is_superuser:
             return queryset
         return queryset.filter(**{f"{self.clinic_lookup}__in": user_clinic_ids(request)})
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        # A non-superuser can only point records at their own clinics.
+        if db_field.name == "clinic" and not request.user.is_superuser:
+            kwargs["queryset"] = Clinic.objects.filter(pk__in=user_clinic_ids(request))
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
 
 class ReadOnlyClinicalAdmin(ClinicScopedAdmin):
@@ -45,8 +53,30 @@ class ClinicAdmin(ClinicScopedAdmin):
     clinic_lookup = "pk"
     list_display = ["name", "time_zone", "rs2026_effective_on", "reminder_send_hour"]
 
+    def has_add_permission(self, request):
+        return request.user.is_superuser
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser
+
 
 @admin.register(Membership)
 class MembershipAdmin(ClinicScopedAdmin):
     list_display = ["user", "clinic", "role"]
     list_filter = ["role"]
+
+
+# Audit events are read-only (auditlog's admin allows no edits) and scoped to the clinic.
+admin.site.unregister(LogEntry)
+
+
+@admin.register(LogEntry)
+class ClinicLogEntryAdmin(LogEntryAdmin):
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        if request.user.is_superuser:
+            return queryset
+        return queryset.filter(additional_data__clinic_id__in=user_clinic_ids(request))
+
+    def has_delete_permission(self, request, obj=None):
+        return False
