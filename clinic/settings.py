@@ -192,6 +192,13 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": "/api/v1",
+    # Several records have a `kind` with its own choices: name each enum after its model.
+    "ENUM_NAME_OVERRIDES": {
+        "ConsentKindEnum": "patients.models.ConsentKind",
+        "TestKindEnum": "patients.models.TestKind",
+        "LabKindEnum": "monitoring.models.LabKind",
+        "ReminderKindEnum": "monitoring.models.ReminderKind",
+    },
 }
 
 # Celery. With no REDIS_URL the broker is kombu's filesystem transport, so `make run`
@@ -215,7 +222,37 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TIMEZONE = "UTC"
-CELERY_BEAT_SCHEDULE: dict = {}
+# Reminders (docs/reminders.md). Each number is an environment variable so the fault tests can
+# shrink the timeouts; the defaults suit production.
+REMINDER_PLAN_EVERY_SECONDS = float(os.environ.get("REMINDER_PLAN_EVERY_SECONDS", "900"))
+REMINDER_DISPATCH_EVERY_SECONDS = float(os.environ.get("REMINDER_DISPATCH_EVERY_SECONDS", "60"))
+REMINDER_DIGEST_EVERY_SECONDS = float(os.environ.get("REMINDER_DIGEST_EVERY_SECONDS", "900"))
+REMINDER_RETRY_BASE_SECONDS = float(os.environ.get("REMINDER_RETRY_BASE_SECONDS", "30"))
+REMINDER_MAX_ATTEMPTS = int(os.environ.get("REMINDER_MAX_ATTEMPTS", "5"))
+REMINDER_SEND_TIME_LIMIT_SECONDS = int(os.environ.get("REMINDER_SEND_TIME_LIMIT_SECONDS", "90"))
+# A claimed row whose task never started (message lost with a Redis restart) is claimed again
+# after this; an attempt that never finished (worker killed) after the second one, which must
+# be longer than the task's hard time limit.
+REMINDER_CLAIM_TIMEOUT_SECONDS = int(os.environ.get("REMINDER_CLAIM_TIMEOUT_SECONDS", "300"))
+REMINDER_ATTEMPT_TIMEOUT_SECONDS = int(
+    os.environ.get("REMINDER_ATTEMPT_TIMEOUT_SECONDS", str(REMINDER_SEND_TIME_LIMIT_SECONDS + 60))
+)
+REMINDER_DISPATCH_BATCH = int(os.environ.get("REMINDER_DISPATCH_BATCH", "500"))
+REMINDER_LINK_MAX_AGE_DAYS = int(os.environ.get("REMINDER_LINK_MAX_AGE_DAYS", "14"))
+CELERY_BEAT_SCHEDULE: dict = {
+    "plan-reminders": {
+        "task": "monitoring.tasks.plan_reminders",
+        "schedule": REMINDER_PLAN_EVERY_SECONDS,
+    },
+    "dispatch-reminders": {
+        "task": "monitoring.tasks.dispatch_reminders",
+        "schedule": REMINDER_DISPATCH_EVERY_SECONDS,
+    },
+    "staff-digests": {
+        "task": "monitoring.tasks.send_staff_digests",
+        "schedule": REMINDER_DIGEST_EVERY_SECONDS,
+    },
+}
 
 # Email. With no EMAIL_HOST development mail is written to var/mail/ as .eml files.
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "")

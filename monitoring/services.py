@@ -8,7 +8,7 @@ understands, and is audited. A refused write raises before anything is saved.
 import datetime
 from decimal import Decimal
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 
 from clinic.audit import acting_as
@@ -71,6 +71,9 @@ def record_lab(patient: Patient, *, by, kind: str, collected_on, value: Decimal,
         )
 
 
+MAX_NEXT_VISIT_AHEAD = datetime.timedelta(days=180)
+
+
 def validate_visit(patient: Patient, data: dict) -> None:
     errors = {}
     try:
@@ -95,8 +98,11 @@ def validate_visit(patient: Patient, data: dict) -> None:
     if not 0 <= missed <= 30:
         errors["missed_dose_days"] = "Missed dose days must be from 0 to 30."
     next_visit = data.get("next_visit_on")
-    if next_visit and data.get("visited_on") and next_visit <= data["visited_on"]:
-        errors["next_visit_on"] = "The next visit must be after this visit."
+    if next_visit and data.get("visited_on"):
+        if next_visit <= data["visited_on"]:
+            errors["next_visit_on"] = "The next visit must be after this visit."
+        elif next_visit > data["visited_on"] + MAX_NEXT_VISIT_AHEAD:
+            errors["next_visit_on"] = "The next visit must be within 180 days of this visit."
     side_effects = data.get("side_effects") or {}
     if not isinstance(side_effects, dict) or any(
         code not in SideEffect.values or severity not in Severity.values
@@ -125,7 +131,7 @@ VISIT_FIELDS = (
 def record_visit(patient: Patient, *, by, data: dict, may_confirm_counseling: bool) -> Visit:
     """Record a visit. Counseling can be confirmed only by a clinician."""
     if data.get("counseling_confirmed") and not may_confirm_counseling:
-        raise PermissionError("Only a clinician can confirm counseling.")
+        raise PermissionDenied("Only a clinician can confirm counseling.")
     validate_visit(patient, data)
     fields = {name: data[name] for name in VISIT_FIELDS if data.get(name) is not None}
     with transaction.atomic(), acting_as(by):

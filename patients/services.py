@@ -191,6 +191,8 @@ def record_contraception(
     check_record_date(patient, "confirmed_on", confirmed_on)
     if started_on and started_on > confirmed_on:
         raise ValidationError({"started_on": "The methods cannot start after the confirmation."})
+    if started_on and started_on < patient.birth_date:
+        raise ValidationError({"started_on": "The methods cannot start before the birth date."})
     with transaction.atomic(), acting_as(by):
         confirmation = ContraceptionConfirmation.objects.create(
             patient=patient,

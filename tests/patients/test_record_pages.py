@@ -5,6 +5,7 @@ import datetime
 from decimal import Decimal
 
 import pytest
+from django.core.exceptions import PermissionDenied
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
@@ -213,7 +214,7 @@ def test_ending_treatment_twice_is_refused(client, clinician, patient):
 def test_staff_record_a_visit_but_cannot_confirm_counseling(client, staff, patient):
     from monitoring import services
 
-    with pytest.raises(PermissionError):
+    with pytest.raises(PermissionDenied):
         services.record_visit(
             patient,
             by=staff,
@@ -221,3 +222,43 @@ def test_staff_record_a_visit_but_cannot_confirm_counseling(client, staff, patie
             data={"visited_on": patient.clinic.today(), "phq2": 0, "counseling_confirmed": True},
         )
     assert not Visit.objects.exists()
+
+
+@pytest.mark.parametrize(("days_ahead", "refused"), [(180, False), (181, True)])
+def test_the_next_visit_is_within_180_days(staff, patient, days_ahead, refused):
+    from django.core.exceptions import ValidationError
+
+    from monitoring import services
+
+    today = patient.clinic.today()
+    data = {
+        "visited_on": today,
+        "phq2": 0,
+        "next_visit_on": today + datetime.timedelta(days=days_ahead),
+    }
+    if refused:
+        with pytest.raises(ValidationError) as error:
+            services.record_visit(patient, by=staff, may_confirm_counseling=False, data=data)
+        assert "within 180 days" in error.value.message_dict["next_visit_on"][0]
+    else:
+        services.record_visit(patient, by=staff, may_confirm_counseling=False, data=data)
+    assert Visit.objects.exists() is not refused
+
+
+def test_contraception_cannot_start_before_birth(staff, patient):
+    from django.core.exceptions import ValidationError
+
+    from patients import services
+
+    with pytest.raises(ValidationError) as error:
+        services.record_contraception(
+            patient,
+            by=staff,
+            confirmed_on=patient.clinic.today(),
+            source="staff",
+            methods=["iud", "male_condom"],
+            abstinence=False,
+            started_on=patient.birth_date - datetime.timedelta(days=1),
+        )
+    assert "birth date" in error.value.message_dict["started_on"][0]
+    assert not ContraceptionConfirmation.objects.exists()

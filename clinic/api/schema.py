@@ -1,0 +1,49 @@
+"""OpenAPI descriptions shared by the endpoints: the clinic header and the error bodies."""
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+
+from .permissions import CLINIC_HEADER
+from .serializers import DetailOut, RefusedOut
+
+CLINIC_PARAMETER = OpenApiParameter(
+    CLINIC_HEADER,
+    OpenApiTypes.INT,
+    OpenApiParameter.HEADER,
+    required=False,
+    description=(
+        "The clinic to act in, for users who belong to several. Defaults to the user's first "
+        "clinic. A clinic the user does not belong to is a 403."
+    ),
+)
+
+FIELD_ERRORS = OpenApiResponse(
+    response={
+        "type": "object",
+        "additionalProperties": {},
+        "description": "Each invalid field (or non_field_errors) -> a list of messages.",
+    },
+    description="Invalid input: the body names each field that is wrong.",
+)
+ERRORS = {
+    400: FIELD_ERRORS,
+    401: OpenApiResponse(DetailOut, description="No valid `Authorization: Token …` header."),
+    403: OpenApiResponse(DetailOut, description="Not a member of the clinic, or the role may not."),
+    404: OpenApiResponse(DetailOut, description="No such record in the user's clinic."),
+    409: OpenApiResponse(
+        RefusedOut, description="The pre-prescription gate refused: `blockers` says why."
+    ),
+}
+
+
+def document(summary: str, *, ok, status: int = 200, request=None, errors=(400, 403, 404), **kw):
+    """extend_schema with the clinic header and the error answers an endpoint can give."""
+    responses = {status: ok, 401: ERRORS[401]}
+    responses.update({code: ERRORS[code] for code in errors})
+    return extend_schema(
+        summary=summary,
+        request=request,
+        responses=responses,
+        parameters=[CLINIC_PARAMETER, *kw.pop("parameters", [])],
+        **kw,
+    )

@@ -1,0 +1,332 @@
+"""Shapes of the API's bodies. Input serializers check types and sizes only (the database's own
+limits included, so nothing overflows a column); the services own every domain rule.
+
+Decimals are returned as strings, DRF's default, so no figure loses a digit on the way.
+"""
+
+import datetime
+
+from rest_framework import serializers
+
+from monitoring.models import (
+    Course,
+    LabKind,
+    LabResult,
+    MoodReview,
+    Prescription,
+    Reminder,
+    Severity,
+    Visit,
+)
+from patients.models import (
+    Consent,
+    ConsentKind,
+    ContraceptionConfirmation,
+    ContraceptionMethod,
+    Patient,
+    PregnancyTest,
+    RiskCategory,
+    Source,
+    TestKind,
+    TestMethod,
+    TestResult,
+    TestSetting,
+)
+
+
+class Text(serializers.CharField):
+    """A JSON string. DRF's CharField also takes numbers (an MRN of 1e+308); this one does not."""
+
+    default_error_messages = {"invalid": "Send text, not a number or a true/false value."}
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+def optional_text(max_length: int) -> Text:
+    return Text(max_length=max_length, required=False, allow_blank=True)
+
+
+def optional_date() -> serializers.DateField:
+    return serializers.DateField(allow_null=True, default=None)
+
+
+# Inputs -------------------------------------------------------------------------------------
+
+
+class PatientIn(serializers.Serializer):
+    mrn = Text(max_length=40)
+    given_name = Text(max_length=100)
+    family_name = Text(max_length=100)
+    birth_date = serializers.DateField()
+    email = serializers.EmailField(max_length=254)
+    risk_category = serializers.ChoiceField(choices=RiskCategory.choices)
+    weight_kg = serializers.DecimalField(max_digits=5, decimal_places=1)
+    phone = optional_text(40)
+    ipledge_id = optional_text(40)
+    home_tests_allowed = serializers.BooleanField(required=False)
+    target_mg_per_kg = serializers.DecimalField(max_digits=5, decimal_places=1, required=False)
+    enrolled_on = serializers.DateField(
+        required=False, help_text="Defaults to today in the clinic's time zone."
+    )
+
+
+class ConsentIn(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=ConsentKind.choices)
+    signed_on = serializers.DateField()
+
+
+class ContraceptionIn(serializers.Serializer):
+    confirmed_on = serializers.DateField()
+    source = serializers.ChoiceField(choices=Source.choices)
+    methods = serializers.ListField(
+        child=serializers.ChoiceField(choices=ContraceptionMethod.choices),
+        max_length=len(ContraceptionMethod.choices),
+        default=list,
+    )
+    abstinence = serializers.BooleanField(default=False)
+    started_on = optional_date()
+
+
+class PregnancyTestIn(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=TestKind.choices)
+    collected_on = serializers.DateField()
+    result = serializers.ChoiceField(choices=TestResult.choices)
+    setting = serializers.ChoiceField(choices=TestSetting.choices)
+    clia_lab = serializers.BooleanField(default=False)
+    method = serializers.ChoiceField(choices=TestMethod.choices)
+
+
+class LabIn(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=LabKind.choices)
+    collected_on = serializers.DateField()
+    value = serializers.DecimalField(max_digits=8, decimal_places=2)
+    unit = Text(max_length=16)
+
+
+class VisitIn(serializers.Serializer):
+    visited_on = serializers.DateField()
+    weight_kg = serializers.DecimalField(
+        max_digits=5, decimal_places=1, required=False, allow_null=True
+    )
+    counseling_confirmed = serializers.BooleanField(
+        default=False, help_text="Only a clinician may send true."
+    )
+    comprehension_completed = serializers.BooleanField(default=False)
+    phq2 = serializers.IntegerField()
+    phq9 = serializers.IntegerField(required=False, allow_null=True)
+    phq9_item9 = serializers.IntegerField(required=False, allow_null=True)
+    side_effects = serializers.DictField(
+        child=serializers.ChoiceField(choices=Severity.choices),
+        required=False,
+        help_text="Side effect code -> mild, moderate or severe.",
+    )
+    missed_dose_days = serializers.IntegerField(default=0)
+    next_visit_on = optional_date()
+    notes = optional_text(4000)
+
+
+class PrescriptionIn(serializers.Serializer):
+    written_on = serializers.DateField()
+    daily_dose_mg = serializers.DecimalField(max_digits=6, decimal_places=1)
+    days_supply = serializers.IntegerField()
+
+
+class DispenseIn(serializers.Serializer):
+    dispensed_on = serializers.DateField()
+    rma_number = Text(max_length=40)
+
+
+class EndTreatmentIn(serializers.Serializer):
+    last_dose_on = serializers.DateField()
+
+
+class MoodReviewIn(serializers.Serializer):
+    reviewed_on = serializers.DateField()
+    note = Text(max_length=4000)
+
+
+class SupersedeIn(serializers.Serializer):
+    reason = Text(max_length=300)
+
+
+# The rules do date arithmetic on `on` (windows, projected completion); a date near the ends of
+# the calendar would overflow, so a status is asked about a date in a sensible range.
+EARLIEST_STATUS_DATE = datetime.date(1900, 1, 1)
+LATEST_STATUS_DATE = datetime.date(2999, 12, 31)
+
+
+class StatusQuery(serializers.Serializer):
+    on = serializers.DateField(required=False, help_text="Defaults to today at the clinic.")
+
+    def validate_on(self, value: datetime.date) -> datetime.date:
+        if not EARLIEST_STATUS_DATE <= value <= LATEST_STATUS_DATE:
+            raise serializers.ValidationError("Ask about a date between 1900 and 2999.")
+        return value
+
+
+# Outputs ------------------------------------------------------------------------------------
+
+
+class PatientOut(serializers.ModelSerializer):
+    class Meta:
+        model = Patient
+        fields = [
+            "id",
+            "mrn",
+            "given_name",
+            "family_name",
+            "birth_date",
+            "email",
+            "phone",
+            "ipledge_id",
+            "weight_kg",
+            "risk_category",
+            "risk_category_reason",
+            "risk_category_set_on",
+            "enrolled_on",
+            "home_tests_allowed",
+            "email_opt_out",
+        ]
+
+
+class ConsentOut(serializers.ModelSerializer):
+    class Meta:
+        model = Consent
+        fields = ["id", "kind", "signed_on"]
+
+
+class ContraceptionOut(serializers.ModelSerializer):
+    methods = serializers.ListField(child=serializers.CharField())
+
+    class Meta:
+        model = ContraceptionConfirmation
+        fields = ["id", "confirmed_on", "source", "methods", "abstinence", "started_on"]
+
+
+class PregnancyTestOut(serializers.ModelSerializer):
+    class Meta:
+        model = PregnancyTest
+        fields = [
+            "id",
+            "kind",
+            "collected_on",
+            "result",
+            "setting",
+            "clia_lab",
+            "method",
+            "superseded_on",
+            "superseded_reason",
+        ]
+
+
+class LabOut(serializers.ModelSerializer):
+    class Meta:
+        model = LabResult
+        fields = ["id", "kind", "collected_on", "value", "unit"]
+
+
+class VisitOut(serializers.ModelSerializer):
+    side_effects = serializers.DictField(child=serializers.CharField())
+
+    class Meta:
+        model = Visit
+        fields = [
+            "id",
+            "visited_on",
+            "weight_kg",
+            "counseling_confirmed",
+            "comprehension_completed",
+            "phq2",
+            "phq9",
+            "phq9_item9",
+            "side_effects",
+            "missed_dose_days",
+            "next_visit_on",
+            "notes",
+        ]
+
+
+class PrescriptionOut(serializers.ModelSerializer):
+    class Meta:
+        model = Prescription
+        fields = ["id", "written_on", "daily_dose_mg", "days_supply", "dispensed_on", "rma_number"]
+
+
+class CourseOut(serializers.ModelSerializer):
+    class Meta:
+        model = Course
+        fields = ["id", "opened_on", "target_mg_per_kg", "last_dose_on"]
+
+
+class MoodReviewOut(serializers.ModelSerializer):
+    class Meta:
+        model = MoodReview
+        fields = ["id", "visit", "reviewed_on", "note"]
+
+
+class ReminderOut(serializers.ModelSerializer):
+    class Meta:
+        model = Reminder
+        fields = ["kind", "due_on", "status"]
+
+
+# The rules engine's answer, read straight from its frozen dataclasses.
+
+
+class BlockerOut(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+    until = serializers.DateField(allow_null=True)
+
+
+class WarningOut(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+
+
+class WindowOut(serializers.Serializer):
+    opens_on = serializers.DateField()
+    closes_on = serializers.DateField()
+
+
+class DueOut(serializers.Serializer):
+    code = serializers.CharField()
+    due_on = serializers.DateField()
+
+
+class CumulativeOut(serializers.Serializer):
+    mg = serializers.DecimalField(max_digits=None, decimal_places=1)
+    mg_per_kg = serializers.DecimalField(max_digits=None, decimal_places=1)
+    target_mg_per_kg = serializers.DecimalField(max_digits=None, decimal_places=1)
+    projected_completion_on = serializers.DateField(allow_null=True)
+
+
+class StatusOut(serializers.Serializer):
+    rule_set = serializers.CharField()
+    can_prescribe = serializers.BooleanField()
+    blockers = BlockerOut(many=True)
+    warnings = WarningOut(many=True)
+    window = WindowOut(allow_null=True)
+    due = DueOut(many=True)
+    cumulative = CumulativeOut()
+
+
+class RefusedOut(serializers.Serializer):
+    detail = serializers.CharField()
+    blockers = BlockerOut(many=True)
+
+
+class TokenIn(serializers.Serializer):
+    username = serializers.CharField()
+    password = serializers.CharField(style={"input_type": "password"})
+
+
+class TokenOut(serializers.Serializer):
+    token = serializers.CharField()
+
+
+class DetailOut(serializers.Serializer):
+    detail = serializers.CharField()

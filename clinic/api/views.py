@@ -1,0 +1,270 @@
+"""The public API, v1 (DOMAIN.md section 8). Each endpoint is fetch -> check -> service -> answer.
+
+Lookups go through clinic.access, so another clinic's record is a 404 before any role check;
+writes go through the services, which own the domain rules and the transaction, so a refused
+request (400, 403, 404, 409) changes nothing.
+"""
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import IntegrityError
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.views import SpectacularAPIView
+from rest_framework import exceptions, status
+from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.parsers import JSONParser
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from clinic.access import current_clinic, get_patient, get_record, may
+from clinic.audit import log_view
+from clinic.roles import Action
+from monitoring import services as monitoring
+from monitoring.models import Prescription, Reminder, Visit
+from patients import services as patients
+from patients.models import PregnancyTest
+
+from . import serializers as s
+from .permissions import IsClinicMember
+from .schema import FIELD_ERRORS, document
+
+
+def field_errors(error: DjangoValidationError) -> dict:
+    if hasattr(error, "error_dict"):
+        return error.message_dict
+    return {"non_field_errors": error.messages}
+
+
+class ClinicView(APIView):
+    # A JSON endpoint acting in the user's clinic, with the services' errors mapped to HTTP.
+    # (A comment, not a docstring: the schema would repeat a docstring on every endpoint.)
+
+    parser_classes = [JSONParser]
+    permission_classes = [IsAuthenticated, IsClinicMember]
+
+    def handle_exception(self, exc):
+        if isinstance(exc, DjangoValidationError):
+            exc = exceptions.ValidationError(field_errors(exc))
+        elif isinstance(exc, monitoring.PrescriptionRefused):
+            body = {"detail": "The prescription is refused.", "blockers": exc.blockers}
+            return Response(s.RefusedOut(body).data, status=status.HTTP_409_CONFLICT)
+        elif isinstance(exc, IntegrityError):  # e.g. the same MRN enrolled at the same moment
+            exc = exceptions.ValidationError(
+                {"non_field_errors": ["Another request changed this record; try again."]}
+            )
+        return super().handle_exception(exc)
+
+    def require(self, action: Action) -> None:
+        if not may(self.request, action):
+            raise exceptions.PermissionDenied("Your role does not allow this.")
+
+    def patient(self, id: int, action: Action):
+        """The clinic's patient (else 404), then the role check (else 403)."""
+        patient = get_patient(self.request, id)
+        self.require(action)
+        return patient
+
+    def record(self, model, id: int, action: Action):
+        record = get_record(self.request, model, id)
+        self.require(action)
+        return record
+
+    def valid(self, serializer_class, data=None) -> dict:
+        serializer = serializer_class(data=self.request.data if data is None else data)
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+
+def created(serializer_class, instance) -> Response:
+    return Response(serializer_class(instance).data, status=status.HTTP_201_CREATED)
+
+
+class Token(ObtainAuthToken):
+    # A wrong username and a wrong password get the same answer (AuthTokenSerializer's).
+
+    @extend_schema(
+        summary="Exchange a username and password for an API token",
+        request=s.TokenIn,
+        responses={200: s.TokenOut, 400: FIELD_ERRORS},
+        auth=[],
+    )
+    def post(self, request, *args, **kwargs):
+        return super().post(request, *args, **kwargs)
+
+
+class Schema(SpectacularAPIView):
+    """The OpenAPI schema. It holds no patient data but, like all of the API, needs a token."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(exclude=True)
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+
+class PatientCreate(ClinicView):
+    @document(
+        "Enroll a patient", request=s.PatientIn, ok=s.PatientOut, status=201, errors=(400, 403)
+    )
+    def post(self, request):
+        self.require(Action.ENROLL_PATIENT)
+        data = self.valid(s.PatientIn)
+        patient = patients.enroll_patient(
+            clinic=current_clinic(request), by=request.user, data=data
+        )
+        return created(s.PatientOut, patient)
+
+
+class PatientDetail(ClinicView):
+    @document("A patient's enrollment details", ok=s.PatientOut, errors=(403, 404))
+    def get(self, request, id):
+        patient = self.patient(id, Action.VIEW_PATIENTS)
+        log_view(request.user, patient)
+        return Response(s.PatientOut(patient).data)
+
+
+class ConsentCreate(ClinicView):
+    @document("Record a signed consent", request=s.ConsentIn, ok=s.ConsentOut, status=201)
+    def post(self, request, id):
+        patient = self.patient(id, Action.RECORD_CHECKS)
+        data = self.valid(s.ConsentIn)
+        return created(s.ConsentOut, patients.record_consent(patient, by=request.user, **data))
+
+
+class ContraceptionCreate(ClinicView):
+    @document(
+        "Record a contraception confirmation",
+        request=s.ContraceptionIn,
+        ok=s.ContraceptionOut,
+        status=201,
+    )
+    def post(self, request, id):
+        patient = self.patient(id, Action.RECORD_CHECKS)
+        data = self.valid(s.ContraceptionIn)
+        confirmation = patients.record_contraception(patient, by=request.user, **data)
+        return created(s.ContraceptionOut, confirmation)
+
+
+class PregnancyTestCreate(ClinicView):
+    @document(
+        "Record a pregnancy test",
+        description="Home tests need evidence, which the API cannot upload: use the web page.",
+        request=s.PregnancyTestIn,
+        ok=s.PregnancyTestOut,
+        status=201,
+    )
+    def post(self, request, id):
+        patient = self.patient(id, Action.RECORD_CHECKS)
+        data = self.valid(s.PregnancyTestIn)
+        test = patients.record_pregnancy_test(patient, by=request.user, data=dict(data))
+        return created(s.PregnancyTestOut, test)
+
+
+class LabCreate(ClinicView):
+    @document("Record a lab result", request=s.LabIn, ok=s.LabOut, status=201)
+    def post(self, request, id):
+        patient = self.patient(id, Action.RECORD_CHECKS)
+        data = self.valid(s.LabIn)
+        return created(s.LabOut, monitoring.record_lab(patient, by=request.user, **data))
+
+
+class VisitCreate(ClinicView):
+    @document(
+        "Record a visit",
+        description="`counseling_confirmed: true` is refused (403) unless the user is a clinician.",
+        request=s.VisitIn,
+        ok=s.VisitOut,
+        status=201,
+    )
+    def post(self, request, id):
+        patient = self.patient(id, Action.RECORD_VISIT)
+        data = self.valid(s.VisitIn)
+        may_confirm = may(request, Action.CONFIRM_COUNSELING)
+        if data["counseling_confirmed"] and not may_confirm:
+            raise exceptions.PermissionDenied("Only a clinician can confirm counseling.")
+        visit = monitoring.record_visit(
+            patient, by=request.user, data=dict(data), may_confirm_counseling=may_confirm
+        )
+        return created(s.VisitOut, visit)
+
+
+class PatientStatus(ClinicView):
+    @document(
+        "The gate, windows, due dates and dose as of a date",
+        ok=s.StatusOut,
+        parameters=[OpenApiParameter("on", OpenApiTypes.DATE, description="Default: today.")],
+    )
+    def get(self, request, id):
+        patient = self.patient(id, Action.VIEW_PATIENTS)
+        query = self.valid(s.StatusQuery, data=request.query_params)
+        on = query.get("on") or patient.clinic.today()
+        log_view(request.user, patient)
+        return Response(s.StatusOut(monitoring.patient_status(patient, on)).data)
+
+
+class PrescriptionCreate(ClinicView):
+    @document(
+        "Write a prescription",
+        description="Accepted only when the gate has no blocker on `written_on`; else a 409.",
+        request=s.PrescriptionIn,
+        ok=s.PrescriptionOut,
+        status=201,
+        errors=(400, 403, 404, 409),
+    )
+    def post(self, request, id):
+        patient = self.patient(id, Action.WRITE_PRESCRIPTION)
+        data = self.valid(s.PrescriptionIn)
+        prescription = monitoring.write_prescription(patient, by=request.user, **data)
+        return created(s.PrescriptionOut, prescription)
+
+
+class Dispense(ClinicView):
+    @document("Record the pharmacy's dispense", request=s.DispenseIn, ok=s.PrescriptionOut)
+    def post(self, request, id):
+        prescription = self.record(Prescription, id, Action.RECORD_CHECKS)
+        data = self.valid(s.DispenseIn)
+        prescription = monitoring.dispense(prescription, by=request.user, **data)
+        return Response(s.PrescriptionOut(prescription).data)
+
+
+class EndTreatment(ClinicView):
+    @document("End the treatment course", request=s.EndTreatmentIn, ok=s.CourseOut)
+    def post(self, request, id):
+        patient = self.patient(id, Action.END_TREATMENT)
+        data = self.valid(s.EndTreatmentIn)
+        course = monitoring.end_treatment(patient, by=request.user, **data)
+        return Response(s.CourseOut(course).data)
+
+
+class MoodReviewCreate(ClinicView):
+    @document("Record a clinician's mood review", request=s.MoodReviewIn, ok=s.MoodReviewOut)
+    def post(self, request, id):
+        visit = self.record(Visit, id, Action.REVIEW_MOOD)
+        data = self.valid(s.MoodReviewIn)
+        review = monitoring.record_mood_review(visit, by=request.user, **data)
+        return Response(s.MoodReviewOut(review).data)
+
+
+class Supersede(ClinicView):
+    @document(
+        "Mark a positive pregnancy test superseded",
+        request=s.SupersedeIn,
+        ok=s.PregnancyTestOut,
+    )
+    def post(self, request, id):
+        test = self.record(PregnancyTest, id, Action.SUPERSEDE_TEST)
+        data = self.valid(s.SupersedeIn)
+        test = patients.supersede_test(
+            test, by=request.user, reason=data["reason"], on=test.patient.clinic.today()
+        )
+        return Response(s.PregnancyTestOut(test).data)
+
+
+class ReminderList(ClinicView):
+    @document("The patient's reminders", ok=s.ReminderOut(many=True), errors=(403, 404))
+    def get(self, request, id):
+        patient = self.patient(id, Action.VIEW_PATIENTS)
+        reminders = Reminder.objects.filter(patient=patient).order_by("due_on", "kind", "id")
+        log_view(request.user, patient)
+        return Response(s.ReminderOut(reminders, many=True).data)
