@@ -5,6 +5,7 @@ Production (DJANGO_DEBUG unset or false) refuses to start without DJANGO_SECRET_
 DJANGO_ALLOWED_HOSTS, so a forgotten variable is a crash at boot, not a weak default.
 """
 
+import datetime
 import os
 from pathlib import Path
 
@@ -58,6 +59,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "auditlog",
+    "axes",
     "clinic",
     "patients",
     "monitoring",
@@ -76,6 +78,7 @@ MIDDLEWARE = [
     "auditlog.middleware.AuditlogMiddleware",
     "clinic.middleware.CurrentClinicMiddleware",
     "clinic.middleware.NoStoreMiddleware",
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "clinic.urls"
@@ -111,6 +114,20 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Repeated wrong passwords lock the username for a while, not forever (QUALITY A3). Locking by
+# username whether or not it exists keeps the answer the same for unknown users.
+AXES_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = datetime.timedelta(minutes=int(os.environ.get("LOGIN_LOCK_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = ["username"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked.html"
+AXES_VERBOSE = False
+SILENCED_SYSTEM_CHECKS = ["axes.W006"]  # by username on purpose: see the comment above
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"

@@ -19,7 +19,7 @@ def home(request):
         return render(request, "clinic/no_clinic.html", status=403)
     if request.membership.role == "clinic_admin":
         return redirect("audit_log")
-    return redirect("patients:list")
+    return redirect("monitoring:worklist")
 
 
 @require_POST

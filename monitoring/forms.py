@@ -1,8 +1,14 @@
+from decimal import Decimal
+
 from django import forms
+from django.core.exceptions import ValidationError
 
-from patients.forms import CrispyMixin
+from patients.forms import DATE_INPUT, CrispyMixin
+from patients.models import ContraceptionMethod
 
-from .models import LAB_UNITS, LabKind, Prescription, Visit
+from .models import LAB_UNITS, LabKind, Prescription, Severity, SideEffect
+from .rules import constants as rule_constants
+from .services import validate_visit
 
 
 class LabForm(CrispyMixin, forms.Form):
@@ -18,31 +24,6 @@ class LabForm(CrispyMixin, forms.Form):
         cleaned = super().clean()
         if cleaned.get("kind") and not cleaned.get("unit"):
             cleaned["unit"] = LAB_UNITS[LabKind(cleaned["kind"])]
-        return cleaned
-
-
-class VisitForm(CrispyMixin, forms.ModelForm):
-    submit_label = "Record visit"
-
-    class Meta:
-        model = Visit
-        fields = [
-            "visited_on", "weight_kg", "counseling_confirmed", "comprehension_completed", "phq2",
-            "phq9", "phq9_item9", "missed_dose_days", "next_visit_on", "notes",
-        ]
-
-    def __init__(self, *args, may_confirm_counseling: bool = True, **kwargs):
-        super().__init__(*args, **kwargs)
-        if not may_confirm_counseling:
-            del self.fields["counseling_confirmed"]
-
-    def clean(self):
-        cleaned = super().clean()
-        phq2 = cleaned.get("phq2")
-        if phq2 is not None and phq2 >= 3 and cleaned.get("phq9") is None:
-            self.add_error("phq9", "PHQ-2 is 3 or more: record the PHQ-9.")
-        if cleaned.get("phq9") is not None and cleaned.get("phq9_item9") is None:
-            self.add_error("phq9_item9", "Record item 9 of the PHQ-9.")
         return cleaned
 
 
@@ -70,3 +51,196 @@ class DispenseForm(CrispyMixin, forms.Form):
 class EndTreatmentForm(CrispyMixin, forms.Form):
     submit_label = "End treatment"
     last_dose_on = forms.DateField(label="Last dose date")
+
+
+SEVERITY_CHOICES = [("", "None"), *Severity.choices]
+SIDE_EFFECT_PREFIX = "se_"
+METHOD_TIERS = (
+    ("Primary", rule_constants.PRIMARY_METHODS),
+    ("Secondary", rule_constants.SECONDARY_METHODS),
+    ("Not acceptable (never counts)", rule_constants.UNACCEPTABLE_METHODS),
+)
+
+
+def _score(label: str, top: int, **kwargs) -> forms.IntegerField:
+    message = f"{label} is a score from 0 to {top}."
+    return forms.IntegerField(
+        label=label,
+        min_value=0,
+        max_value=top,
+        error_messages={"min_value": message, "max_value": message, "invalid": message},
+        **kwargs,
+    )
+
+
+def _css_class(widget) -> str:
+    if isinstance(widget, forms.CheckboxInput | forms.CheckboxSelectMultiple):
+        return "form-check-input"
+    if isinstance(widget, forms.Select):
+        return "form-select form-select-sm"
+    return "form-control"
+
+
+class VisitChecklistForm(forms.Form):
+    """The monthly visit, in the order it happens. Rendered by templates/monitoring/visit_form.
+
+    The same checks run here and in the service: the page says what is wrong next to the field,
+    and the service refuses it whichever door the data came in by.
+    """
+
+    visited_on = forms.DateField(label="Visit date", widget=DATE_INPUT)
+    weight_kg = forms.DecimalField(
+        label="Weight (kg)",
+        max_digits=5,
+        decimal_places=1,
+        required=False,
+        error_messages={"invalid": "Enter the weight in kilograms, e.g. 62.5."},
+    )
+    missed_dose_days = forms.IntegerField(
+        label="Days of doses missed since the last visit",
+        min_value=0,
+        max_value=30,
+        initial=0,
+        error_messages={
+            "min_value": "Missed dose days must be from 0 to 30.",
+            "max_value": "Missed dose days must be from 0 to 30.",
+        },
+    )
+    phq2 = _score("PHQ-2", 6)
+    phq9 = _score("PHQ-9 total", 27, required=False)
+    phq9_item9 = _score("PHQ-9 item 9 (thoughts of self-harm)", 3, required=False)
+    counseling_confirmed = forms.BooleanField(
+        label="I counseled the patient this month (clinician)", required=False
+    )
+    comprehension_completed = forms.BooleanField(
+        label="The patient completed this month's iPLEDGE comprehension questions", required=False
+    )
+    reconfirm_contraception = forms.BooleanField(
+        label="Contraception re-confirmed with the patient at this visit", required=False
+    )
+    methods = forms.MultipleChoiceField(
+        choices=ContraceptionMethod.choices, widget=forms.CheckboxSelectMultiple, required=False
+    )
+    abstinence = forms.BooleanField(label="Committed to abstinence", required=False)
+    started_on = forms.DateField(
+        label="Current methods started on", required=False, widget=DATE_INPUT
+    )
+    next_visit_on = forms.DateField(label="Next visit", required=False, widget=DATE_INPUT)
+    notes = forms.CharField(
+        max_length=4000, required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+
+    def __init__(self, *args, patient, clinician: bool, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.patient = patient
+        if not clinician:
+            del self.fields["counseling_confirmed"]
+        if not patient.can_get_pregnant:
+            for name in ("reconfirm_contraception", "methods", "abstinence", "started_on"):
+                del self.fields[name]
+        message = "Choose none, mild, moderate or severe."
+        for code, label in SideEffect.choices:
+            self.fields[SIDE_EFFECT_PREFIX + code] = forms.ChoiceField(
+                label=label,
+                choices=SEVERITY_CHOICES,
+                required=False,
+                error_messages={"invalid_choice": message},
+            )
+        for field in self.fields.values():
+            field.widget.attrs["class"] = _css_class(field.widget)
+
+    def side_effect_fields(self):
+        return [self[SIDE_EFFECT_PREFIX + code] for code in SideEffect.values]
+
+    def method_tiers(self):
+        """(tier, [checkbox]) in the order staff read them: primary, secondary, not counted."""
+        boxes = {box.data["value"]: box for box in self["methods"]}
+        return [
+            (tier, [boxes[m] for m in ContraceptionMethod.values if m in codes])
+            for tier, codes in METHOD_TIERS
+        ]
+
+    def clean_weight_kg(self):
+        weight = self.cleaned_data.get("weight_kg")
+        if weight is not None and not Decimal(20) <= weight <= Decimal(300):
+            raise forms.ValidationError("Weight must be between 20 and 300 kg.")
+        return weight
+
+    def clean(self):
+        cleaned = super().clean()
+        unknown = sorted(
+            key[len(SIDE_EFFECT_PREFIX) :]
+            for key in self.data
+            if key.startswith(SIDE_EFFECT_PREFIX) and key not in self.fields
+        )
+        if unknown:
+            self.add_error(None, f"Unknown side effect: {', '.join(unknown)}.")
+        self._clean_mood(cleaned)
+        visited, next_visit = cleaned.get("visited_on"), cleaned.get("next_visit_on")
+        if visited and next_visit and next_visit <= visited:
+            self.add_error("next_visit_on", "The next visit must be after this visit.")
+        if cleaned.get("reconfirm_contraception"):
+            if not cleaned.get("methods") and not cleaned.get("abstinence"):
+                self.add_error("methods", "Tick the methods, or abstinence.")
+            started = cleaned.get("started_on")
+            if started and visited and started > visited:
+                self.add_error("started_on", "The methods cannot start after this visit.")
+        self._apply_service_checks()
+        return cleaned
+
+    def _apply_service_checks(self):
+        """The service's own checks (dates against today and enrollment, ranges), so every
+        error shows at once, in the service's words."""
+        try:
+            validate_visit(self.patient, self.visit_data())
+        except ValidationError as error:
+            for field, messages in error.message_dict.items():
+                if field in self.fields and field not in self.errors:
+                    self.add_error(field, messages)
+
+    def _clean_mood(self, cleaned):
+        phq2, phq9, item9 = cleaned.get("phq2"), cleaned.get("phq9"), cleaned.get("phq9_item9")
+        if phq2 is not None and phq2 >= rule_constants.PHQ2_NEEDS_PHQ9 and phq9 is None:
+            self.add_error("phq9", "PHQ-2 is 3 or more: record the PHQ-9 total and item 9.")
+        if phq9 is not None and item9 is None and "phq9_item9" not in self.errors:
+            self.add_error("phq9_item9", "Record item 9 of the PHQ-9.")
+        if item9 is not None and phq9 is None and "phq9" not in self.errors:
+            self.add_error("phq9", "Record the PHQ-9 total along with item 9.")
+        if item9 is not None and phq9 is not None and item9 > phq9:
+            self.add_error("phq9_item9", "Item 9 cannot be more than the PHQ-9 total.")
+
+    def visit_data(self) -> dict:
+        data = self.cleaned_data
+        return {
+            **{
+                name: data.get(name)
+                for name in (
+                    "visited_on",
+                    "weight_kg",
+                    "phq2",
+                    "phq9",
+                    "phq9_item9",
+                    "next_visit_on",
+                )
+            },
+            "missed_dose_days": data.get("missed_dose_days") or 0,
+            "counseling_confirmed": bool(data.get("counseling_confirmed")),
+            "comprehension_completed": bool(data.get("comprehension_completed")),
+            "side_effects": {
+                code: data.get(SIDE_EFFECT_PREFIX + code)
+                for code in SideEffect.values
+                if data.get(SIDE_EFFECT_PREFIX + code)
+            },
+            "notes": data.get("notes") or "",
+        }
+
+    def contraception_data(self) -> dict | None:
+        data = self.cleaned_data
+        if not data.get("reconfirm_contraception"):
+            return None
+        return {
+            "confirmed_on": data["visited_on"],
+            "methods": list(data.get("methods") or []),
+            "abstinence": bool(data.get("abstinence")),
+            "started_on": data.get("started_on"),
+        }

@@ -5,11 +5,17 @@ from . import views
 app_name = "monitoring"
 
 urlpatterns = [
+    path("today/", views.worklist_page, name="worklist"),
     path("patients/<int:pk>/labs/new/", views.lab_create, name="lab_create"),
     path("patients/<int:pk>/visits/new/", views.visit_create, name="visit_create"),
-    path("patients/<int:pk>/prescriptions/new/", views.prescription_create,
-         name="prescription_create"),
+    path(
+        "patients/<int:pk>/prescriptions/new/",
+        views.prescription_create,
+        name="prescription_create",
+    ),
     path("patients/<int:pk>/end-treatment/", views.end_treatment, name="end_treatment"),
+    path("visits/<int:visit_pk>/", views.visit_detail, name="visit_detail"),
+    path("visits/<int:visit_pk>/print/", views.visit_print, name="visit_print"),
     path("visits/<int:visit_pk>/mood-review/", views.mood_review_create, name="mood_review"),
     path("prescriptions/<int:prescription_pk>/dispense/", views.dispense, name="dispense"),
 ]

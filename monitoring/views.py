@@ -1,23 +1,34 @@
-"""Pages for labs, visits, mood reviews, prescriptions, dispensing and ending treatment."""
+"""Pages for labs, the visit checklist, mood reviews, prescriptions, dispensing, ending
+treatment, and today's worklist. Each fetches through clinic.access, calls a service, renders."""
 
+from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.views.decorators.http import require_http_methods
+from django.db import transaction
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods
 
-from clinic.access import get_patient, get_record, may, require
+from clinic.access import current_clinic, get_patient, get_record, may, require
+from clinic.audit import log_view
 from clinic.pages import record_page
 from clinic.roles import Action
+from patients.forms import apply_service_errors
+from patients.models import ContraceptionMethod, RiskCategory, Source
+from patients.services import record_contraception
 
-from . import rules, services
+from . import rules, services, worklist
 from .forms import (
     DispenseForm,
     EndTreatmentForm,
     LabForm,
     MoodReviewForm,
     PrescriptionForm,
-    VisitForm,
+    VisitChecklistForm,
 )
-from .history import load_history
-from .models import Prescription, Visit
+from .history import load_history, load_patient_page
+from .models import Prescription, Severity, SideEffect, Visit
+from .rules.snapshot import latest_weight_kg
 
 
 @require(Action.RECORD_CHECKS)
@@ -34,15 +45,162 @@ def lab_create(request, pk):
 @require(Action.RECORD_VISIT)
 @require_http_methods(["GET", "POST"])
 def visit_create(request, pk):
+    """The monthly visit checklist: the visit and, inline, the contraception re-confirmation,
+    saved together or not at all."""
     patient = get_patient(request, pk)
+    page = load_patient_page(patient)
     clinician = may(request, Action.CONFIRM_COUNSELING)
+    form = VisitChecklistForm(
+        request.POST or None,
+        initial=_checklist_initial(page),
+        patient=patient,
+        clinician=clinician,
+    )
+    if request.method == "POST" and form.is_valid():
+        try:
+            visit = _save_checklist(request, patient, form, clinician)
+        except ValidationError as error:
+            apply_service_errors(form, _as_checklist_error(error))
+        else:
+            messages.success(request, "Visit saved. The gate below is re-checked with it.")
+            return redirect("monitoring:visit_detail", visit.pk)
+    latest = page["records"].prescriptions[-1] if page["records"].prescriptions else None
+    return render(
+        request,
+        "monitoring/visit_form.html",
+        {
+            **page,
+            "form": form,
+            "latest_prescription": latest,
+            "dosing_weight": latest_weight_kg(rules.as_of(page["history"], page["today"])),
+            "labs_due": [d for d in page["status"].due if d.code == "followup_labs_due"],
+        },
+    )
 
-    def save(data):
-        services.record_visit(patient, by=request.user, data=data,
-                              may_confirm_counseling=clinician)
 
-    return record_page(request, patient, VisitForm, "Visit", save,
-                       form_kwargs={"may_confirm_counseling": clinician})
+def _checklist_initial(page) -> dict:
+    initial = {"visited_on": page["today"], "missed_dose_days": 0}
+    staff = [c for c in page["records"].contraception if c.source == Source.STAFF]
+    if staff:
+        initial.update(
+            methods=staff[-1].methods,
+            abstinence=staff[-1].abstinence,
+            started_on=staff[-1].started_on,
+        )
+    return initial
+
+
+def _save_checklist(request, patient, form, clinician) -> Visit:
+    # One transaction: a refused contraception confirmation leaves no visit, and the reverse.
+    with transaction.atomic():
+        visit = services.record_visit(
+            patient, by=request.user, data=form.visit_data(), may_confirm_counseling=clinician
+        )
+        contraception = form.contraception_data()
+        if contraception is not None:
+            record_contraception(patient, by=request.user, source=Source.STAFF, **contraception)
+    return visit
+
+
+def _as_checklist_error(error: ValidationError) -> ValidationError:
+    """The contraception service names its date confirmed_on: on this page it is the visit date."""
+    if hasattr(error, "error_dict") and "confirmed_on" in error.error_dict:
+        messages_by_field = error.message_dict
+        messages_by_field["visited_on"] = messages_by_field.pop("confirmed_on")
+        return ValidationError(messages_by_field)
+    return error
+
+
+def _visit_page(request, visit_pk, template: str, *, on_visit_day: bool):
+    visit = get_record(request, Visit, visit_pk)
+    patient = visit.patient
+    log_view(request.user, visit)
+    today = patient.clinic.today()
+    on = visit.visited_on if on_visit_day else today
+    course, history = load_history(patient)
+    context = {
+        "visit": visit,
+        "patient": patient,
+        "course": course,
+        "today": on,
+        "status": rules.status(history, on),
+        "side_effects": [
+            (SideEffect(code).label, Severity(severity).label)
+            for code, severity in visit.side_effects.items()
+        ],
+        "reviews": list(visit.mood_reviews.all()),
+        "contraception": [
+            "abstinence"
+            if c.abstinence
+            else ", ".join(ContraceptionMethod(m).label for m in sorted(c.methods))
+            for c in history.contraception
+            if c.confirmed_on == visit.visited_on and c.source == Source.STAFF
+        ],
+        "gate_when": f"on {on:%d %b %Y}" if on_visit_day else "today",
+    }
+    if not on_visit_day and may(request, Action.WRITE_PRESCRIPTION) and not course.last_dose_on:
+        context["prescription_form"] = _prescription_form(patient, history, today)
+    return render(request, template, context)
+
+
+def _prescription_form(patient, history, today) -> PrescriptionForm:
+    given = history.prescriptions
+    form = PrescriptionForm(
+        initial={
+            "written_on": today,
+            "days_supply": 30,
+            "daily_dose_mg": given[-1].daily_dose_mg if given else None,
+        }
+    )
+    form.helper.form_action = reverse("monitoring:prescription_create", args=[patient.pk])
+    return form
+
+
+@require(Action.VIEW_PATIENTS)
+@require_GET
+def visit_detail(request, visit_pk):
+    """The saved visit, the gate re-checked with it, and the prescription form for a clinician."""
+    return _visit_page(request, visit_pk, "monitoring/visit_detail.html", on_visit_day=False)
+
+
+@require(Action.VIEW_PATIENTS)
+@require_GET
+def visit_print(request, visit_pk):
+    """One printed page: the visit and the gate's answer on the visit day."""
+    return _visit_page(request, visit_pk, "monitoring/visit_print.html", on_visit_day=True)
+
+
+@require(Action.VIEW_PATIENTS)
+@require_GET
+def worklist_page(request):
+    """Today's lists. ?category= and ?section= filter; ?format=csv downloads what is shown."""
+    clinic = current_clinic(request)
+    today = clinic.today()
+    category = request.GET.get("category")
+    category = category if category in RiskCategory.values else None
+    section = request.GET.get("section")
+    section = section if section in worklist.SECTIONS else None
+    patients = worklist.active_patients(clinic, today, category=category)
+    sections = worklist.build(patients, today, with_mood=may(request, Action.REVIEW_MOOD))
+    if section:
+        sections = {section: sections.get(section, [])}
+    if request.GET.get("format") == "csv":
+        response = HttpResponse(worklist.to_csv(sections), content_type="text/csv")
+        name = f"worklist-{section or 'all'}-{today:%Y-%m-%d}.csv"
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        return response
+    return render(
+        request,
+        "monitoring/worklist.html",
+        {
+            "today": today,
+            "sections": [(key, worklist.SECTIONS[key], rows) for key, rows in sections.items()],
+            "section": section,
+            "category": category,
+            "categories": RiskCategory.choices,
+            "all_sections": worklist.SECTIONS.items(),
+        },
+    )
 
 
 @require(Action.REVIEW_MOOD)
@@ -53,8 +211,13 @@ def mood_review_create(request, visit_pk):
     def save(data):
         services.record_mood_review(visit, by=request.user, **data)
 
-    return record_page(request, visit.patient, MoodReviewForm,
-                       f"Mood review of the visit on {visit.visited_on:%d %b %Y}", save)
+    return record_page(
+        request,
+        visit.patient,
+        MoodReviewForm,
+        f"Mood review of the visit on {visit.visited_on:%d %b %Y}",
+        save,
+    )
 
 
 @require(Action.WRITE_PRESCRIPTION)
@@ -73,8 +236,9 @@ def prescription_create(request, pk):
                 {"written_on": [f"Refused: {b.message}" for b in refused.blockers]}
             ) from None
 
-    return record_page(request, patient, PrescriptionForm, "Prescription", save,
-                       extra={"blockers": blockers})
+    return record_page(
+        request, patient, PrescriptionForm, "Prescription", save, extra={"blockers": blockers}
+    )
 
 
 @require(Action.RECORD_CHECKS)
@@ -85,9 +249,13 @@ def dispense(request, prescription_pk):
     def save(data):
         services.dispense(prescription, by=request.user, **data)
 
-    return record_page(request, prescription.patient, DispenseForm,
-                       f"Dispense of the prescription written {prescription.written_on:%d %b %Y}",
-                       save)
+    return record_page(
+        request,
+        prescription.patient,
+        DispenseForm,
+        f"Dispense of the prescription written {prescription.written_on:%d %b %Y}",
+        save,
+    )
 
 
 @require(Action.END_TREATMENT)
@@ -99,5 +267,3 @@ def end_treatment(request, pk):
         services.end_treatment(patient, by=request.user, **data)
 
     return record_page(request, patient, EndTreatmentForm, "End treatment", save)
-
-

@@ -1,0 +1,57 @@
+"""Patient-page pieces built from the context the patient page already has (no extra query):
+the dose chart, the course timeline and the end-of-course summary."""
+
+from django import template
+
+from monitoring import chart, rules, timeline, worklist
+from monitoring.rules.snapshot import as_of, course_start
+
+register = template.Library()
+
+
+@register.inclusion_tag("monitoring/_dose_chart.html")
+def dose_chart(history, today):
+    figures = chart.dose_chart(history, today)
+    return {"chart": figures, "svg": chart.dose_chart_svg(figures)}
+
+
+@register.inclusion_tag("monitoring/_timeline.html")
+def course_timeline(records, history, today):
+    events = timeline.course_events(records)
+    windows = timeline.course_windows(history, today)
+    rows = [(event, next((w.state for w in windows if w.holds(event.on)), "")) for event in events]
+    days = [e.on for e in events] + [w.closes_on for w in windows] + [records.course.opened_on]
+    start, end = min(days), max([*days, min(today, max(days))])
+    return {
+        "rows": rows,
+        "windows": windows,
+        "svg": chart.timeline_svg(events, windows, start, end) if events else "",
+    }
+
+
+@register.simple_tag
+def course_summary(history, today):
+    """Total mg, mg/kg and days from the first dispense to the last dose, once a course ended."""
+    if history.last_dose_on is None:
+        return None
+    start = course_start(as_of(history, history.last_dose_on))
+    totals = rules.cumulative(history, today)
+    return {
+        "mg": totals.mg,
+        "mg_per_kg": totals.mg_per_kg,
+        "first_dispense_on": start,
+        "last_dose_on": history.last_dose_on,
+        "days": (history.last_dose_on - start).days + 1 if start else 0,
+    }
+
+
+@register.filter
+def codes(items) -> list[str]:
+    return [item.code for item in items]
+
+
+@register.filter
+def is_deadline(code: str) -> bool:
+    """A due date someone can miss (a test, visit, lab or window), not a date to tell the patient
+    ("earliest", "allowed again"): only deadlines are ever shown as overdue."""
+    return code in worklist.ACTION_DUE or code == "window_closes"
