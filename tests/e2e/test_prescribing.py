@@ -17,9 +17,7 @@ def test_a_clinician_writes_a_prescription_for_a_ready_patient(
     ready_first_prescription(Builder(clinic, clinician, staff, clinic.today()), patient)
     page = log_in(clinician)
     page.goto(f"{live_server.url}/patients/{patient.pk}/")
-    expect(page.locator("#status-panel")).to_contain_text(
-        "A prescription can be written today."
-    )
+    expect(page.locator("#status-panel")).to_contain_text("A prescription can be written today.")
     page.get_by_role("link", name="Write prescription").first.click()
     page.get_by_label("Daily dose (mg)").fill("40")
     page.get_by_label("Days' supply (1-30)").fill("30")
