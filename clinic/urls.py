@@ -14,6 +14,7 @@ urlpatterns = [
     path("patients/", include("patients.urls")),
     path("api/v1/", include("clinic.api.urls")),
     path("p/", include("patients.self_service_urls")),
+    path("reminders/", include("monitoring.reminder_urls")),
     path("", include("monitoring.urls")),
     path("admin/", admin.site.urls),
 ]

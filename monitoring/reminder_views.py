@@ -1,0 +1,75 @@
+"""Staff pages for reminders: the clinic's reminders by status, and one patient's reminders."""
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db.models import Case, Count, IntegerField, Value, When
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+
+from clinic.access import current_clinic, get_patient, patients_for, require
+from clinic.audit import log_view
+from clinic.roles import Action
+
+from .models import Reminder, ReminderStatus
+
+# Failed reminders first: they need a person (wrong address, mailbox refused).
+_FAILED_FIRST = Case(
+    When(status=ReminderStatus.FAILED, then=Value(0)), default=Value(1), output_field=IntegerField()
+)
+
+
+@require(Action.MANAGE_REMINDERS)
+@require_GET
+def reminder_list(request):
+    clinic = current_clinic(request)
+    reminders = Reminder.objects.filter(patient__clinic=clinic)
+    counts = dict(reminders.values_list("status").annotate(n=Count("id")).order_by())
+    status = request.GET.get("status", "")
+    if status in ReminderStatus.values:
+        reminders = reminders.filter(status=status)
+    reminders = reminders.select_related("patient").order_by(_FAILED_FIRST, "-send_at", "-id")
+    page = Paginator(reminders, 50).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "reminders/reminder_list.html",
+        {
+            "page": page,
+            "status": status,
+            "statuses": [(s, label, counts.get(s, 0)) for s, label in ReminderStatus.choices],
+            "opted_out": patients_for(request)
+            .filter(email_opt_out=True)
+            .order_by("family_name", "given_name"),
+        },
+    )
+
+
+@require(Action.MANAGE_REMINDERS)
+@require_GET
+def patient_reminders(request, pk):
+    patient = get_patient(request, pk)
+    log_view(request.user, patient)
+    reminders = patient.reminders.order_by(_FAILED_FIRST, "-due_on", "-id")
+    return render(
+        request,
+        "reminders/patient_reminders.html",
+        {"patient": patient, "reminders": reminders},
+    )
+
+
+@require(Action.MANAGE_REMINDERS)
+@require_POST
+def reminder_retry(request, pk):
+    """Send a failed reminder again (say, after the patient's address was corrected)."""
+    reminder = get_object_or_404(
+        Reminder.objects.select_related("patient"), pk=pk, patient__clinic=current_clinic(request)
+    )
+    now = timezone.now()
+    retried = Reminder.objects.filter(pk=reminder.pk, status=ReminderStatus.FAILED).update(
+        status=ReminderStatus.PENDING, attempts=0, send_at=now, updated_at=now
+    )
+    if retried:
+        messages.success(request, "The reminder will be sent again within a minute.")
+    else:
+        messages.info(request, "Only a failed reminder can be sent again.")
+    return redirect("reminders:patient", pk=reminder.patient_id)

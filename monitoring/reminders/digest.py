@@ -1,0 +1,134 @@
+"""The staff's daily digest: one email per clinic with blocked, overdue and closing-window patients.
+
+The digest task runs every few minutes; a clinic's digest goes out once its send hour has come,
+once a day: `once()` takes a per-clinic, per-day key (Redis SET NX when Redis is the broker, an
+exclusive file otherwise) so a second beat does not send it twice.
+"""
+
+import datetime as dt
+import logging
+import os
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.utils import timezone
+
+from clinic.models import Clinic, Membership
+from clinic.roles import Role
+
+from .emails import staff_digest_email
+from .planner import statuses
+from .timing import in_quiet_hours
+
+log = logging.getLogger(__name__)
+
+# Blockers that matter whether or not a window is open.
+URGENT_BLOCKERS = {"pregnancy_test_positive", "mood_review_required", "contraception_mismatch"}
+# Due codes that are a task for the patient or the clinic: past them, the patient is overdue.
+TASK_DUE_CODES = {
+    "monthly_test_due",
+    "visit_due",
+    "followup_labs_due",
+    "end_of_treatment_test_due",
+    "post_treatment_test_due",
+}
+CLOSING_WITHIN_DAYS = 2
+
+
+@dataclass
+class Summary:
+    day: dt.date
+    blocked: list[str] = field(default_factory=list)
+    overdue: list[str] = field(default_factory=list)
+    closing: list[str] = field(default_factory=list)
+    opted_out: list[str] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.blocked or self.overdue or self.closing)
+
+
+def summarize(clinic: Clinic, today: dt.date) -> Summary:
+    summary = Summary(day=today)
+    for patient, status in statuses(clinic, today, include_opted_out=True):
+        name = patient.full_name
+        codes = {b.code for b in status.blockers}
+        if (status.window is not None and codes) or codes & URGENT_BLOCKERS:
+            summary.blocked.append(name)
+        if any(d.code in TASK_DUE_CODES and d.due_on < today for d in status.due):
+            summary.overdue.append(name)
+        closes_on = status.window.closes_on if status.window else None
+        if closes_on is not None and closes_on <= today + dt.timedelta(days=CLOSING_WITHIN_DAYS):
+            summary.closing.append(name)
+        if patient.email_opt_out:
+            summary.opted_out.append(name)
+    return summary
+
+
+def recipients(clinic: Clinic) -> list[str]:
+    members = Membership.objects.filter(
+        clinic=clinic, role__in=[Role.STAFF, Role.CLINICIAN], user__is_active=True
+    ).exclude(user__email="")
+    return sorted(set(members.values_list("user__email", flat=True)))
+
+
+def once(key: str) -> bool:
+    """True the first time `key` is taken (for two days), False after."""
+    if settings.REDIS_URL:
+        import redis
+
+        client = redis.Redis.from_url(settings.REDIS_URL)
+        return bool(client.set(f"clinic:{key}", "1", nx=True, ex=2 * 24 * 3600))
+    folder = settings.BASE_DIR / "var" / "digests"
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        os.close(os.open(folder / key, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+    except FileExistsError:
+        return False
+    return True
+
+
+def release(key: str) -> None:
+    if settings.REDIS_URL:
+        import redis
+
+        redis.Redis.from_url(settings.REDIS_URL).delete(f"clinic:{key}")
+    else:
+        (settings.BASE_DIR / "var" / "digests" / key).unlink(missing_ok=True)
+
+
+def due_now(clinic: Clinic, now: dt.datetime) -> bool:
+    local = now.astimezone(clinic.zone)
+    quiet = in_quiet_hours(local.time(), clinic.quiet_hours_start, clinic.quiet_hours_end)
+    return local.hour >= clinic.reminder_send_hour and not quiet
+
+
+def send_digest(clinic: Clinic, now: dt.datetime | None = None, *, force: bool = False) -> bool:
+    now = now or timezone.now()
+    if not force and not due_now(clinic, now):
+        return False
+    today = clinic.today(now)
+    to = recipients(clinic)
+    if not to:
+        return False
+    summary = summarize(clinic, today)
+    key = f"digest-{clinic.pk}-{today:%Y%m%d}"
+    if not force and not once(key):
+        return False
+    try:
+        staff_digest_email(clinic, summary, to).send()
+    except Exception:
+        if not force:
+            release(key)  # let the next run try again today
+        raise
+    return True
+
+
+def send_digests(now: dt.datetime | None = None) -> int:
+    sent = 0
+    for clinic in Clinic.objects.order_by("pk"):
+        try:
+            sent += send_digest(clinic, now)
+        except Exception:
+            log.exception("staff digest for clinic %s failed", clinic.pk)
+    return sent

@@ -1,0 +1,53 @@
+"""A patient's private calendar feed: upcoming due dates as all-day events.
+
+Titles say only that something is due at the clinic: a calendar is often shared or shown on a
+lock screen, so no clinical word appears in it.
+"""
+
+import datetime as dt
+
+from icalendar import Calendar, Event
+
+from monitoring import rules
+from monitoring.history import load_history
+
+from .emails import clean_header, patient_links
+from .planner import DUE_CODE_KINDS
+
+# The engine's due codes a patient acts on, plus the pick-up window's last day.
+FEED_CODES = set(DUE_CODE_KINDS) | {"window_closes", "end_of_treatment_test_due"}
+
+
+def upcoming(status: rules.Status, today: dt.date) -> list[rules.Due]:
+    return sorted(
+        (d for d in status.due if d.code in FEED_CODES and d.due_on >= today),
+        key=lambda d: (d.due_on, d.code),
+    )
+
+
+def feed(patient, *, now: dt.datetime, domain: str) -> bytes:
+    clinic = patient.clinic
+    today = clinic.today(now)
+    status = rules.status(load_history(patient)[1], today)
+    clinic_name = clean_header(clinic.name)
+    calendar = Calendar()
+    calendar.add("prodid", "-//iPLEDGE clinic//reminders//EN")
+    calendar.add("version", "2.0")
+    calendar.add("x-wr-calname", f"{clinic_name} appointments")
+    contact = clean_header(clinic.contact_phone or clinic.contact_email)
+    page_url = patient_links(patient)["page_url"]
+    for item in upcoming(status, today):
+        event = Event()
+        event.add("uid", f"{item.code}-{patient.pk}-{item.due_on:%Y%m%d}@{domain}")
+        event.add("dtstamp", now)
+        event.add("dtstart", item.due_on)
+        event.add("dtend", item.due_on + dt.timedelta(days=1))
+        event.add("summary", f"{clinic_name}: appointment or task due")
+        event.add(
+            "description",
+            f"Something is due at {clinic_name}. See your page: {page_url}"
+            + (f" Questions: {contact}" if contact else ""),
+        )
+        event.add("transp", "TRANSPARENT")
+        calendar.add_component(event)
+    return calendar.to_ical()

@@ -1,0 +1,152 @@
+"""The planner: which reminders each patient needs, as rows, set-based.
+
+`needed()` reads only the rules engine's answer (blockers, window, due list): it never
+re-derives a rule. The sender asks the same function at send time, so a reminder is sent only
+while the engine still calls for it. `plan_clinic()` loads a clinic's patients in chunks with
+`load_histories` (a fixed number of queries per chunk) and inserts the missing rows with one
+`bulk_create(ignore_conflicts=True)`: the unique key (patient, kind, due_on) makes a second
+planner running at the same time harmless.
+"""
+
+import datetime as dt
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
+
+from clinic.models import Clinic
+from monitoring import rules
+from monitoring.history import load_histories
+from monitoring.models import Course, Reminder, ReminderKind
+from patients.models import Patient
+
+from .timing import clinic_send_at
+
+log = logging.getLogger(__name__)
+
+# Due codes of the engine that are reminded as such, and how many days before the due date.
+DUE_CODE_KINDS = {
+    "monthly_test_due": ReminderKind.MONTHLY_TEST,
+    "visit_due": ReminderKind.VISIT,
+    "post_treatment_test_due": ReminderKind.POST_TREATMENT_TEST,
+    "followup_labs_due": ReminderKind.FOLLOWUP_LABS,
+}
+DAYS_BEFORE = {
+    ReminderKind.MONTHLY_TEST: 2,
+    ReminderKind.VISIT: 2,
+    ReminderKind.WINDOW_CLOSING: 2,  # window closes SCD + 6: the reminder goes at SCD + 4
+    ReminderKind.POST_TREATMENT_TEST: 3,
+    ReminderKind.FOLLOWUP_LABS: 3,
+}
+# Kinds that go out as soon as the need shows (a qualifying test was recorded and the cycle
+# still lacks them), due when the window closes.
+AS_SOON_AS_NEEDED = {
+    "contraception_unconfirmed": ReminderKind.CONTRACEPTION_CONFIRM,
+    "comprehension_incomplete": ReminderKind.COMPREHENSION,
+}
+# The post-treatment test falls at LD + 30; patients whose course ended longer ago than this
+# have nothing left to be reminded of.
+ENDED_COURSE_GRACE_DAYS = 60
+CHUNK = 1000
+
+
+def needed(status: rules.Status) -> dict[str, dt.date]:
+    """Reminder kind -> due date, for what the engine's answer calls for now."""
+    wanted: dict[str, dt.date] = {}
+    for item in status.due:
+        kind = DUE_CODE_KINDS.get(item.code)
+        if kind is not None:
+            wanted[kind] = item.due_on
+    if status.window is not None:
+        closes_on = status.window.closes_on
+        wanted[ReminderKind.WINDOW_CLOSING] = closes_on
+        for blocker in status.blockers:
+            kind = AS_SOON_AS_NEEDED.get(blocker.code)
+            if kind is not None:
+                wanted[kind] = closes_on
+    return wanted
+
+
+def send_day(kind: str, due_on: dt.date, today: dt.date) -> dt.date:
+    days = DAYS_BEFORE.get(kind)
+    return today if days is None else due_on - dt.timedelta(days=days)
+
+
+def active_patients(clinic: Clinic, today: dt.date, *, include_opted_out: bool = False):
+    """Patients who may still need a reminder: a current course, or one ended recently."""
+    cutoff = today - dt.timedelta(days=ENDED_COURSE_GRACE_DAYS)
+    open_course = Course.objects.filter(patient=OuterRef("pk")).filter(
+        Q(last_dose_on__isnull=True) | Q(last_dose_on__gte=cutoff)
+    )
+    patients = Patient.objects.filter(clinic=clinic).filter(Exists(open_course))
+    if not include_opted_out:
+        patients = patients.filter(email_opt_out=False).exclude(email="")
+    return patients.select_related("clinic").order_by("pk")
+
+
+def statuses(clinic: Clinic, today: dt.date, **filters) -> Iterator[tuple[Patient, rules.Status]]:
+    """(patient, the engine's answer for today) for the clinic's active patients, read in
+    chunks: 1 + 9 queries per chunk of CHUNK patients, whatever their records."""
+    last_pk = 0
+    while True:
+        chunk = list(active_patients(clinic, today, **filters).filter(pk__gt=last_pk)[:CHUNK])
+        if not chunk:
+            return
+        histories = load_histories(chunk)
+        for patient in chunk:
+            yield patient, rules.status(histories[patient.pk][1], today)
+        last_pk = chunk[-1].pk
+
+
+@dataclass
+class PlanResult:
+    patients: int = 0
+    created: int = 0
+
+
+def rows_for(patient: Patient, status: rules.Status, today: dt.date, now: dt.datetime):
+    """Unsaved Reminder rows for what this patient needs, skipping sends already past."""
+    clinic = patient.clinic
+    for kind, due_on in needed(status).items():
+        day = send_day(kind, due_on, today)
+        if day < today or due_on < today:
+            continue
+        when = clinic_send_at(clinic, day, now)
+        if when.astimezone(clinic.zone).date() > due_on:
+            continue  # quiet hours would push it past the due date: it would only expire
+        yield Reminder(patient=patient, kind=kind, due_on=due_on, send_at=when)
+
+
+def plan_clinic(clinic: Clinic, now: dt.datetime | None = None) -> PlanResult:
+    now = now or timezone.now()
+    today = clinic.today(now)
+    result = PlanResult()
+    wanted: list[Reminder] = []
+    for patient, status in statuses(clinic, today):
+        result.patients += 1
+        wanted.extend(rows_for(patient, status, today, now))
+    existing = set(
+        Reminder.objects.filter(patient__clinic=clinic, due_on__gte=today).values_list(
+            "patient_id", "kind", "due_on"
+        )
+    )
+    new = [r for r in wanted if (r.patient_id, r.kind, r.due_on) not in existing]
+    if new:
+        with transaction.atomic():
+            Reminder.objects.bulk_create(new, ignore_conflicts=True, batch_size=500)
+    result.created = len(new)
+    return result
+
+
+def plan_all(now: dt.datetime | None = None) -> PlanResult:
+    now = now or timezone.now()
+    total = PlanResult()
+    for clinic in Clinic.objects.order_by("pk"):
+        result = plan_clinic(clinic, now)
+        total.patients += result.patients
+        total.created += result.created
+    log.info("planned reminders: %s patients, %s new rows", total.patients, total.created)
+    return total

@@ -1,0 +1,67 @@
+"""When a reminder goes out: the clinic's send hour on a day, never in quiet hours.
+
+Pure functions of dates, hours and a ZoneInfo. The local wall-clock time is built in the
+clinic's zone and only then converted to UTC, so 09:00 stays 09:00 on the days daylight saving
+starts and ends (QUALITY F7).
+"""
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+UTC = dt.UTC
+
+
+def in_quiet_hours(moment: dt.time, start: int, end: int) -> bool:
+    """True inside [start:00, end:00). A window may run over midnight (20-8); start == end
+    means no quiet hours at all."""
+    if start == end:
+        return False
+    begins, ends = dt.time(start), dt.time(end)
+    if start < end:
+        return begins <= moment < ends
+    return moment >= begins or moment < ends
+
+
+def _wall_clock(day: dt.date, hour: int, zone: ZoneInfo) -> dt.datetime:
+    # A wall-clock time that does not exist (02:30 on the night clocks go forward) comes back
+    # as the real instant an hour later instead of a time that never happens.
+    return dt.datetime.combine(day, dt.time(hour), tzinfo=zone).astimezone(UTC).astimezone(zone)
+
+
+def leave_quiet_hours(local: dt.datetime, start: int, end: int) -> dt.datetime:
+    """The first moment at or after `local` outside quiet hours."""
+    if not in_quiet_hours(local.timetz().replace(tzinfo=None), start, end):
+        return local
+    day = local.date()
+    if start > end and local.hour >= start:  # the evening part of an overnight window
+        day += dt.timedelta(days=1)
+    return _wall_clock(day, end, local.tzinfo)
+
+
+def send_at(
+    send_day: dt.date,
+    *,
+    zone: ZoneInfo,
+    send_hour: int,
+    quiet_start: int,
+    quiet_end: int,
+    now: dt.datetime,
+) -> dt.datetime:
+    """The UTC instant to send a reminder planned for `send_day`: the send hour in the
+    clinic's zone, not before `now`, moved out of quiet hours."""
+    local = _wall_clock(send_day, send_hour, zone)
+    now_local = now.astimezone(zone)
+    if local < now_local:
+        local = now_local
+    return leave_quiet_hours(local, quiet_start, quiet_end).astimezone(UTC)
+
+
+def clinic_send_at(clinic, send_day: dt.date, now: dt.datetime) -> dt.datetime:
+    return send_at(
+        send_day,
+        zone=clinic.zone,
+        send_hour=clinic.reminder_send_hour,
+        quiet_start=clinic.quiet_hours_start,
+        quiet_end=clinic.quiet_hours_end,
+        now=now,
+    )

@@ -1,0 +1,37 @@
+"""Celery tasks: thin wrappers around monitoring/reminders. Tasks take ids, never objects."""
+
+from celery import shared_task
+from django.conf import settings
+
+from .reminders import digest, dispatch, planner, sender
+
+
+@shared_task(ignore_result=True)
+def plan_reminders() -> int:
+    return planner.plan_all().created
+
+
+@shared_task(ignore_result=True)
+def dispatch_reminders() -> int:
+    return len(dispatch.dispatch_due())
+
+
+@shared_task(
+    acks_late=True,
+    reject_on_worker_lost=True,
+    ignore_result=True,
+    # The soft limit raises inside the SMTP exchange and is recorded as a transient failure;
+    # the hard limit kills a stuck child, and the dispatcher rescues the row afterwards.
+    soft_time_limit=max(
+        settings.REMINDER_SEND_TIME_LIMIT_SECONDS - 10,
+        settings.REMINDER_SEND_TIME_LIMIT_SECONDS * 3 // 4,
+    ),
+    time_limit=settings.REMINDER_SEND_TIME_LIMIT_SECONDS,
+)
+def send_reminder(reminder_id: int) -> str:
+    return sender.deliver(reminder_id)
+
+
+@shared_task(ignore_result=True)
+def send_staff_digests() -> int:
+    return digest.send_digests()

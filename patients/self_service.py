@@ -1,0 +1,177 @@
+"""The patient's self-service pages, reached from a signed link in a reminder email.
+
+No login (patients have no password): the signed token is the key, and it names one patient.
+Pages say what is needed in plain words and never show a result. CSRF protection stays on.
+"""
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from clinic.audit import log_view
+from monitoring import rules
+from monitoring import services as monitoring_services
+from monitoring.history import load_history
+from monitoring.models import Reminder, ReminderStatus
+from monitoring.reminders import ical, signing
+from monitoring.reminders.emails import patient_links
+from monitoring.reminders.planner import DUE_CODE_KINDS
+
+from . import services
+from .models import ContraceptionMethod, Patient, Source
+
+# What a blocker asks of the patient, in plain words. Anything else: "contact the clinic".
+STEPS = {
+    "consent_missing": "Sign the consent forms with the clinic.",
+    "baseline_labs_missing": "Have your blood tests.",
+    "visit_missing": "Come to a clinic visit.",
+    "screening_test_missing": "Have your pregnancy test at the clinic or a lab.",
+    "confirmation_test_missing": "Have your pregnancy test at the clinic or a lab.",
+    "pregnancy_test_missing": "Have your pregnancy test.",
+    "contraception_unconfirmed": "Confirm your two forms of birth control with the clinic.",
+    "comprehension_incomplete": "Answer this month's iPLEDGE questions, then tell us below.",
+}
+CONTACT_CLINIC = "The clinic needs to talk with you: please contact them."
+DUE_KINDS = {**DUE_CODE_KINDS, "window_closes": "window_closing"}
+
+
+class ContraceptionForm(forms.Form):
+    methods = forms.MultipleChoiceField(
+        choices=ContraceptionMethod.choices,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="The methods you use now",
+    )
+    abstinence = forms.BooleanField(required=False, label="I commit to not having sex (abstinence)")
+
+    def clean(self):
+        data = super().clean()
+        if not data.get("methods") and not data.get("abstinence"):
+            raise ValidationError("Tick the methods you use, or abstinence.")
+        return data
+
+
+def _guarded(view):
+    """Resolve the token to a patient; an expired link gets a 410 page, a bad one a 404."""
+
+    def wrapper(request, token, *args, **kwargs):
+        try:
+            patient = signing.patient_for_page(token)
+        except signing.LinkExpired:
+            return render(request, "self_service/expired.html", status=410)
+        except Http404:
+            return render(request, "self_service/invalid.html", status=404)
+        return view(request, token, patient, *args, **kwargs)
+
+    wrapper.__name__ = view.__name__
+    wrapper.__doc__ = view.__doc__
+    return login_not_required(wrapper)
+
+
+def _page_context(patient: Patient) -> dict:
+    today = patient.clinic.today()
+    status = rules.status(load_history(patient)[1], today)
+    steps = []
+    for blocker in status.blockers:
+        step = STEPS.get(blocker.code, CONTACT_CLINIC)
+        if step not in steps:
+            steps.append(step)
+    upcoming = [
+        {"kind": DUE_KINDS[d.code], "due_on": d.due_on}
+        for d in ical.upcoming(status, today)
+        if d.code in DUE_KINDS
+    ]
+    return {
+        "patient": patient,
+        "clinic": patient.clinic,
+        "today": today,
+        # Mid-supply the blockers concern next month's prescription: the dates say it better.
+        "steps": steps if status.window is not None or not upcoming else [],
+        "upcoming": upcoming,
+        "asks_contraception": patient.can_get_pregnant,
+        "questions_open": "comprehension_incomplete" in {b.code for b in status.blockers},
+        **patient_links(patient),
+    }
+
+
+@_guarded
+@require_GET
+def page(request, token, patient):
+    """What the clinic needs from the patient now, and forms to say what is done."""
+    log_view(None, patient)
+    context = _page_context(patient)
+    context.update(token=token, contraception_form=ContraceptionForm())
+    return render(request, "self_service/page.html", context)
+
+
+@_guarded
+@require_POST
+def confirm_contraception(request, token, patient):
+    form = ContraceptionForm(request.POST)
+    if form.is_valid():
+        try:
+            services.record_contraception(
+                patient,
+                by=None,
+                confirmed_on=patient.clinic.today(),
+                source=Source.PATIENT,
+                methods=form.cleaned_data["methods"],
+                abstinence=form.cleaned_data["abstinence"],
+                started_on=None,
+            )
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            messages.success(request, "Thank you: the clinic will see the methods you use.")
+            return redirect("self_service:page", token=token)
+    context = _page_context(patient)
+    context.update(token=token, contraception_form=form)
+    return render(request, "self_service/page.html", context, status=400)
+
+
+@_guarded
+@require_POST
+def questions_done(request, token, patient):
+    monitoring_services.record_comprehension_report(patient, on=patient.clinic.today())
+    messages.success(request, "Thank you: the clinic will see that the questions are done.")
+    return redirect("self_service:page", token=token)
+
+
+@login_not_required
+@require_http_methods(["GET", "POST"])
+def unsubscribe(request, token):
+    """GET asks for confirmation (mail scanners follow links); POST opts out."""
+    try:
+        patient = signing.patient_for_unsubscribe(token)
+    except Http404:
+        return render(request, "self_service/invalid.html", status=404)
+    if request.method == "POST":
+        with transaction.atomic():
+            patient.email_opt_out = True
+            patient.save(update_fields=["email_opt_out", "updated_at"])  # audited
+            Reminder.objects.filter(patient=patient, status=ReminderStatus.PENDING).update(
+                status=ReminderStatus.CANCELLED, last_error="the patient opted out"
+            )
+        return render(request, "self_service/unsubscribed.html", {"clinic": patient.clinic})
+    return render(
+        request, "self_service/unsubscribe.html", {"clinic": patient.clinic, "token": token}
+    )
+
+
+@login_not_required
+@require_GET
+def calendar(request, token):
+    try:
+        patient = signing.patient_for_calendar(token)
+    except Http404:
+        return HttpResponse("Not found", status=404, content_type="text/plain")
+    body = ical.feed(patient, now=timezone.now(), domain=request.get_host().split(":")[0])
+    response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
+    response["Content-Disposition"] = 'inline; filename="clinic.ics"'
+    return response
