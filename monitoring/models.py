@@ -201,3 +201,19 @@ class Reminder(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} due {self.due_on} ({self.status})"
+
+
+class StaffDigest(models.Model):
+    """One row per clinic per day: the staff digest goes out once even with two beats."""
+
+    clinic = models.ForeignKey("clinic.Clinic", on_delete=models.CASCADE, related_name="+")
+    sent_on = models.DateField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["clinic", "sent_on"], name="one_digest_per_clinic_day")
+        ]
+
+    def __str__(self) -> str:
+        return f"Digest of {self.sent_on}"

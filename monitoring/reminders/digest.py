@@ -1,20 +1,20 @@
 """The staff's daily digest: one email per clinic with blocked, overdue and closing-window patients.
 
 The digest task runs every few minutes; a clinic's digest goes out once its send hour has come,
-once a day: `once()` takes a per-clinic, per-day key (Redis SET NX when Redis is the broker, an
-exclusive file otherwise) so a second beat does not send it twice.
+once a day: a unique `StaffDigest` row per clinic and day means a second beat does not send it
+twice.
 """
 
 import datetime as dt
 import logging
-import os
 from dataclasses import dataclass, field
 
-from django.conf import settings
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from clinic.models import Clinic, Membership
 from clinic.roles import Role
+from monitoring.models import StaffDigest
 
 from .emails import staff_digest_email
 from .planner import statuses
@@ -72,29 +72,13 @@ def recipients(clinic: Clinic) -> list[str]:
     return sorted(set(members.values_list("user__email", flat=True)))
 
 
-def once(key: str) -> bool:
-    """True the first time `key` is taken (for two days), False after."""
-    if settings.REDIS_URL:
-        import redis
-
-        client = redis.Redis.from_url(settings.REDIS_URL)
-        return bool(client.set(f"clinic:{key}", "1", nx=True, ex=2 * 24 * 3600))
-    folder = settings.BASE_DIR / "var" / "digests"
-    folder.mkdir(parents=True, exist_ok=True)
+def claim_day(clinic: Clinic, day: dt.date) -> StaffDigest | None:
+    """The day's digest row, or None when another process already took it."""
     try:
-        os.close(os.open(folder / key, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
-    except FileExistsError:
-        return False
-    return True
-
-
-def release(key: str) -> None:
-    if settings.REDIS_URL:
-        import redis
-
-        redis.Redis.from_url(settings.REDIS_URL).delete(f"clinic:{key}")
-    else:
-        (settings.BASE_DIR / "var" / "digests" / key).unlink(missing_ok=True)
+        with transaction.atomic():
+            return StaffDigest.objects.create(clinic=clinic, sent_on=day)
+    except IntegrityError:
+        return None
 
 
 def due_now(clinic: Clinic, now: dt.datetime) -> bool:
@@ -112,14 +96,14 @@ def send_digest(clinic: Clinic, now: dt.datetime | None = None, *, force: bool =
     if not to:
         return False
     summary = summarize(clinic, today)
-    key = f"digest-{clinic.pk}-{today:%Y%m%d}"
-    if not force and not once(key):
+    claimed = None if force else claim_day(clinic, today)
+    if not force and claimed is None:
         return False
     try:
         staff_digest_email(clinic, summary, to).send()
     except Exception:
-        if not force:
-            release(key)  # let the next run try again today
+        if claimed is not None:
+            claimed.delete()  # let the next run try again today
         raise
     return True
 

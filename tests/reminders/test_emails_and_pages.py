@@ -173,3 +173,30 @@ def test_the_staff_digest_goes_to_staff_and_clinicians_with_counts_and_names(
     assert sorted(message.to) == sorted([staff.email, clinician.email])
     assert message.subject == "Clinic A: daily reminder summary"
     assert "Blocked: 1" in message.body and patient.full_name in message.body
+
+
+def test_the_digest_goes_out_once_a_day_at_the_send_hour(clinic, staff):
+    morning = dt.datetime(2027, 3, 10, 13, 59, tzinfo=UTC)  # 08:59 in New York
+    assert not digest.send_digest(clinic, morning)
+    assert digest.send_digest(clinic, morning + dt.timedelta(minutes=1))
+    assert not digest.send_digest(clinic, morning + dt.timedelta(hours=2))
+    assert len(mail.outbox) == 1
+    assert digest.send_digest(clinic, morning + dt.timedelta(days=1, minutes=1))
+    assert len(mail.outbox) == 2
+
+
+def test_a_failed_digest_is_tried_again_the_same_day(clinic, staff, monkeypatch):
+    nine = dt.datetime(2027, 3, 10, 14, 0, tzinfo=UTC)
+    real_send = digest.staff_digest_email
+
+    def failing(*args):
+        message = real_send(*args)
+        monkeypatch.setattr(message, "send", lambda: (_ for _ in ()).throw(OSError("down")))
+        return message
+
+    monkeypatch.setattr(digest, "staff_digest_email", failing)
+    with pytest.raises(OSError):
+        digest.send_digest(clinic, nine)
+    monkeypatch.setattr(digest, "staff_digest_email", real_send)
+    assert digest.send_digest(clinic, nine + dt.timedelta(minutes=5))
+    assert len(mail.outbox) == 1
