@@ -1,7 +1,10 @@
 """What each role may do: one small pure function, checked role by role in tests.
 
-Clinicians may do everything staff may, plus the clinical acts; clinic admins manage users,
-settings and read the audit log, and may look at patients but not change clinical records.
+Clinicians may do everything staff may, plus the clinical acts (DOMAIN section 8: staff may
+not write prescriptions, confirm counseling, review mood or supersede a test; changing the risk
+category and allowing home tests are the prescriber's decisions too). Clinic admins manage
+users, settings and read the audit log, and may look at patients but not change clinical
+records.
 """
 
 from enum import StrEnum
@@ -27,6 +30,7 @@ class Action(StrEnum):
     REVIEW_MOOD = "review_mood"
     SUPERSEDE_TEST = "supersede_test"
     END_TREATMENT = "end_treatment"
+    ALLOW_HOME_TESTS = "allow_home_tests"  # the prescriber allows verified home tests
     MANAGE_REMINDERS = "manage_reminders"
     READ_AUDIT_LOG = "read_audit_log"
     MANAGE_CLINIC = "manage_clinic"
@@ -39,6 +43,7 @@ _STAFF = frozenset(
         Action.EDIT_PATIENT,
         Action.RECORD_CHECKS,
         Action.RECORD_VISIT,
+        Action.END_TREATMENT,
         Action.MANAGE_REMINDERS,
     }
 )
@@ -48,7 +53,7 @@ _CLINICIAN = _STAFF | {
     Action.WRITE_PRESCRIPTION,
     Action.REVIEW_MOOD,
     Action.SUPERSEDE_TEST,
-    Action.END_TREATMENT,
+    Action.ALLOW_HOME_TESTS,
 }
 _CLINIC_ADMIN = frozenset(
     {Action.VIEW_PATIENTS, Action.MANAGE_REMINDERS, Action.READ_AUDIT_LOG, Action.MANAGE_CLINIC}

@@ -9,7 +9,6 @@ from django.utils.dateparse import parse_date
 from django.views.decorators.http import require_POST
 
 from .access import SESSION_CLINIC_KEY, current_clinic, require
-from .models import Membership
 from .roles import Action
 
 
@@ -24,8 +23,8 @@ def home(request):
 
 @require_POST
 def switch_clinic(request):
-    clinic_id = request.POST.get("clinic")
-    membership = Membership.objects.filter(user=request.user, clinic_id=clinic_id).first()
+    clinic_id = request.POST.get("clinic", "")
+    membership = next((m for m in request.memberships if str(m.clinic_id) == clinic_id), None)
     if membership is None:
         messages.error(request, "You are not a member of that clinic.")
     else:
@@ -57,7 +56,10 @@ def audit_log(request):
         entries = entries.filter(content_type__model=filters["model"])
     if filters["patient"].isdigit():
         entries = entries.filter(additional_data__patient_id=int(filters["patient"]))
-    since = parse_date(filters["since"]) if filters["since"] else None
+    try:
+        since = parse_date(filters["since"]) if filters["since"] else None
+    except ValueError:  # a well-formed but impossible date, such as 2024-02-30
+        since = None
     if since:
         entries = entries.filter(timestamp__date__gte=since)
     page = Paginator(entries, 50).get_page(request.GET.get("page"))

@@ -1,5 +1,3 @@
-from decimal import Decimal
-
 from django import forms
 from django.core.exceptions import ValidationError
 
@@ -159,12 +157,6 @@ class VisitChecklistForm(forms.Form):
             (tier, [boxes[m] for m in ContraceptionMethod.values if m in codes])
             for tier, codes in METHOD_TIERS
         ]
-
-    def clean_weight_kg(self):
-        weight = self.cleaned_data.get("weight_kg")
-        if weight is not None and not Decimal(20) <= weight <= Decimal(300):
-            raise forms.ValidationError("Weight must be between 20 and 300 kg.")
-        return weight
 
     def clean(self):
         cleaned = super().clean()

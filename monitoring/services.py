@@ -13,7 +13,7 @@ from django.db import transaction
 
 from clinic.audit import acting_as
 from patients.models import Patient
-from patients.services import check_record_date
+from patients.services import check_record_date, weight_error
 
 from . import rules
 from .history import load_history
@@ -91,9 +91,8 @@ def validate_visit(patient: Patient, data: dict) -> None:
         errors["phq9"] = "Record the PHQ-9 total along with item 9."
     elif item9 is not None and phq9 is not None and item9 > phq9:
         errors["phq9_item9"] = "Item 9 cannot be more than the PHQ-9 total."
-    weight = data.get("weight_kg")
-    if weight is not None and not Decimal(20) <= weight <= Decimal(300):
-        errors["weight_kg"] = "Weight must be between 20 and 300 kg."
+    if message := weight_error(data.get("weight_kg")):
+        errors["weight_kg"] = message
     missed = data.get("missed_dose_days") or 0
     if not 0 <= missed <= 30:
         errors["missed_dose_days"] = "Missed dose days must be from 0 to 30."
@@ -168,10 +167,21 @@ def write_prescription(
         patient = _locked(patient)
         check_record_date(patient, "written_on", written_on)
         course, history = load_history(patient)
+        later = [p.written_on for p in history.prescriptions if p.written_on >= written_on]
+        if later:
+            raise ValidationError(
+                {"written_on": f"A prescription is already written on {max(later):%d %b %Y}."}
+            )
         errors = rules.validate_prescription(history, written_on, daily_dose_mg, days_supply)
         if errors:
             raise ValidationError(errors)
         blockers = rules.evaluate(history, written_on)
+        today = patient.clinic.today()
+        if written_on < today:
+            # Entered late: judged by the rules of its day, and refused when something that
+            # stands until acted on (a positive test, a mood review) has been recorded since.
+            blockers += rules.standing_blockers(history, today)
+            blockers = tuple(dict.fromkeys(blockers))
         if blockers:
             raise PrescriptionRefused(blockers)
         return Prescription.objects.create(
@@ -202,10 +212,29 @@ def dispense(prescription: Prescription, *, by, dispensed_on: datetime.date, rma
             raise ValidationError({"dispensed_on": "It cannot be dispensed before it was written."})
         if prescription.course.last_dose_on:
             raise ValidationError({"dispensed_on": "The course has ended."})
+        _check_pickup(prescription, dispensed_on)
         prescription.dispensed_on = dispensed_on
         prescription.rma_number = rma_number
         prescription.save(update_fields=["dispensed_on", "rma_number"])
     return prescription
+
+
+def _check_pickup(prescription: Prescription, dispensed_on: datetime.date) -> None:
+    """Only the latest prescription of the course, and only inside its pick-up window."""
+    _, history = load_history(prescription.patient)
+    latest = max(history.prescriptions, key=lambda p: (p.written_on, p.id))
+    if latest.id != prescription.pk:
+        raise ValidationError(
+            {"dispensed_on": "A newer prescription exists; dispense that one instead."}
+        )
+    window = rules.window(history, prescription.written_on)
+    if window is not None and dispensed_on > window.closes_on:
+        raise ValidationError(
+            {
+                "dispensed_on": f"The pick-up window closed on {window.closes_on:%d %b %Y}; "
+                "this prescription can no longer be dispensed."
+            }
+        )
 
 
 def end_treatment(patient: Patient, *, by, last_dose_on: datetime.date) -> Course:

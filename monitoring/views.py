@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
 from clinic.access import current_clinic, get_patient, get_record, may, require
-from clinic.audit import log_view
+from clinic.audit import log_view, log_views
 from clinic.pages import record_page
 from clinic.roles import Action
 from patients.forms import apply_service_errors
@@ -48,6 +48,8 @@ def visit_create(request, pk):
     """The monthly visit checklist: the visit and, inline, the contraception re-confirmation,
     saved together or not at all."""
     patient = get_patient(request, pk)
+    if request.method == "GET":
+        log_view(request.user, patient)  # the checklist shows the patient's record
     page = load_patient_page(patient)
     clinician = may(request, Action.CONFIRM_COUNSELING)
     form = VisitChecklistForm(
@@ -185,6 +187,8 @@ def worklist_page(request):
     if section:
         sections = {section: sections.get(section, [])}
     if request.GET.get("format") == "csv":
+        # An export carries patients' records out of the app: one access event per patient.
+        log_views(request.user, {row.patient for rows in sections.values() for row in rows})
         response = HttpResponse(worklist.to_csv(sections), content_type="text/csv")
         name = f"worklist-{section or 'all'}-{today:%Y-%m-%d}.csv"
         response["Content-Disposition"] = f'attachment; filename="{name}"'
@@ -225,6 +229,8 @@ def mood_review_create(request, visit_pk):
 def prescription_create(request, pk):
     """The prescription form shows the gate's blockers for today and refuses while any stand."""
     patient = get_patient(request, pk)
+    if request.method == "GET":
+        log_view(request.user, patient)  # the form lists the patient's blockers
     today = patient.clinic.today()
     blockers = rules.evaluate(load_history(patient)[1], today)
 

@@ -163,16 +163,17 @@ def _rows(patient, history: rules.History, status: rules.Status, today: datetime
         yield row(BLOCKED, first.until, first.message, NEXT_STEP.get(first.code, ""), first.code)
     for blocker in blockers:
         if blocker.code == "mood_review_required":
-            flagged = [v for v in history.visits if v.phq9_item9]
-            visit = max(flagged, key=lambda v: (v.visited_on, v.id)) if flagged else None
-            yield row(
-                MOOD,
-                visit.visited_on if visit else None,
-                blocker.message,
-                NEXT_STEP["mood_review_required"],
-                blocker.code,
-                visit_id=visit.id if visit else None,
-            )
+            # One row per visit waiting, oldest first, each linking to its own review.
+            for visit in rules.awaiting_mood_review(history, today):
+                yield row(
+                    MOOD,
+                    visit.visited_on,
+                    f"A clinician must review the mood screen from the visit on "
+                    f"{visit.visited_on:%d %b %Y}.",
+                    NEXT_STEP["mood_review_required"],
+                    blocker.code,
+                    visit_id=visit.id,
+                )
     for due in status.due:
         steps = {**ACTION_DUE, **EARLIEST_DUE}
         if due.code in steps and 0 <= (due.due_on - today).days < WEEK_DAYS:

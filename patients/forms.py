@@ -79,9 +79,11 @@ class PatientEditForm(PatientForm):
             f for f in PatientForm.Meta.fields if f not in {"risk_category", "risk_category_reason"}
         ]
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, may_allow_home_tests: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
         del self.fields["target_mg_per_kg"]
+        if not may_allow_home_tests:
+            del self.fields["home_tests_allowed"]  # the prescriber's decision
 
 
 class RiskCategoryForm(CrispyMixin, forms.Form):

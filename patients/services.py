@@ -27,6 +27,13 @@ MIN_WEIGHT_KG = Decimal(20)
 MAX_WEIGHT_KG = Decimal(300)
 
 
+def weight_error(weight: Decimal | None) -> str | None:
+    """The one message for a weight outside what the clinic can dose for."""
+    if weight is not None and not MIN_WEIGHT_KG <= weight <= MAX_WEIGHT_KG:
+        return f"Weight must be between {MIN_WEIGHT_KG} and {MAX_WEIGHT_KG} kg."
+    return None
+
+
 def validate_enrollment(data: dict, *, clinic: Clinic, today: datetime.date, exclude_pk=None):
     """Cross-field checks a form or serializer cannot see alone. Raises ValidationError."""
     errors = {}
@@ -39,9 +46,8 @@ def validate_enrollment(data: dict, *, clinic: Clinic, today: datetime.date, exc
         errors["enrolled_on"] = "The enrollment date cannot be in the future."
     if birth_date and enrolled_on and enrolled_on < birth_date:
         errors["enrolled_on"] = "The enrollment date is before the birth date."
-    weight = data.get("weight_kg")
-    if weight is not None and not (MIN_WEIGHT_KG <= weight <= MAX_WEIGHT_KG):
-        errors["weight_kg"] = "Weight must be between 20 and 300 kg."
+    if message := weight_error(data.get("weight_kg")):
+        errors["weight_kg"] = message
     mrn = data.get("mrn")
     if mrn:
         duplicates = Patient.objects.filter(clinic=clinic, mrn=mrn)
@@ -78,7 +84,9 @@ def enroll_patient(*, clinic: Clinic, by, data: dict) -> Patient:
     data.setdefault("enrolled_on", today)
     data.setdefault("risk_category_reason", "Set at enrollment")
     validate_enrollment(data, clinic=clinic, today=today)
-    target = data.pop("target_mg_per_kg", None) or clinic.default_target_mg_per_kg
+    target = data.pop("target_mg_per_kg", None)
+    if target is None:
+        target = clinic.default_target_mg_per_kg
     if not (50 <= Decimal(target) <= 300):
         raise ValidationError({"target_mg_per_kg": "The dose target must be 50 to 300 mg/kg."})
     fields = {name: data[name] for name in ENROLLMENT_FIELDS if name in data}
@@ -98,18 +106,72 @@ def enroll_patient(*, clinic: Clinic, by, data: dict) -> Patient:
     return patient
 
 
-def update_patient(patient: Patient, *, by, data: dict) -> Patient:
-    """Update contact and enrollment details (not the risk category: see below)."""
-    editable = [f for f in ENROLLMENT_FIELDS if f not in {"risk_category", "risk_category_reason"}]
-    merged = {name: data.get(name, getattr(patient, name)) for name in editable}
-    validate_enrollment(
-        merged, clinic=patient.clinic, today=patient.clinic.today(), exclude_pk=patient.pk
-    )
+def update_patient(patient: Patient, *, by, data: dict, may_allow_home_tests: bool) -> Patient:
+    """Update contact and enrollment details (not the risk category: see below).
+
+    Whether home tests are allowed is the prescriber's decision, so `home_tests_allowed` is
+    kept as it was unless `may_allow_home_tests`.
+    """
     with transaction.atomic(), acting_as(by):
+        # Compare with the stored row, not with an instance a ModelForm may have changed.
+        stored = Patient.objects.select_for_update().select_related("clinic").get(pk=patient.pk)
+        editable = [
+            f for f in ENROLLMENT_FIELDS if f not in {"risk_category", "risk_category_reason"}
+        ]
+        if not may_allow_home_tests:
+            editable.remove("home_tests_allowed")
+        merged = {name: data.get(name, getattr(stored, name)) for name in editable}
+        validate_enrollment(
+            merged, clinic=stored.clinic, today=stored.clinic.today(), exclude_pk=stored.pk
+        )
+        if merged["enrolled_on"] != stored.enrolled_on:
+            _move_enrollment(stored, merged["enrolled_on"])
         for name, value in merged.items():
-            setattr(patient, name, value)
-        patient.save()
-    return patient
+            setattr(stored, name, value)
+        stored.save()
+    return stored
+
+
+def _move_enrollment(patient: Patient, enrolled_on: datetime.date) -> None:
+    """Correct the enrollment date of a course that has no prescription yet.
+
+    The course opens on the enrollment date and the rules read only records dated on or after
+    it, so the new date may not fall after any record already kept.
+    """
+    from monitoring.models import Course
+
+    course = Course.objects.select_for_update().filter(patient=patient).latest()
+    if course.prescriptions.exists():
+        raise ValidationError(
+            {"enrolled_on": "The enrollment date cannot change once a prescription is written."}
+        )
+    earliest = earliest_record_date(patient)
+    if earliest is not None and enrolled_on > earliest:
+        raise ValidationError(
+            {
+                "enrolled_on": f"Records are dated from {earliest:%d %b %Y}: enrollment must be "
+                "on or before that day."
+            }
+        )
+    course.opened_on = enrolled_on
+    course.save(update_fields=["opened_on"])
+
+
+def earliest_record_date(patient: Patient) -> datetime.date | None:
+    from django.db.models import Min
+
+    from monitoring.models import Visit
+
+    dates = [
+        Consent.objects.filter(patient=patient).aggregate(d=Min("signed_on"))["d"],
+        ContraceptionConfirmation.objects.filter(patient=patient).aggregate(d=Min("confirmed_on"))[
+            "d"
+        ],
+        PregnancyTest.objects.filter(patient=patient).aggregate(d=Min("collected_on"))["d"],
+        Visit.objects.filter(patient=patient).aggregate(d=Min("visited_on"))["d"],
+    ]
+    dates = [d for d in dates if d is not None]
+    return min(dates) if dates else None
 
 
 def change_risk_category(

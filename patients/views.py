@@ -7,7 +7,7 @@ from django.db.models import Q
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
-from clinic.access import current_clinic, get_patient, get_record, patients_for, require
+from clinic.access import current_clinic, get_patient, get_record, may, patients_for, require
 from clinic.audit import log_view
 from clinic.pages import record_page
 from clinic.roles import Action
@@ -108,10 +108,18 @@ def patient_detail(request, pk):
 @require_http_methods(["GET", "POST"])
 def patient_edit(request, pk):
     patient = get_patient(request, pk)
-    form = PatientEditForm(request.POST or None, instance=patient)
+    may_allow_home_tests = may(request, Action.ALLOW_HOME_TESTS)
+    form = PatientEditForm(
+        request.POST or None, instance=patient, may_allow_home_tests=may_allow_home_tests
+    )
     if request.method == "POST" and form.is_valid():
         try:
-            services.update_patient(patient, by=request.user, data=form.cleaned_data)
+            services.update_patient(
+                patient,
+                by=request.user,
+                data=form.cleaned_data,
+                may_allow_home_tests=may_allow_home_tests,
+            )
         except ValidationError as error:
             apply_service_errors(form, error)
         else:

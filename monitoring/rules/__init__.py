@@ -8,7 +8,7 @@ from .constants import BLOCKER_CODES, DUE_CODES, ONE_MONTH_DAYS
 from .contraception import contraception_is_valid, contraception_warnings
 from .cycle import cycle_start, is_first_prescription
 from .dose import cumulative, dose_series, validate_prescription
-from .gate import evaluate
+from .gate import awaiting_mood_review, evaluate, standing_blockers
 from .results import Blocker, Cumulative, Due, Status, Warning, Window
 from .rulesets import RS_2021, RS_2026, RuleSet, rule_set_for
 from .schedule import due, window
@@ -47,6 +47,7 @@ __all__ = [
     "Warning",
     "Window",
     "as_of",
+    "awaiting_mood_review",
     "contraception_is_valid",
     "contraception_warnings",
     "cumulative",
@@ -56,6 +57,7 @@ __all__ = [
     "evaluate",
     "is_first_prescription",
     "rule_set_for",
+    "standing_blockers",
     "status",
     "validate_prescription",
     "window",

@@ -124,12 +124,17 @@ def mood_screen_incomplete(ctx: Context) -> Blocker | None:
     )
 
 
-def mood_review_required(ctx: Context) -> Blocker | None:
-    unreviewed = [
+def awaiting_mood_review(history: History, on: date) -> tuple[Visit, ...]:
+    """Visits with PHQ-9 item 9 above 0 and no clinician review dated on or after them."""
+    return tuple(
         v
-        for v in ctx.history.visits
+        for v in as_of(history, on).visits
         if (v.phq9_item9 or 0) > 0 and not any(r >= v.visited_on for r in v.mood_reviews)
-    ]
+    )
+
+
+def mood_review_required(ctx: Context) -> Blocker | None:
+    unreviewed = awaiting_mood_review(ctx.history, ctx.on)
     if not unreviewed:
         return None
     visited = day(unreviewed[0].visited_on)
@@ -317,3 +322,15 @@ def blockers_for(ctx: Context) -> tuple[Blocker, ...]:
 def evaluate(history: History, on: date) -> tuple[Blocker, ...]:
     """Blockers for a prescription written on `on`; none means it may be written."""
     return blockers_for(context(history, on))
+
+
+# Blockers that stand until someone acts, whatever the date: a prescription entered late (dated
+# before today) must not slip past one of these recorded since its date.
+STANDING_BLOCKER_CODES = frozenset(
+    {c.PREGNANCY_TEST_POSITIVE, c.MOOD_REVIEW_REQUIRED, c.COURSE_ENDED}
+)
+
+
+def standing_blockers(history: History, on: date) -> tuple[Blocker, ...]:
+    """The blockers of `on` that also refuse a prescription dated earlier."""
+    return tuple(b for b in evaluate(history, on) if b.code in STANDING_BLOCKER_CODES)

@@ -114,3 +114,15 @@ def test_clinic_admins_read_patients_but_cannot_enroll(client, clinic_admin, pat
     client.force_login(clinic_admin)
     assert client.get(patient.get_absolute_url()).status_code == 200
     assert client.get(reverse("patients:create")).status_code == 403
+
+
+@pytest.mark.parametrize("value", ["abc", "", "99999999999999999999", "1e3"])
+def test_switching_to_a_malformed_clinic_is_refused_without_an_error(client, staff, value):
+    client.force_login(staff)
+    response = client.post(reverse("switch_clinic"), {"clinic": value})
+    assert response.status_code == 302
+
+
+def test_the_switch_clinic_url_refuses_get(client, staff):
+    client.force_login(staff)
+    assert client.get(reverse("switch_clinic")).status_code == 405

@@ -1,3 +1,4 @@
+import pytest
 from auditlog.models import LogEntry
 from django.urls import reverse
 
@@ -85,3 +86,26 @@ def test_the_audit_page_filters_by_action(client, clinic_admin, staff, patient):
         reverse("audit_log"), {"action": LogEntry.Action.ACCESS, "patient": patient.pk}
     ).context["page"]
     assert [e.actor for e in page] == [staff]
+
+
+def test_an_impossible_date_filter_is_ignored_not_an_error(client, clinic_admin):
+    client.force_login(clinic_admin)
+    assert client.get(reverse("audit_log"), {"since": "2024-02-30"}).status_code == 200
+
+
+@pytest.mark.parametrize("url_name", ["monitoring:visit_create", "monitoring:prescription_create"])
+def test_pages_that_show_the_record_write_an_access_event(client, clinician, patient, url_name):
+    client.force_login(clinician)
+    client.get(reverse(url_name, args=[patient.pk]))
+    [entry] = entries_for(patient, LogEntry.Action.ACCESS)
+    assert entry.actor == clinician
+
+
+def test_a_worklist_export_writes_one_access_event_per_patient(client, staff, clinic):
+    shown = [enroll(clinic, mrn=f"CSV{i}") for i in range(3)]
+    client.force_login(staff)
+    response = client.get(reverse("monitoring:worklist"), {"format": "csv"})
+    assert response.status_code == 200
+    for patient in shown:
+        [entry] = entries_for(patient, LogEntry.Action.ACCESS)
+        assert (entry.actor, entry.additional_data["clinic_id"]) == (staff, clinic.pk)

@@ -8,6 +8,7 @@ STAFF_MAY = {
     Action.EDIT_PATIENT,
     Action.RECORD_CHECKS,
     Action.RECORD_VISIT,
+    Action.END_TREATMENT,
     Action.MANAGE_REMINDERS,
 }
 CLINICIAN_ONLY = {
@@ -16,7 +17,7 @@ CLINICIAN_ONLY = {
     Action.WRITE_PRESCRIPTION,
     Action.REVIEW_MOOD,
     Action.SUPERSEDE_TEST,
-    Action.END_TREATMENT,
+    Action.ALLOW_HOME_TESTS,
 }
 ADMIN_MAY = {
     Action.VIEW_PATIENTS,

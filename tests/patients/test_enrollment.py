@@ -127,3 +127,70 @@ def test_staff_cannot_change_the_risk_category(client, staff, patient):
     assert response.status_code == 403
     patient.refresh_from_db()
     assert patient.risk_category == "can_get_pregnant"
+
+
+def edit_data(patient, **overrides):
+    data = {
+        f: getattr(patient, f)
+        for f in (
+            "mrn",
+            "given_name",
+            "family_name",
+            "birth_date",
+            "email",
+            "phone",
+            "ipledge_id",
+            "weight_kg",
+            "enrolled_on",
+        )
+    }
+    data.update(overrides)
+    return data
+
+
+def test_staff_cannot_allow_home_tests_but_a_clinician_can(client, staff, clinician, patient):
+    url = reverse("patients:edit", args=[patient.pk])
+    client.force_login(staff)
+    assert "home_tests_allowed" not in client.get(url).context["form"].fields
+    client.post(url, edit_data(patient, home_tests_allowed="on"))
+    patient.refresh_from_db()
+    assert patient.home_tests_allowed is False
+    client.force_login(clinician)
+    client.post(url, edit_data(patient, home_tests_allowed="on"))
+    patient.refresh_from_db()
+    assert patient.home_tests_allowed is True
+
+
+def test_correcting_the_enrollment_date_moves_the_course_with_it(client, staff, patient):
+    client.force_login(staff)
+    earlier = patient.enrolled_on - datetime.timedelta(days=10)
+    response = client.post(
+        reverse("patients:edit", args=[patient.pk]), edit_data(patient, enrolled_on=earlier)
+    )
+    assert response.status_code == 302
+    assert patient.courses.get().opened_on == earlier
+
+
+def test_the_enrollment_date_cannot_move_past_a_record(client, staff, patient):
+    from patients import services
+
+    services.record_consent(
+        patient, by=staff, kind="patient_information", signed_on=patient.enrolled_on
+    )
+    client.force_login(staff)
+    later = patient.enrolled_on + datetime.timedelta(days=1)
+    response = client.post(
+        reverse("patients:edit", args=[patient.pk]), edit_data(patient, enrolled_on=later)
+    )
+    assert "Records are dated from" in response.context["form"].errors["enrolled_on"][0]
+    patient.refresh_from_db()
+    assert patient.courses.get().opened_on == patient.enrolled_on != later
+
+
+def test_a_dose_target_of_zero_is_refused_not_replaced(clinic, staff):
+    from django.core.exceptions import ValidationError
+
+    with pytest.raises(ValidationError) as error:
+        enroll(clinic, by=staff, target_mg_per_kg=0)
+    assert "target_mg_per_kg" in error.value.message_dict
+    assert not Patient.objects.exists()
