@@ -189,3 +189,16 @@ def test_the_worklist_costs_a_fixed_number_of_queries(client_for, staff, clinic,
     # load_histories: courses, consents, contraception, tests, labs, visits, mood reviews,
     # prescriptions, comprehension reports (9); the session save (savepoint, update, release).
     assert len(queries) == 16, [q["sql"] for q in queries.captured_queries]
+
+
+def test_each_visit_waiting_for_a_mood_review_links_to_its_own_review(
+    client_for, clinician, build, builder
+):
+    from monitoring import services
+
+    patient = build(demo.scenario_mood_review)  # item 9 at the visit of day -1
+    waiting = Visit.objects.get(patient=patient, phq9_item9=1)
+    reviewed = builder.visit(patient, 0, phq2=4, phq9=9, item9=2)
+    services.record_mood_review(reviewed, by=clinician, reviewed_on=builder.today, note="Seen")
+    (row,) = rows(client_for(clinician).get(URL), worklist.MOOD)
+    assert (row.visit_id, row.on) == (waiting.pk, waiting.visited_on)
