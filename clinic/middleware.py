@@ -1,3 +1,4 @@
+from django.utils import timezone
 from django.utils.cache import patch_cache_control
 
 from .access import SESSION_CLINIC_KEY, load_memberships
@@ -16,6 +17,11 @@ class CurrentClinicMiddleware:
             request.membership, request.memberships = load_memberships(
                 user, request.session.get(SESSION_CLINIC_KEY)
             )
+        # Times on pages are the clinic's local times (a send time of 09:00, not 14:00 UTC).
+        if request.membership is not None:
+            timezone.activate(request.membership.clinic.zone)
+        else:
+            timezone.deactivate()
         return self.get_response(request)
 
 

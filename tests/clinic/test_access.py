@@ -126,3 +126,20 @@ def test_switching_to_a_malformed_clinic_is_refused_without_an_error(client, sta
 def test_the_switch_clinic_url_refuses_get(client, staff):
     client.force_login(staff)
     assert client.get(reverse("switch_clinic")).status_code == 405
+
+
+def test_pages_show_times_in_the_clinics_time_zone(client, staff, patient):
+    import datetime
+
+    from monitoring.models import Reminder
+
+    Reminder.objects.create(
+        patient=patient,
+        kind="visit",
+        due_on=datetime.date(2027, 1, 14),
+        send_at=datetime.datetime(2027, 1, 12, 14, 0, tzinfo=datetime.UTC),
+    )
+    client.force_login(staff)
+    page = client.get(reverse("reminders:list")).content.decode()
+    assert "12 Jan 2027 09:00" in page  # America/New_York in winter
+    assert "14:00" not in page
