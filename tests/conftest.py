@@ -44,3 +44,13 @@ def client_for(client):
         return client
 
     return login
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Repeat the figures the fault tests measured at the SMTP sink, so CI's log shows them."""
+    from tests.reminders.stack import FAULT_REPORTS
+
+    if FAULT_REPORTS:
+        terminalreporter.section("reminder fault tests: counts at the SMTP sink")
+        for line in FAULT_REPORTS:
+            terminalreporter.write_line(line)

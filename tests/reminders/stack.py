@@ -44,6 +44,10 @@ def wait_for(condition, timeout: float, step: float = 0.1) -> bool:
     return condition()
 
 
+# One line per fault test: sent, duplicates and lost at the sink (see tests/conftest.py).
+FAULT_REPORTS: list[str] = []
+
+
 class Sink:
     """An aiosmtpd handler counting accepted messages by Message-ID, with scripted faults."""
 

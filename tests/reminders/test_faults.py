@@ -22,7 +22,7 @@ from monitoring.reminders.emails import reminder_message_id
 from monitoring.reminders.planner import plan_clinic
 from patients import services as patient_services
 from tests.factories import ClinicFactory, enroll, member
-from tests.reminders.stack import Sink, Stack, wait_for
+from tests.reminders.stack import FAULT_REPORTS, Sink, Stack, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -126,7 +126,9 @@ def report(name: str, stack: Stack, expected: dict[int, str], **extra) -> dict:
         .annotate(n=Count("id"))
         .order_by()
     )
-    print(f"\n{name}: {counts} statuses={statuses} {extra}")
+    line = f"{name}: {counts} statuses={statuses} {extra}"
+    print(f"\n{line}")
+    FAULT_REPORTS.append(line)  # repeated at the end of the run (tests/conftest.py)
     return counts
 
 
