@@ -34,6 +34,7 @@ run: install
 	mkdir -p var/mail var/broker/out var/broker/processed
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo --once
+	$(BIN)/python manage.py plan_reminders
 	@echo ""
 	@echo "  Open http://127.0.0.1:$(PORT)/  (demo logins above; emails land in var/mail/)"
 	@echo ""
