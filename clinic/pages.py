@@ -38,9 +38,7 @@ def record_page(
 
     today = patient.clinic.today()
     initial = {name: today for name in DATE_FIELDS_DEFAULTING_TO_TODAY}
-    form = form_class(
-        request.POST or None, request.FILES or None, initial=initial, **(form_kwargs or {})
-    )
+    form = form_class(*submitted(request), initial=initial, **(form_kwargs or {}))
     if request.method == "POST" and form.is_valid():
         try:
             save(form.cleaned_data)
@@ -51,3 +49,14 @@ def record_page(
             return redirect(redirect_to or patient)
     context = {"form": form, "patient": patient, "title": title, **(extra or {})}
     return render(request, "patients/record_form.html", context, status=200)
+
+
+def submitted(request) -> tuple:
+    """(data, files) for a bound form on POST, (None, None) on GET.
+
+    `request.POST or None` would treat an empty POST as a fresh page and save nothing without
+    saying why; an empty POST must show every required field's error.
+    """
+    if request.method == "POST":
+        return request.POST, request.FILES
+    return None, None

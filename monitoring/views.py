@@ -11,7 +11,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from clinic.access import current_clinic, get_patient, get_record, may, require
 from clinic.audit import log_view, log_views
-from clinic.pages import record_page
+from clinic.pages import record_page, submitted
 from clinic.roles import Action
 from patients.forms import apply_service_errors
 from patients.models import ContraceptionMethod, RiskCategory, Source
@@ -53,7 +53,7 @@ def visit_create(request, pk):
     page = load_patient_page(patient)
     clinician = may(request, Action.CONFIRM_COUNSELING)
     form = VisitChecklistForm(
-        request.POST or None,
+        submitted(request)[0],
         initial=_checklist_initial(page),
         patient=patient,
         clinician=clinician,

@@ -9,7 +9,7 @@ from django.views.decorators.http import require_http_methods
 
 from clinic.access import current_clinic, get_patient, get_record, may, patients_for, require
 from clinic.audit import log_view
-from clinic.pages import record_page
+from clinic.pages import record_page, submitted
 from clinic.roles import Action
 from monitoring.history import load_patient_page
 
@@ -75,7 +75,7 @@ def patient_list(request):
 def patient_create(request):
     clinic = current_clinic(request)
     form = PatientForm(
-        request.POST or None,
+        submitted(request)[0],
         initial={
             "enrolled_on": clinic.today(),
             "target_mg_per_kg": clinic.default_target_mg_per_kg,
@@ -110,7 +110,7 @@ def patient_edit(request, pk):
     patient = get_patient(request, pk)
     may_allow_home_tests = may(request, Action.ALLOW_HOME_TESTS)
     form = PatientEditForm(
-        request.POST or None, instance=patient, may_allow_home_tests=may_allow_home_tests
+        submitted(request)[0], instance=patient, may_allow_home_tests=may_allow_home_tests
     )
     if request.method == "POST" and form.is_valid():
         try:
