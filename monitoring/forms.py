@@ -46,6 +46,18 @@ class DispenseForm(CrispyMixin, forms.Form):
     rma_number = forms.CharField(label="RMA number", max_length=40)
 
 
+class NewCourseForm(CrispyMixin, forms.Form):
+    submit_label = "Start the new course"
+    opened_on = forms.DateField(label="New course starts on")
+    target_mg_per_kg = forms.IntegerField(
+        label="Cumulative dose target (mg/kg)",
+        min_value=50,
+        max_value=300,
+        required=False,
+        help_text="Leave empty for the clinic default.",
+    )
+
+
 class EndTreatmentForm(CrispyMixin, forms.Form):
     submit_label = "End treatment"
     last_dose_on = forms.DateField(label="Last dose date")

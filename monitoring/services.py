@@ -260,5 +260,31 @@ def end_treatment(patient: Patient, *, by, last_dose_on: datetime.date) -> Cours
     return course
 
 
+def start_new_course(
+    patient: Patient, *, by, opened_on: datetime.date, target_mg_per_kg: Decimal | None = None
+) -> Course:
+    """Open a new treatment course once the last one ended at least 56 days before."""
+    with transaction.atomic(), acting_as(by):
+        patient = _locked(patient)
+        _, history = load_history(patient)
+        earliest = rules.new_course_earliest(history)
+        if earliest is None:
+            raise ValidationError({"opened_on": "The current course has not ended."})
+        check_record_date(patient, "opened_on", opened_on)
+        if opened_on < earliest:
+            raise ValidationError(
+                {
+                    "opened_on": f"A new course may start on {earliest:%d %b %Y} at the earliest "
+                    "(56 days after the last dose)."
+                }
+            )
+        target = target_mg_per_kg or patient.clinic.default_target_mg_per_kg
+        if not 50 <= Decimal(target) <= 300:
+            raise ValidationError({"target_mg_per_kg": "The dose target must be 50 to 300 mg/kg."})
+        return Course.objects.create(
+            patient=patient, opened_on=opened_on, target_mg_per_kg=target, recorded_by=by
+        )
+
+
 def patient_status(patient: Patient, on: datetime.date) -> rules.Status:
     return rules.status(load_history(patient)[1], on)

@@ -14,6 +14,7 @@ urlpatterns = [
         name="prescription_create",
     ),
     path("patients/<int:pk>/end-treatment/", views.end_treatment, name="end_treatment"),
+    path("patients/<int:pk>/courses/new/", views.course_create, name="course_create"),
     path("visits/<int:visit_pk>/", views.visit_detail, name="visit_detail"),
     path("visits/<int:visit_pk>/print/", views.visit_print, name="visit_print"),
     path("visits/<int:visit_pk>/mood-review/", views.mood_review_create, name="mood_review"),

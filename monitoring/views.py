@@ -23,6 +23,7 @@ from .forms import (
     EndTreatmentForm,
     LabForm,
     MoodReviewForm,
+    NewCourseForm,
     PrescriptionForm,
     VisitChecklistForm,
 )
@@ -273,3 +274,15 @@ def end_treatment(request, pk):
         services.end_treatment(patient, by=request.user, **data)
 
     return record_page(request, patient, EndTreatmentForm, "End treatment", save)
+
+
+@require(Action.ENROLL_PATIENT)
+@require_http_methods(["GET", "POST"])
+def course_create(request, pk):
+    """Re-treatment: a new course, no earlier than 56 days after the last dose."""
+    patient = get_patient(request, pk)
+
+    def save(data):
+        services.start_new_course(patient, by=request.user, **data)
+
+    return record_page(request, patient, NewCourseForm, "New treatment course", save)

@@ -11,7 +11,7 @@ from .dose import cumulative, dose_series, validate_prescription
 from .gate import awaiting_mood_review, evaluate, standing_blockers
 from .results import Blocker, Cumulative, Due, Status, Warning, Window
 from .rulesets import RS_2021, RS_2026, RuleSet, rule_set_for
-from .schedule import due, window
+from .schedule import due, new_course_earliest, window
 from .snapshot import (
     Consent,
     ContraceptionConfirmation,
@@ -56,6 +56,7 @@ __all__ = [
     "due",
     "evaluate",
     "is_first_prescription",
+    "new_course_earliest",
     "rule_set_for",
     "standing_blockers",
     "status",

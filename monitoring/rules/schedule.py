@@ -177,3 +177,10 @@ def due_for(ctx: Context) -> tuple[Due, ...]:
 def due(history: History, on: date) -> tuple[Due, ...]:
     """Every deadline that applies as of `on`, in the order of DOMAIN section 6."""
     return due_for(context(history, on))
+
+
+def new_course_earliest(history: History) -> date | None:
+    """The first day a new course may start: LD + 56 (None while the course has not ended)."""
+    if history.last_dose_on is None:
+        return None
+    return history.last_dose_on + timedelta(days=c.RETREATMENT_GAP_DAYS)

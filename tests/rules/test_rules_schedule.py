@@ -328,3 +328,13 @@ def test_due_codes_come_in_the_order_of_the_domain():
         "visit_due",
         "followup_labs_due",
     ]
+
+
+@pytest.mark.parametrize("last_dose", [None, date(2026, 10, 1)])
+def test_a_new_course_may_start_56_days_after_the_last_dose(last_dose):
+    from monitoring.rules import new_course_earliest
+
+    history = ready_can_get_pregnant(date(2026, 9, 1))
+    history = replace(history, last_dose_on=last_dose)
+    expected = None if last_dose is None else date(2026, 11, 26)
+    assert new_course_earliest(history) == expected

@@ -1,0 +1,57 @@
+"""Re-treatment: a new course no earlier than 56 days after the last dose."""
+
+import datetime
+
+import pytest
+from django.urls import reverse
+
+from clinic import demo
+from monitoring import services
+from monitoring.history import load_history
+
+
+@pytest.fixture
+def ended_yesterday(build, builder, clinician):
+    """A course whose last dose was yesterday; the tests travel forward to judge a new one."""
+    patient = build(demo.scenario_in_treatment, enrolled=-80)
+    services.end_treatment(patient, by=clinician, last_dose_on=builder.day(-1))
+    return patient
+
+
+@pytest.mark.parametrize(("days_after_last_dose", "accepted"), [(55, False), (56, True)])
+def test_a_new_course_starts_56_days_after_the_last_dose(
+    client, clinician, ended_yesterday, builder, days_after_last_dose, accepted
+):
+    import time_machine
+    from django.utils import timezone
+
+    patient = ended_yesterday
+    opened_on = builder.day(-1) + datetime.timedelta(days=days_after_last_dose)
+    later = timezone.now() + datetime.timedelta(days=days_after_last_dose)
+    with time_machine.travel(later, tick=False):
+        client.force_login(clinician)
+        response = client.post(
+            reverse("monitoring:course_create", args=[patient.pk]),
+            {"opened_on": opened_on.isoformat()},
+        )
+    if accepted:
+        assert response["Location"] == patient.get_absolute_url()
+        course, history = load_history(patient)
+        assert (course.opened_on, history.last_dose_on, history.prescriptions) == (
+            opened_on,
+            None,
+            (),
+        )
+    else:
+        assert "at the earliest" in response.context["form"].errors["opened_on"][0]
+        assert patient.courses.count() == 1
+
+
+def test_a_course_that_has_not_ended_cannot_be_replaced(client, clinician, patient):
+    client.force_login(clinician)
+    response = client.post(
+        reverse("monitoring:course_create", args=[patient.pk]),
+        {"opened_on": patient.clinic.today().isoformat()},
+    )
+    assert "has not ended" in response.context["form"].errors["opened_on"][0]
+    assert patient.courses.count() == 1
