@@ -185,6 +185,10 @@ class Reminder(models.Model):
     )
     attempts = models.PositiveSmallIntegerField(default=0)
     last_error = models.CharField(max_length=500, blank=True)
+    # Set when an attempt may have reached the SMTP server without its answer being recorded
+    # (the worker died, or the connection timed out or dropped after the message was sent):
+    # the patient may get this reminder twice. Only ever set, never cleared.
+    possible_duplicate = models.BooleanField(default=False)
     claimed_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

@@ -1,8 +1,9 @@
 """The staff's daily digest: one email per clinic with blocked, overdue and closing-window patients.
 
-The digest task runs every few minutes; a clinic's digest goes out once its send hour has come,
-once a day: a unique `StaffDigest` row per clinic and day means a second beat does not send it
-twice.
+The digest task runs every few minutes; a clinic's digest goes out once a day, once its
+instant has come: the clinic's send hour moved out of quiet hours, computed by the same function
+as a reminder's send_at. A unique `StaffDigest` row per clinic and day means a second beat does
+not send it twice; a run after that only looks the row up (one cheap query) and stops.
 """
 
 import datetime as dt
@@ -18,7 +19,7 @@ from monitoring.models import StaffDigest
 
 from .emails import staff_digest_email
 from .planner import statuses
-from .timing import in_quiet_hours
+from .timing import clinic_is_quiet, clinic_send_at
 
 log = logging.getLogger(__name__)
 
@@ -81,22 +82,42 @@ def claim_day(clinic: Clinic, day: dt.date) -> StaffDigest | None:
         return None
 
 
-def due_now(clinic: Clinic, now: dt.datetime) -> bool:
-    local = now.astimezone(clinic.zone)
-    quiet = in_quiet_hours(local.time(), clinic.quiet_hours_start, clinic.quiet_hours_end)
-    return local.hour >= clinic.reminder_send_hour and not quiet
+def digest_day(clinic: Clinic, now: dt.datetime) -> dt.date | None:
+    """The day whose digest is due now, or None.
+
+    A day's digest instant is computed like a reminder's send_at (`clinic_send_at`): the send
+    hour in the clinic's zone, moved out of quiet hours. It is due once `now` has reached it,
+    on the local day it falls on, outside quiet hours. A send hour in the evening part of
+    overnight quiet hours (22:00 with 20-08) moves a day's digest to the next morning: that
+    day's digest goes out then, still one a day."""
+    today = clinic.today(now)
+    if clinic_is_quiet(clinic, now):
+        return None
+    for day in (today, today - dt.timedelta(days=1)):
+        instant = clinic_send_at(clinic, day)
+        if instant.astimezone(clinic.zone).date() == today and now >= instant:
+            return day
+    return None
+
+
+def already_sent(clinic: Clinic, day: dt.date) -> bool:
+    return StaffDigest.objects.filter(clinic=clinic, sent_on=day).exists()
 
 
 def send_digest(clinic: Clinic, now: dt.datetime | None = None, *, force: bool = False) -> bool:
     now = now or timezone.now()
-    if not force and not due_now(clinic, now):
+    day = clinic.today(now) if force else digest_day(clinic, now)
+    if day is None:
         return False
-    today = clinic.today(now)
+    # A cheap look first: most runs of the day come after the digest went out.
+    if not force and already_sent(clinic, day):
+        return False
     to = recipients(clinic)
     if not to:
         return False
-    summary = summarize(clinic, today)
-    claimed = None if force else claim_day(clinic, today)
+    summary = summarize(clinic, clinic.today(now))
+    # Claim, then send; a failed send gives the day back so the next run tries again.
+    claimed = None if force else claim_day(clinic, day)
     if not force and claimed is None:
         return False
     try:

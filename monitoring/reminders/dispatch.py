@@ -12,7 +12,11 @@ has it), so two beats or two dispatchers never claim one row twice (QUALITY F3).
 message was lost (Redis restarted without persistence, F1) is claimed again after
 REMINDER_CLAIM_TIMEOUT_SECONDS; an attempt whose worker died (F2) after
 REMINDER_ATTEMPT_TIMEOUT_SECONDS, longer than the task's hard time limit, and it is recorded as
-a possible duplicate because the SMTP server may have accepted the message before the kill.
+a possible duplicate (`possible_duplicate`, which later errors never clear, and `last_error`)
+because the SMTP server may have accepted the message before the kill.
+
+Rows of a clinic in its quiet hours are not claimed; a task that still reaches the sender in
+quiet hours (a rescued row, a message delayed in the queue) defers its row (sender.py).
 """
 
 import datetime as dt
@@ -22,17 +26,31 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from clinic.models import Clinic
 from monitoring.models import Reminder, ReminderStatus
+from patients.models import Patient
+
+from .timing import clinic_is_quiet
 
 log = logging.getLogger(__name__)
 
 POSSIBLE_DUPLICATE = "possible duplicate: previous attempt interrupted"
 
 
+def quiet_clinic_ids(now: dt.datetime) -> list[int]:
+    """Clinics in their quiet hours right now: one query over the (few) clinics."""
+    clinics = Clinic.objects.only("pk", "time_zone", "quiet_hours_start", "quiet_hours_end")
+    return [clinic.pk for clinic in clinics if clinic_is_quiet(clinic, now)]
+
+
 def _claim_due(now: dt.datetime, limit: int) -> list[int]:
-    due = Reminder.objects.filter(status=ReminderStatus.PENDING, send_at__lte=now).order_by(
-        "send_at", "id"
-    )
+    due = Reminder.objects.filter(status=ReminderStatus.PENDING, send_at__lte=now)
+    quiet = quiet_clinic_ids(now)
+    if quiet:
+        # Overdue rows (after an outage, or planned before the clinic changed its hours) wait
+        # for the end of quiet hours. A subquery, not a join: FOR UPDATE locks reminders only.
+        due = due.exclude(patient__in=Patient.objects.filter(clinic_id__in=quiet).values("pk"))
+    due = due.order_by("send_at", "id")
     if connection.features.has_select_for_update_skip_locked:
         ids = list(due.select_for_update(skip_locked=True).values_list("id", flat=True)[:limit])
         Reminder.objects.filter(id__in=ids).update(
@@ -72,6 +90,7 @@ def _reclaim_stuck(now: dt.datetime, limit: int) -> list[int]:
         ).update(
             claimed_at=now,
             updated_at=now,
+            possible_duplicate=True,
             last_error=f"{POSSIBLE_DUPLICATE} (attempt {attempts} started {started_at:%H:%M:%S})",
         ):
             log.warning("reminder %s: attempt %s was interrupted; sending again", pk, attempts)

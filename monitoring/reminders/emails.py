@@ -81,6 +81,8 @@ def reminder_email(reminder) -> EmailMultiAlternatives:
         headers={
             "Message-ID": reminder_message_id(reminder),
             "List-Unsubscribe": f"<{links['unsubscribe_url']}>",
+            # RFC 8058: mail clients unsubscribe with one POST to that URL (no CSRF token).
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
             "Auto-Submitted": "auto-generated",
         },
         reply_to=[clinic.contact_email],

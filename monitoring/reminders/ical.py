@@ -1,7 +1,8 @@
 """A patient's private calendar feed: upcoming due dates as all-day events.
 
 Titles say only that something is due at the clinic: a calendar is often shared or shown on a
-lock screen, so no clinical word appears in it.
+lock screen, so no clinical word appears in it. Events name the clinic and its contact only:
+the feed's link never expires, so it carries no link to the patient's page (whose links do).
 """
 
 import datetime as dt
@@ -11,7 +12,7 @@ from icalendar import Calendar, Event
 from monitoring import rules
 from monitoring.history import load_history
 
-from .emails import clean_header, patient_links
+from .emails import clean_header
 from .planner import DUE_CODE_KINDS
 
 # The engine's due codes a patient acts on, plus the pick-up window's last day.
@@ -34,8 +35,9 @@ def feed(patient, *, now: dt.datetime, domain: str) -> bytes:
     calendar.add("prodid", "-//iPLEDGE clinic//reminders//EN")
     calendar.add("version", "2.0")
     calendar.add("x-wr-calname", f"{clinic_name} appointments")
+    # No link to the patient's page: the feed never expires, page links must (a link
+    # minted here would outlive REMINDER_LINK_MAX_AGE_DAYS in every subscribed calendar).
     contact = clean_header(clinic.contact_phone or clinic.contact_email)
-    page_url = patient_links(patient)["page_url"]
     for item in upcoming(status, today):
         event = Event()
         event.add("uid", f"{item.code}-{patient.pk}-{item.due_on:%Y%m%d}@{domain}")
@@ -45,8 +47,8 @@ def feed(patient, *, now: dt.datetime, domain: str) -> bytes:
         event.add("summary", f"{clinic_name}: appointment or task due")
         event.add(
             "description",
-            f"Something is due at {clinic_name}. See your page: {page_url}"
-            + (f" Questions: {contact}" if contact else ""),
+            f"Something is due at {clinic_name}."
+            + (f" Contact {clinic_name}: {contact}" if contact else ""),
         )
         event.add("transp", "TRANSPARENT")
         calendar.add_component(event)

@@ -5,7 +5,9 @@ re-derives a rule. The sender asks the same function at send time, so a reminder
 while the engine still calls for it. `plan_clinic()` loads a clinic's patients in chunks with
 `load_histories` (a fixed number of queries per chunk) and inserts the missing rows with one
 `bulk_create(ignore_conflicts=True)`: the unique key (patient, kind, due_on) makes a second
-planner running at the same time harmless.
+planner running at the same time harmless. A cancelled row that is needed again (the patient
+opted back in, the need came back) returns to pending in one conditional UPDATE for all such
+rows; sent, failed, expired and in-flight rows are never touched.
 """
 
 import datetime as dt
@@ -14,13 +16,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Case, DateTimeField, Exists, F, OuterRef, Q, Value, When
+from django.db.models.functions import Concat, Left
 from django.utils import timezone
 
 from clinic.models import Clinic
 from monitoring import rules
 from monitoring.history import load_histories
-from monitoring.models import Course, Reminder, ReminderKind
+from monitoring.models import Course, Reminder, ReminderKind, ReminderStatus
 from patients.models import Patient
 
 from .timing import clinic_send_at
@@ -105,22 +108,52 @@ def statuses(clinic: Clinic, today: dt.date, **filters) -> Iterator[tuple[Patien
 class PlanResult:
     patients: int = 0
     created: int = 0
+    reactivated: int = 0
 
 
 def rows_for(patient: Patient, status: rules.Status, today: dt.date, now: dt.datetime):
-    """Unsaved Reminder rows for what this patient needs, skipping sends already past."""
+    """Unsaved Reminder rows for what this patient needs, each at its next allowed instant.
+
+    A send day already past (a due date first seen within the lead time, say a visit booked
+    for tomorrow) is not skipped: the reminder goes at the next allowed instant, today's send
+    hour or now, out of quiet hours, as long as that is still on or before the due date."""
     clinic = patient.clinic
     for kind, due_on in needed(status).items():
-        day = send_day(kind, due_on, today)
-        if day < today or due_on < today:
+        if due_on < today:
             continue
+        day = max(send_day(kind, due_on, today), today)
         when = clinic_send_at(clinic, day, now)
         if when.astimezone(clinic.zone).date() > due_on:
             continue  # quiet hours would push it past the due date: it would only expire
         yield Reminder(patient=patient, kind=kind, due_on=due_on, send_at=when)
 
 
+def _reactivate(rows: list[Reminder], now: dt.datetime) -> int:
+    """Cancelled rows needed again go back to pending, each with the send_at a new row would
+    get; attempts are kept. One conditional UPDATE for all of them (status cancelled ->
+    pending), so a row that is anything but cancelled by now (another planner got there, or
+    it was sent, failed or expired) is left alone."""
+    if not rows:
+        return 0
+    send_at = Case(
+        *(When(pk=row.pk, then=Value(row.send_at)) for row in rows),
+        output_field=DateTimeField(),
+    )
+    return Reminder.objects.filter(
+        pk__in=[row.pk for row in rows], status=ReminderStatus.CANCELLED
+    ).update(
+        status=ReminderStatus.PENDING,
+        send_at=send_at,
+        claimed_at=None,
+        last_error=Left(Concat(Value("needed again after: "), F("last_error")), 500),
+        updated_at=now,
+    )
+
+
 def plan_clinic(clinic: Clinic, now: dt.datetime | None = None) -> PlanResult:
+    """Insert the rows the clinic's patients need and re-activate the cancelled ones needed
+    again: 1 + 9 queries per chunk of patients, one read of the existing rows, one
+    bulk_create and at most one UPDATE, whatever the number of patients or rows."""
     now = now or timezone.now()
     today = clinic.today(now)
     result = PlanResult()
@@ -128,15 +161,25 @@ def plan_clinic(clinic: Clinic, now: dt.datetime | None = None) -> PlanResult:
     for patient, status in statuses(clinic, today):
         result.patients += 1
         wanted.extend(rows_for(patient, status, today, now))
-    existing = set(
-        Reminder.objects.filter(patient__clinic=clinic, due_on__gte=today).values_list(
-            "patient_id", "kind", "due_on"
-        )
-    )
-    new = [r for r in wanted if (r.patient_id, r.kind, r.due_on) not in existing]
-    if new:
+    existing = {
+        (patient_id, kind, due_on): (pk, status)
+        for pk, patient_id, kind, due_on, status in Reminder.objects.filter(
+            patient__clinic=clinic, due_on__gte=today
+        ).values_list("pk", "patient_id", "kind", "due_on", "status")
+    }
+    new, again = [], []
+    for row in wanted:
+        found = existing.get((row.patient_id, row.kind, row.due_on))
+        if found is None:
+            new.append(row)
+        elif found[1] == ReminderStatus.CANCELLED:
+            row.pk = found[0]
+            again.append(row)
+    if new or again:
         with transaction.atomic():
-            Reminder.objects.bulk_create(new, ignore_conflicts=True, batch_size=500)
+            if new:
+                Reminder.objects.bulk_create(new, ignore_conflicts=True, batch_size=500)
+            result.reactivated = _reactivate(again, now)
     result.created = len(new)
     return result
 
@@ -148,5 +191,11 @@ def plan_all(now: dt.datetime | None = None) -> PlanResult:
         result = plan_clinic(clinic, now)
         total.patients += result.patients
         total.created += result.created
-    log.info("planned reminders: %s patients, %s new rows", total.patients, total.created)
+        total.reactivated += result.reactivated
+    log.info(
+        "planned reminders: %s patients, %s new rows, %s cancelled rows needed again",
+        total.patients,
+        total.created,
+        total.reactivated,
+    )
     return total

@@ -7,16 +7,21 @@ sent only after the SMTP server accepted the message; a worker killed between th
 attempt open, and the dispatcher later records it as a possible duplicate.
 
 Transient SMTP trouble (4xx, refused or dropped connections, timeouts) puts the row back to
-pending with an exponential backoff (REMINDER_RETRY_BASE_SECONDS * 2**(attempt - 1)), at most
-REMINDER_MAX_ATTEMPTS attempts: the retry is a row, not a far-future Celery ETA message, so it
-survives a Redis restart and shows on the staff page. A permanent refusal (5xx) fails at once.
+pending with an exponential backoff (REMINDER_RETRY_BASE_SECONDS * 2**(attempt - 1)), moved out
+of the clinic's quiet hours, at most REMINDER_MAX_ATTEMPTS attempts: the retry is a row, not a
+far-future Celery ETA message, so it survives a Redis restart and shows on the staff page. A
+permanent refusal (5xx) fails at once. A timeout, a dropped connection or the soft time limit
+after the DATA command went out is an unknown outcome: retried like the others, and recorded
+as a possible duplicate (`possible_duplicate`), since the server may have accepted the message.
 """
 
 import datetime as dt
 import logging
 import smtplib
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
+from django.core.mail import get_connection
 from django.db.models import F
 from django.utils import timezone
 
@@ -26,6 +31,7 @@ from monitoring.models import Reminder, ReminderStatus
 
 from . import emails
 from .planner import needed
+from .timing import clinic_allowed_at, clinic_is_quiet
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +51,11 @@ def recheck(reminder: Reminder, today: dt.date) -> tuple[str, str] | None:
     return None
 
 
+def answered(error: BaseException) -> bool:
+    """The SMTP server replied with a code: it said what it did with the message."""
+    return isinstance(error, smtplib.SMTPRecipientsRefused | smtplib.SMTPResponseException)
+
+
 def is_transient(error: BaseException) -> bool:
     if isinstance(error, smtplib.SMTPRecipientsRefused):
         codes = [code for code, _ in error.recipients.values()]
@@ -52,9 +63,56 @@ def is_transient(error: BaseException) -> bool:
     if isinstance(error, smtplib.SMTPResponseException):
         return error.smtp_code < 500
     # Refused, reset or timed-out connections, a dropped session, the task's soft time limit.
-    return isinstance(error, OSError | smtplib.SMTPException) or type(error).__name__ in {
-        "SoftTimeLimitExceeded"
-    }
+    return isinstance(error, OSError | smtplib.SMTPException | SoftTimeLimitExceeded)
+
+
+class SendError(Exception):
+    """A send that failed; `maybe_sent` when the server may have the message anyway."""
+
+    def __init__(self, error: BaseException, *, maybe_sent: bool):
+        super().__init__(str(error))
+        self.error = error
+        self.maybe_sent = maybe_sent
+
+
+def send_once(message) -> None:
+    """Send one message on its own connection and tell how far a failure got.
+
+    Nothing can have been delivered when the connection could not be opened, was refused, or
+    the server answered with a code (4xx, 5xx). A timeout, a dropped connection or the soft
+    time limit once the DATA command went out leaves the outcome unknown: the server may have
+    accepted the message without us reading its answer. With the SMTP backend the DATA command
+    is watched on the smtplib connection; a backend without one counts as past DATA as soon as
+    it is handed the message (the conservative answer).
+    """
+    backend = get_connection()
+    try:
+        backend.open()
+    except Exception as error:
+        raise SendError(error, maybe_sent=False) from error
+    data_sent = False
+    smtp = getattr(backend, "connection", None)
+    if isinstance(smtp, smtplib.SMTP):
+        issue_data = smtp.data
+
+        def data(msg):
+            nonlocal data_sent
+            data_sent = True
+            return issue_data(msg)
+
+        smtp.data = data
+    else:
+        data_sent = True
+    try:
+        backend.send_messages([message])
+    except Exception as error:
+        maybe = data_sent and not answered(error) and not isinstance(error, ConnectionRefusedError)
+        raise SendError(error, maybe_sent=maybe) from error
+    finally:
+        try:
+            backend.close()  # after an accepted message, a failed QUIT changes nothing
+        except Exception:  # noqa: S110
+            pass
 
 
 def describe(error: BaseException) -> str:
@@ -75,20 +133,30 @@ def _in_attempt(pk: int):
     return Reminder.objects.filter(pk=pk, status=ReminderStatus.SENDING, claimed_at__isnull=True)
 
 
-def _attempt_failed(reminder: Reminder, attempt: int, error: BaseException) -> str:
+def _attempt_failed(reminder: Reminder, attempt: int, failure: SendError) -> str:
     now = timezone.now()
+    error = failure.error
     text = f"attempt {attempt}: {describe(error)}"
+    if failure.maybe_sent:
+        text = f"attempt {attempt}: outcome unknown, possible duplicate: {describe(error)}"
+    # Never cleared: a later 4xx, a cancellation or an expiry overwrites last_error, not this.
+    flag = {"possible_duplicate": True} if failure.maybe_sent else {}
     if is_transient(error) and attempt < settings.REMINDER_MAX_ATTEMPTS:
         delay = settings.REMINDER_RETRY_BASE_SECONDS * 2 ** (attempt - 1)
+        send_at = clinic_allowed_at(reminder.patient.clinic, now + dt.timedelta(seconds=delay))
+        wait = (send_at - now).total_seconds()
         _in_attempt(reminder.pk).update(
             status=ReminderStatus.PENDING,
-            send_at=now + dt.timedelta(seconds=delay),
-            last_error=f"{text}; next try in {delay:g} s"[:500],
+            send_at=send_at,
+            last_error=f"{text}; next try in {wait:g} s"[:500],
             updated_at=now,
+            **flag,
         )
-        log.warning("reminder %s: %s; retrying in %s s", reminder.pk, text, delay)
+        log.warning("reminder %s: %s; retrying at %s", reminder.pk, text, send_at)
         return "retry"
-    _in_attempt(reminder.pk).update(status=ReminderStatus.FAILED, last_error=text, updated_at=now)
+    _in_attempt(reminder.pk).update(
+        status=ReminderStatus.FAILED, last_error=text[:500], updated_at=now, **flag
+    )
     log.error("reminder %s failed: %s", reminder.pk, text)
     return "failed"
 
@@ -109,6 +177,17 @@ def deliver(reminder_id: int) -> str:
             status=status, last_error=reason, claimed_at=None, updated_at=timezone.now()
         )
         return str(status)
+    clinic = reminder.patient.clinic
+    now = timezone.now()
+    if clinic_is_quiet(clinic, now):
+        # Claimed before quiet hours began, rescued, or delayed in the queue: it waits.
+        _claimed(reminder.pk, token).update(
+            status=ReminderStatus.PENDING,
+            claimed_at=None,
+            send_at=clinic_allowed_at(clinic, now),
+            updated_at=now,
+        )
+        return "deferred"
     message = emails.reminder_email(reminder)
     started = _claimed(reminder.pk, token).update(
         claimed_at=None, attempts=F("attempts") + 1, updated_at=timezone.now()
@@ -117,9 +196,9 @@ def deliver(reminder_id: int) -> str:
         return "raced"
     attempt = reminder.attempts + 1
     try:
-        message.send()
-    except Exception as error:  # every failure is recorded on the row
-        return _attempt_failed(reminder, attempt, error)
+        send_once(message)
+    except SendError as failure:  # every failure is recorded on the row
+        return _attempt_failed(reminder, attempt, failure)
     # Accepted by the SMTP server: only now is it sent. Unconditional on the claim, so a slow
     # attempt that was meanwhile rescued by the dispatcher still ends as sent.
     Reminder.objects.filter(pk=reminder.pk, status=ReminderStatus.SENDING).update(
