@@ -12,6 +12,7 @@ from clinic.audit import log_view
 from clinic.roles import Action
 
 from .models import Reminder, ReminderStatus
+from .reminders.timing import clinic_allowed_at
 
 # Failed reminders first: they need a person (wrong address, mailbox refused).
 _FAILED_FIRST = Case(
@@ -62,13 +63,22 @@ def patient_reminders(request, pk):
 def reminder_retry(request, pk):
     """Send a failed reminder again (say, after the patient's address was corrected)."""
     reminder = get_object_or_404(
-        Reminder.objects.select_related("patient"), pk=pk, patient__clinic=current_clinic(request)
+        Reminder.objects.select_related("patient__clinic"),
+        pk=pk,
+        patient__clinic=current_clinic(request),
     )
     now = timezone.now()
+    # Now, unless the clinic is in its quiet hours: then when they end.
+    send_at = clinic_allowed_at(reminder.patient.clinic, now)
     retried = Reminder.objects.filter(pk=reminder.pk, status=ReminderStatus.FAILED).update(
-        status=ReminderStatus.PENDING, attempts=0, send_at=now, updated_at=now
+        status=ReminderStatus.PENDING, attempts=0, send_at=send_at, updated_at=now
     )
-    if retried:
+    if retried and send_at > now:
+        local = timezone.localtime(send_at, reminder.patient.clinic.zone)
+        messages.success(
+            request, f"The reminder will be sent again after quiet hours, at {local:%H:%M}."
+        )
+    elif retried:
         messages.success(request, "The reminder will be sent again within a minute.")
     else:
         messages.info(request, "Only a failed reminder can be sent again.")

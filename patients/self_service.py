@@ -1,7 +1,8 @@
 """The patient's self-service pages, reached from a signed link in a reminder email.
 
 No login (patients have no password): the signed token is the key, and it names one patient.
-Pages say what is needed in plain words and never show a result. CSRF protection stays on.
+Pages say what is needed in plain words and never show a result. CSRF protection stays on,
+except for the one-click unsubscribe POST (RFC 8058), which can only opt the patient out.
 """
 
 from django import forms
@@ -12,6 +13,7 @@ from django.db import transaction
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from clinic.audit import log_view
@@ -144,17 +146,23 @@ def questions_done(request, token, patient):
 
 
 @login_not_required
+@csrf_exempt
 @require_http_methods(["GET", "POST"])
 def unsubscribe(request, token):
-    """GET asks for confirmation (mail scanners follow links); POST opts out."""
+    """GET asks for confirmation (mail scanners follow links); POST opts out.
+
+    The POST is also RFC 8058's one-click unsubscribe (`List-Unsubscribe-Post`), which a mail
+    client sends without a CSRF token: so no CSRF check here. The signed, purpose-salted token
+    is the authentication, and the POST can do one thing only, idempotently: opt out."""
     try:
         patient = signing.patient_for_unsubscribe(token)
     except Http404:
         return render(request, "self_service/invalid.html", status=404)
     if request.method == "POST":
         with transaction.atomic():
-            patient.email_opt_out = True
-            patient.save(update_fields=["email_opt_out", "updated_at"])  # audited
+            if not patient.email_opt_out:
+                patient.email_opt_out = True
+                patient.save(update_fields=["email_opt_out", "updated_at"])  # audited
             Reminder.objects.filter(patient=patient, status=ReminderStatus.PENDING).update(
                 status=ReminderStatus.CANCELLED, last_error="the patient opted out"
             )

@@ -6,7 +6,9 @@ import re
 import pytest
 import time_machine
 from django.core import mail
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from monitoring import rules
@@ -41,6 +43,7 @@ def test_subjects_carry_no_clinical_detail_and_bodies_carry_the_links(clinic, pa
     html = message.alternatives[0][0]
     assert "Stop these emails" in html
     assert message.extra_headers["List-Unsubscribe"].startswith("<http")
+    assert message.message()["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
 
 
 def test_names_cannot_inject_headers_or_markup(clinic, patient):
@@ -121,6 +124,44 @@ def test_unsubscribe_asks_on_get_and_opts_out_on_post(client, patient):
     assert patient.email_opt_out and pending.status == ReminderStatus.CANCELLED
 
 
+def test_one_click_unsubscribe_needs_no_csrf_token_and_only_ever_opts_out(patient):
+    from auditlog.models import LogEntry
+
+    pending = reminder_for(patient)
+    url = reverse("self_service:unsubscribe", args=[signing.unsubscribe_token(patient)])
+    one_click = Client(enforce_csrf_checks=True)  # a mail client: no cookie, no CSRF token
+    assert one_click.get(url).status_code == 200  # a scanner's GET changes nothing
+    patient.refresh_from_db()
+    assert not patient.email_opt_out
+    for _ in range(2):  # RFC 8058 POST, sent twice: the same outcome
+        response = one_click.post(url, {"List-Unsubscribe": "One-Click"})
+        assert response.status_code == 200
+    patient.refresh_from_db()
+    pending.refresh_from_db()
+    assert patient.email_opt_out and pending.status == ReminderStatus.CANCELLED
+    changes = LogEntry.objects.filter(action=LogEntry.Action.UPDATE, object_pk=str(patient.pk))
+    assert [entry.changes_dict.get("email_opt_out") for entry in changes] == [["False", "True"]]
+    bad = url.replace("/unsubscribe/", "/unsubscribe/x")
+    assert one_click.post(bad, {"List-Unsubscribe": "One-Click"}).status_code == 404
+
+
+def test_the_calendar_feed_carries_no_page_link_only_the_clinic_contact(
+    client, clinic, in_treatment
+):
+    clinic.contact_phone = "555-0100"
+    clinic.save()
+    with time_machine.travel(NOW, tick=False):
+        patient = in_treatment(dispensed=-9)
+        url = reverse("self_service:calendar", args=[signing.calendar_token(patient)])
+        body = client.get(url).content.decode().replace("\r\n ", "")  # unfold long lines
+    descriptions = re.findall(r"DESCRIPTION:(.*)", body)
+    assert descriptions and all(
+        d.strip() == "Something is due at Clinic A. Contact Clinic A: 555-0100"
+        for d in descriptions
+    )
+    assert "/p/" not in body and "http" not in body
+
+
 def test_the_calendar_feed_lists_upcoming_dates_without_clinical_words(
     client, clinic, in_treatment
 ):
@@ -151,6 +192,29 @@ def test_staff_see_failed_reminders_and_opted_out_patients_first(client, clinic,
     client.post(reverse("reminders:retry", args=[failed.pk]))
     failed.refresh_from_db()
     assert failed.status == ReminderStatus.PENDING
+
+
+def test_staff_see_a_possible_duplicate_badge_whatever_the_last_error(client, staff, patient):
+    flagged = reminder_for(
+        patient, status=ReminderStatus.SENT, possible_duplicate=True, last_error="attempt 2: 451"
+    )
+    reminder_for(patient, kind="visit", status=ReminderStatus.SENT)
+    client.force_login(staff)
+    for url in (reverse("reminders:list"), reverse("reminders:patient", args=[patient.pk])):
+        html = client.get(url).content.decode()
+        assert html.count(">possible duplicate</span>") == 1
+    assert flagged.possible_duplicate
+
+
+def test_send_again_in_quiet_hours_waits_for_their_end(client, staff, patient):
+    failed = reminder_for(patient, status=ReminderStatus.FAILED, last_error="550", attempts=1)
+    night = dt.datetime(2027, 5, 4, 2, 0, tzinfo=UTC)  # 22:00 in New York
+    with time_machine.travel(night, tick=False):
+        client.force_login(staff)
+        client.post(reverse("reminders:retry", args=[failed.pk]))
+    failed.refresh_from_db()
+    assert (failed.status, failed.attempts) == (ReminderStatus.PENDING, 0)
+    assert failed.send_at == dt.datetime(2027, 5, 4, 12, 0, tzinfo=UTC)  # 08:00 in New York
 
 
 def test_another_clinics_patient_reminders_are_a_404(client, patient):
@@ -200,3 +264,37 @@ def test_a_failed_digest_is_tried_again_the_same_day(clinic, staff, monkeypatch)
     monkeypatch.setattr(digest, "staff_digest_email", real_send)
     assert digest.send_digest(clinic, nine + dt.timedelta(minutes=5))
     assert len(mail.outbox) == 1
+
+
+def test_a_send_hour_inside_quiet_hours_sends_the_digest_when_they_end_once_a_day(clinic, staff):
+    clinic.reminder_send_hour = 21  # inside 20:00-08:00: the digest goes at 08:00 next day
+    clinic.save()
+    evening = dt.datetime(2027, 3, 11, 2, 0, tzinfo=UTC)  # 21:00 on March 10 in New York
+    assert not digest.send_digest(clinic, evening)
+    morning = dt.datetime(2027, 3, 11, 13, 0, tzinfo=UTC)  # 08:00 on March 11 (EST)
+    assert not digest.send_digest(clinic, morning - dt.timedelta(minutes=1))
+    assert digest.send_digest(clinic, morning)
+    assert not digest.send_digest(clinic, morning + dt.timedelta(hours=10))  # 18:00
+    assert len(mail.outbox) == 1
+    assert digest.send_digest(clinic, morning + dt.timedelta(days=1))
+    assert len(mail.outbox) == 2
+
+
+def test_an_early_send_hour_inside_quiet_hours_sends_the_digest_the_same_morning(clinic, staff):
+    clinic.reminder_send_hour = 6
+    clinic.save()
+    eight = dt.datetime(2027, 3, 10, 13, 0, tzinfo=UTC)  # 08:00 in New York (EST)
+    assert not digest.send_digest(clinic, eight - dt.timedelta(minutes=1))
+    assert digest.send_digest(clinic, eight)
+    assert len(mail.outbox) == 1
+
+
+def test_a_digest_already_sent_today_is_not_summarized_again(clinic, staff, monkeypatch):
+    nine = dt.datetime(2027, 3, 10, 14, 0, tzinfo=UTC)
+    assert digest.send_digest(clinic, nine)
+    summaries = []
+    monkeypatch.setattr(digest, "summarize", lambda *args: summaries.append(args))
+    with CaptureQueriesContext(connection) as queries:
+        assert not digest.send_digest(clinic, nine + dt.timedelta(minutes=15))
+    assert summaries == []
+    assert len(queries) == 1  # the StaffDigest row looked up, nothing else
