@@ -1,7 +1,7 @@
 from django import forms
 from django.core.exceptions import ValidationError
 
-from patients.forms import DATE_INPUT, CrispyMixin
+from patients.forms import DATE_INPUT, METHOD_TIERS, CrispyMixin
 from patients.models import ContraceptionMethod
 
 from .models import LAB_UNITS, LabKind, Prescription, Severity, SideEffect
@@ -65,11 +65,6 @@ class EndTreatmentForm(CrispyMixin, forms.Form):
 
 SEVERITY_CHOICES = [("", "None"), *Severity.choices]
 SIDE_EFFECT_PREFIX = "se_"
-METHOD_TIERS = (
-    ("Primary", rule_constants.PRIMARY_METHODS),
-    ("Secondary", rule_constants.SECONDARY_METHODS),
-    ("Not acceptable (never counts)", rule_constants.UNACCEPTABLE_METHODS),
-)
 
 
 def _score(label: str, top: int, **kwargs) -> forms.IntegerField:

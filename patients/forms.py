@@ -3,6 +3,8 @@ from crispy_forms.layout import Submit
 from django import forms
 from django.core.exceptions import ValidationError
 
+from monitoring.rules import constants as rule_constants
+
 from .models import (
     Consent,
     ContraceptionConfirmation,
@@ -13,6 +15,17 @@ from .models import (
 )
 
 DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
+# Contraception methods by tier, as the rules count them (DOMAIN section 4).
+METHOD_TIERS = (
+    ("Primary", rule_constants.PRIMARY_METHODS),
+    ("Secondary", rule_constants.SECONDARY_METHODS),
+    ("Not acceptable (never counts)", rule_constants.UNACCEPTABLE_METHODS),
+)
+GROUPED_METHOD_CHOICES = [
+    (tier, [(code, label) for code, label in ContraceptionMethod.choices if code in codes])
+    for tier, codes in METHOD_TIERS
+]
 
 
 class CrispyMixin:
@@ -104,7 +117,7 @@ class ConsentForm(CrispyMixin, forms.ModelForm):
 class ContraceptionForm(CrispyMixin, forms.ModelForm):
     submit_label = "Record confirmation"
     methods = forms.MultipleChoiceField(
-        choices=ContraceptionMethod.choices,
+        choices=GROUPED_METHOD_CHOICES,
         widget=forms.CheckboxSelectMultiple,
         required=False,
         help_text="Two methods, at least one primary; or abstinence. "

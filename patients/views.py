@@ -11,6 +11,7 @@ from clinic.access import current_clinic, get_patient, get_record, may, patients
 from clinic.audit import log_view
 from clinic.pages import record_page, submitted
 from clinic.roles import Action
+from monitoring import rules
 from monitoring.history import load_patient_page
 
 from . import services
@@ -168,6 +169,8 @@ def contraception_create(request, pk):
 
     def save(data):
         services.record_contraception(patient, by=request.user, source="staff", **data)
+        for warning in rules.contraception_warnings(data["methods"]):
+            messages.warning(request, warning.message)
 
     return record_page(request, patient, ContraceptionForm, "Contraception confirmation", save)
 

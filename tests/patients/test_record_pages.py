@@ -262,3 +262,29 @@ def test_contraception_cannot_start_before_birth(staff, patient):
         )
     assert "birth date" in error.value.message_dict["started_on"][0]
     assert not ContraceptionConfirmation.objects.exists()
+
+
+def test_the_contraception_form_groups_methods_by_tier_and_warns_of_a_pill_that_never_counts(
+    client, staff, patient
+):
+    client.force_login(staff)
+    url = reverse("patients:contraception_create", args=[patient.pk])
+    page = client.get(url).content.decode()
+    primary, secondary, unacceptable = (
+        page.index("Primary"),
+        page.index("Secondary"),
+        page.index("Not acceptable"),
+    )
+    assert primary < page.index("Implant") < secondary < page.index("Male condom")
+    assert unacceptable < page.index("Progestin-only pill")
+    response = client.post(
+        url,
+        {
+            "confirmed_on": iso(patient.clinic.today()),
+            "methods": ["progestin_only_pill", "male_condom"],
+        },
+        follow=True,
+    )
+    texts = [str(m) for m in response.context["messages"]]
+    assert any("progestin" in t.lower() for t in texts), texts
+    assert ContraceptionConfirmation.objects.get().methods == ["male_condom", "progestin_only_pill"]
