@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from clinic.admin import ReadOnlyClinicalAdmin
+from clinic.admin import ClinicScopedAdmin, ReadOnlyClinicalAdmin
 
 from .models import (
     ComprehensionReport,
@@ -9,6 +9,7 @@ from .models import (
     MoodReview,
     Prescription,
     Reminder,
+    StaffDigest,
     Visit,
 )
 
@@ -24,3 +25,14 @@ for model, columns in (
     admin.site.register(
         model, type(f"{model.__name__}Admin", (ReadOnlyClinicalAdmin,), {"list_display": columns})
     )
+
+
+@admin.register(StaffDigest)
+class StaffDigestAdmin(ClinicScopedAdmin):
+    list_display = ["clinic", "sent_on", "created_at"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
