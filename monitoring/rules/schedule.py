@@ -71,7 +71,21 @@ def _lockout_until(ctx: Context) -> date | None:
 def _monthly_test_due(ctx: Context) -> date | None:
     if not ctx.history.can_get_pregnant or not in_treatment(ctx.history, ctx.on):
         return None
-    return supply_end(latest_dispensed(ctx.history)) - timedelta(days=c.DUE_BEFORE_SUPPLY_END_DAYS)
+    due_on = supply_end(latest_dispensed(ctx.history)) - timedelta(
+        days=c.DUE_BEFORE_SUPPLY_END_DAYS
+    )
+    # Done once a negative monthly test is collected close enough to the due date to qualify a
+    # prescription written then (within the 7-day window); an earlier one does not count.
+    earliest_useful = due_on - timedelta(days=c.WINDOW_DAYS - 1)
+    if any(
+        t.kind == c.MONTHLY
+        and t.result == c.NEGATIVE
+        and t.superseded_on is None
+        and t.collected_on >= earliest_useful
+        for t in ctx.history.pregnancy_tests
+    ):
+        return None
+    return due_on
 
 
 def _visit_due(ctx: Context) -> date | None:
@@ -80,6 +94,10 @@ def _visit_due(ctx: Context) -> date | None:
     visits = ctx.history.visits
     if visits and visits[-1].next_visit_on is not None:
         return visits[-1].next_visit_on
+    # This month's visit happened (after the latest prescription) and set no next date.
+    latest_written = max(p.written_on for p in ctx.history.prescriptions)
+    if visits and visits[-1].visited_on > latest_written:
+        return None
     return supply_end(latest_dispensed(ctx.history)) - timedelta(days=c.DUE_BEFORE_SUPPLY_END_DAYS)
 
 

@@ -189,3 +189,14 @@ def treating_cannot_get_pregnant(on: date) -> History:
 
 def codes(blockers) -> list[str]:
     return [b.code for b in blockers]
+
+
+def before_the_months_checks(history: History, on: date) -> History:
+    """The same patient before this month's monthly test and visit (anything in the last 20
+    days is taken away), so that both are still due."""
+    since = on - days(20)
+    return replace(
+        history,
+        pregnancy_tests=tuple(t for t in history.pregnancy_tests if t.collected_on < since),
+        visits=tuple(v for v in history.visits if v.visited_on < since),
+    )

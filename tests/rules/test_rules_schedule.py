@@ -11,6 +11,7 @@ from tests.rules.builders import (
     RS2021_DAY,
     RS2026_DAY,
     baseline_labs,
+    before_the_months_checks,
     days,
     pregnancy_test,
     prescription,
@@ -179,7 +180,8 @@ def test_a_short_supply_moves_the_monthly_test():
 @pytest.mark.parametrize(("last_dose_offset", "during"), [(-1, False), (0, False), (1, True)])
 def test_nothing_is_due_for_the_month_once_treatment_ended(last_dose_offset, during):
     on = RS2021_DAY
-    history = replace(treating_can_get_pregnant(on), last_dose_on=on + days(last_dose_offset))
+    history = before_the_months_checks(treating_can_get_pregnant(on), on)
+    history = replace(history, last_dose_on=on + days(last_dose_offset))
     found = due_on(history, on)
     assert ("monthly_test_due" in found) is during
     assert ("visit_due" in found) is during
@@ -187,14 +189,14 @@ def test_nothing_is_due_for_the_month_once_treatment_ended(last_dose_offset, dur
 
 @pytest.mark.parametrize("on", BOTH_RULE_SETS)
 def test_patients_who_cannot_get_pregnant_have_a_visit_but_no_monthly_test_due(on):
-    found = due_on(treating_cannot_get_pregnant(on), on)
+    found = due_on(before_the_months_checks(treating_cannot_get_pregnant(on), on), on)
     assert "monthly_test_due" not in found
     assert found["visit_due"] == on - days(2)
 
 
 @pytest.mark.parametrize(
     ("next_visit_offset", "visit_offset", "expected_offset"),
-    [(12, 0, 12), (12, 1, -2), (None, 0, -2)],
+    [(12, 0, 12), (12, 1, -2), (None, 0, None), (None, -30, -2)],
 )
 def test_the_visit_is_due_on_the_next_visit_date_of_the_latest_visit(
     next_visit_offset, visit_offset, expected_offset
@@ -205,8 +207,10 @@ def test_the_visit_is_due_on_the_next_visit_date_of_the_latest_visit(
     history = replace(
         history, visits=(visit(9, on + days(visit_offset), next_visit_on=next_visit_on),)
     )
-    # Without a usable next visit date: supply end (on) - 2.
-    assert due_on(history, on)["visit_due"] == on + days(expected_offset)
+    # Without a usable next visit date: supply end (on) - 2, unless this month's visit (after
+    # the prescription written on - 30) is done.
+    expected = None if expected_offset is None else on + days(expected_offset)
+    assert due_on(history, on).get("visit_due") == expected
 
 
 # followup_labs_due: course start + 56 until a lab after course start + 28
@@ -321,13 +325,15 @@ def test_contraception_may_stop_a_month_after_the_last_dose_after_a_negative_pos
 
 def test_due_codes_come_in_the_order_of_the_domain():
     on = RS2021_DAY
-    history = treating_can_get_pregnant(on)
-    assert [d.code for d in due(history, on)] == [
-        "window_closes",
+    before = before_the_months_checks(treating_can_get_pregnant(on), on)
+    assert [d.code for d in due(before, on)] == [
         "monthly_test_due",
         "visit_due",
         "followup_labs_due",
     ]
+    # Once the month's test and visit are done, the window of that test opens instead.
+    after = treating_can_get_pregnant(on)
+    assert [d.code for d in due(after, on)] == ["window_closes", "followup_labs_due"]
 
 
 @pytest.mark.parametrize("last_dose", [None, date(2026, 10, 1)])
@@ -338,3 +344,23 @@ def test_a_new_course_may_start_56_days_after_the_last_dose(last_dose):
     history = replace(history, last_dose_on=last_dose)
     expected = None if last_dose is None else date(2026, 11, 26)
     assert new_course_earliest(history) == expected
+
+
+@pytest.mark.parametrize(
+    ("collected_offset", "result", "still_due"),
+    [
+        (-9, "negative", True),
+        (-8, "negative", False),
+        (0, "negative", False),
+        (-2, "positive", True),
+    ],
+)
+def test_the_monthly_test_is_done_once_collected_within_7_days_of_its_due_date(
+    collected_offset, result, still_due
+):
+    on = RS2026_DAY
+    # Supply ends on `on`: the monthly test is due on - 2, so a test from on - 8 qualifies.
+    history = before_the_months_checks(treating_can_get_pregnant(on), on)
+    test = pregnancy_test(7, "monthly", on + days(collected_offset), result=result)
+    history = replace(history, pregnancy_tests=(*history.pregnancy_tests, test))
+    assert ("monthly_test_due" in due_on(history, on)) is still_due
