@@ -25,8 +25,25 @@ class CurrentClinicMiddleware:
         return self.get_response(request)
 
 
+# Every script and style comes from the app itself (no CDN, no inline code), so the policy can
+# be strict: an injected <script> or inline handler does not run.
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
+
+
 class NoStoreMiddleware:
-    """Pages with patient data must not be kept by browsers or proxies (QUALITY A7)."""
+    """Pages with patient data must not be kept by browsers or proxies, and run only the app's
+    own scripts (QUALITY A7)."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -35,4 +52,5 @@ class NoStoreMiddleware:
         response = self.get_response(request)
         if not request.path.startswith("/static/"):
             patch_cache_control(response, no_store=True, private=True)
+        response.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         return response

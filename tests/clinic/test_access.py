@@ -143,3 +143,11 @@ def test_pages_show_times_in_the_clinics_time_zone(client, staff, patient):
     page = client.get(reverse("reminders:list")).content.decode()
     assert "12 Jan 2027 09:00" in page  # America/New_York in winter
     assert "14:00" not in page
+
+
+def test_pages_allow_only_the_apps_own_scripts_and_styles(client, staff, patient):
+    client.force_login(staff)
+    policy = client.get(patient.get_absolute_url())["Content-Security-Policy"]
+    assert "script-src 'self'" in policy and "style-src 'self'" in policy
+    assert "unsafe-inline" not in policy
+    assert "frame-ancestors 'none'" in policy
