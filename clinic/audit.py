@@ -40,6 +40,7 @@ def log_views(user, instances) -> None:
             object_repr=str(instance),
             action=LogEntry.Action.ACCESS,
             actor=user if getattr(user, "is_authenticated", False) else None,
+            actor_email=getattr(user, "email", None) or None,
             additional_data=instance.get_additional_data(),
         )
         for instance in instances

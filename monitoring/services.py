@@ -227,11 +227,11 @@ def _check_pickup(prescription: Prescription, dispensed_on: datetime.date) -> No
         raise ValidationError(
             {"dispensed_on": "A newer prescription exists; dispense that one instead."}
         )
-    window = rules.window(history, prescription.written_on)
-    if window is not None and dispensed_on > window.closes_on:
+    deadline = rules.pickup_deadline(history, prescription.written_on)
+    if dispensed_on > deadline:
         raise ValidationError(
             {
-                "dispensed_on": f"The pick-up window closed on {window.closes_on:%d %b %Y}; "
+                "dispensed_on": f"The pick-up window closed on {deadline:%d %b %Y}; "
                 "this prescription can no longer be dispensed."
             }
         )
@@ -278,9 +278,14 @@ def start_new_course(
                     "(56 days after the last dose)."
                 }
             )
-        target = target_mg_per_kg or patient.clinic.default_target_mg_per_kg
+        target = target_mg_per_kg
+        if target is None:
+            target = patient.clinic.default_target_mg_per_kg
         if not 50 <= Decimal(target) <= 300:
             raise ValidationError({"target_mg_per_kg": "The dose target must be 50 to 300 mg/kg."})
+        # A new course is a new enrollment: records are then checked against its date.
+        patient.enrolled_on = opened_on
+        patient.save(update_fields=["enrolled_on", "updated_at"])
         return Course.objects.create(
             patient=patient, opened_on=opened_on, target_mg_per_kg=target, recorded_by=by
         )

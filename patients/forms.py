@@ -83,6 +83,11 @@ class PatientForm(CrispyMixin, forms.ModelForm):
     def clean_mrn(self):
         return self.cleaned_data["mrn"].strip()
 
+    def __init__(self, *args, may_allow_home_tests: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not may_allow_home_tests:
+            del self.fields["home_tests_allowed"]  # the prescriber's decision
+
 
 class PatientEditForm(PatientForm):
     submit_label = "Save changes"
@@ -92,11 +97,9 @@ class PatientEditForm(PatientForm):
             f for f in PatientForm.Meta.fields if f not in {"risk_category", "risk_category_reason"}
         ]
 
-    def __init__(self, *args, may_allow_home_tests: bool = False, **kwargs):
+    def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         del self.fields["target_mg_per_kg"]
-        if not may_allow_home_tests:
-            del self.fields["home_tests_allowed"]  # the prescriber's decision
 
 
 class RiskCategoryForm(CrispyMixin, forms.Form):

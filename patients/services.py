@@ -4,7 +4,7 @@ came in by (page, API, admin, command). Each owns its transaction and is audited
 import datetime
 from decimal import Decimal
 
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 
 from clinic.audit import acting_as
@@ -75,10 +75,18 @@ ENROLLMENT_FIELDS = (
 )
 
 
-def enroll_patient(*, clinic: Clinic, by, data: dict) -> Patient:
-    """Enroll a patient and open their treatment course."""
+def enroll_patient(
+    *, clinic: Clinic, by, data: dict, may_allow_home_tests: bool = False
+) -> Patient:
+    """Enroll a patient and open their treatment course.
+
+    Allowing verified home tests is the prescriber's decision: only a caller who may allow them
+    may enroll a patient with `home_tests_allowed`.
+    """
     from monitoring.models import Course
 
+    if data.get("home_tests_allowed") and not may_allow_home_tests:
+        raise PermissionDenied("Only a clinician can allow home pregnancy tests.")
     today = clinic.today()
     data = {**data}
     data.setdefault("enrolled_on", today)
@@ -140,7 +148,12 @@ def _move_enrollment(patient: Patient, enrolled_on: datetime.date) -> None:
     """
     from monitoring.models import Course
 
-    course = Course.objects.select_for_update().filter(patient=patient).latest()
+    courses = list(Course.objects.select_for_update().filter(patient=patient))
+    if len(courses) > 1:
+        raise ValidationError(
+            {"enrolled_on": "The enrollment date of a later course cannot be changed."}
+        )
+    course = courses[0]
     if course.prescriptions.exists():
         raise ValidationError(
             {"enrolled_on": "The enrollment date cannot change once a prescription is written."}

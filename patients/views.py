@@ -75,8 +75,10 @@ def patient_list(request):
 @require_http_methods(["GET", "POST"])
 def patient_create(request):
     clinic = current_clinic(request)
+    may_allow_home_tests = may(request, Action.ALLOW_HOME_TESTS)
     form = PatientForm(
         submitted(request)[0],
+        may_allow_home_tests=may_allow_home_tests,
         initial={
             "enrolled_on": clinic.today(),
             "target_mg_per_kg": clinic.default_target_mg_per_kg,
@@ -85,7 +87,10 @@ def patient_create(request):
     if request.method == "POST" and form.is_valid():
         try:
             patient = services.enroll_patient(
-                clinic=clinic, by=request.user, data=form.cleaned_data
+                clinic=clinic,
+                by=request.user,
+                data=form.cleaned_data,
+                may_allow_home_tests=may_allow_home_tests,
             )
         except ValidationError as error:
             apply_service_errors(form, error)

@@ -111,7 +111,10 @@ class PatientCreate(ClinicView):
         self.require(Action.ENROLL_PATIENT)
         data = self.valid(s.PatientIn)
         patient = patients.enroll_patient(
-            clinic=current_clinic(request), by=request.user, data=data
+            clinic=current_clinic(request),
+            by=request.user,
+            data=data,
+            may_allow_home_tests=may(request, Action.ALLOW_HOME_TESTS),
         )
         return created(s.PatientOut, patient)
 

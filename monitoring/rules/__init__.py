@@ -11,7 +11,7 @@ from .dose import cumulative, dose_series, validate_prescription
 from .gate import awaiting_mood_review, evaluate, standing_blockers
 from .results import Blocker, Cumulative, Due, Status, Warning, Window
 from .rulesets import RS_2021, RS_2026, RuleSet, rule_set_for
-from .schedule import due, new_course_earliest, window
+from .schedule import due, new_course_earliest, pickup_deadline, window
 from .snapshot import (
     Consent,
     ContraceptionConfirmation,
@@ -57,6 +57,7 @@ __all__ = [
     "evaluate",
     "is_first_prescription",
     "new_course_earliest",
+    "pickup_deadline",
     "rule_set_for",
     "standing_blockers",
     "status",

@@ -71,12 +71,14 @@ def _lockout_until(ctx: Context) -> date | None:
 def _monthly_test_due(ctx: Context) -> date | None:
     if not ctx.history.can_get_pregnant or not in_treatment(ctx.history, ctx.on):
         return None
-    due_on = supply_end(latest_dispensed(ctx.history)) - timedelta(
-        days=c.DUE_BEFORE_SUPPLY_END_DAYS
-    )
+    supplied = latest_dispensed(ctx.history)
+    due_on = supply_end(supplied) - timedelta(days=c.DUE_BEFORE_SUPPLY_END_DAYS)
     # Done once a negative monthly test is collected close enough to the due date to qualify a
-    # prescription written then (within the 7-day window); an earlier one does not count.
-    earliest_useful = due_on - timedelta(days=c.WINDOW_DAYS - 1)
+    # prescription written then (within the 7-day window), and after the prescription now being
+    # taken (with a short supply, the test that qualified it must not count again).
+    earliest_useful = max(
+        due_on - timedelta(days=c.WINDOW_DAYS - 1), supplied.written_on + timedelta(days=1)
+    )
     if any(
         t.kind == c.MONTHLY
         and t.result == c.NEGATIVE
@@ -202,3 +204,16 @@ def new_course_earliest(history: History) -> date | None:
     if history.last_dose_on is None:
         return None
     return history.last_dose_on + timedelta(days=c.RETREATMENT_GAP_DAYS)
+
+
+def pickup_deadline(history: History, written_on: date) -> date:
+    """The last day a prescription written on `written_on` may be dispensed.
+
+    The open window's last day where the rules draw one (SCD + 6; for cannot_get_pregnant under
+    RS-2021 the visit + 29). Elsewhere (cannot_get_pregnant under RS-2026, DOMAIN section 9) one
+    month from writing, so no prescription can be picked up months later.
+    """
+    open_window = window(history, written_on)
+    if open_window is not None:
+        return open_window.closes_on
+    return written_on + timedelta(days=c.ONE_MONTH_DAYS - 1)

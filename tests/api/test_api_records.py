@@ -49,7 +49,14 @@ def test_enrolling_answers_201_with_the_id_and_opens_a_course(api, staff, clinic
     assert Course.objects.get(patient=patient).target_mg_per_kg == Decimal(120)
 
 
-def test_enrolling_takes_the_optional_fields(api, staff, today):
+def test_staff_may_not_enroll_with_home_tests_allowed(api, staff):
+    response = post(api(staff), "/api/v1/patients/", {**ENROLLMENT, "home_tests_allowed": True})
+    assert response.status_code == 403
+    assert not Patient.objects.exists()
+    assert post(api(staff), "/api/v1/patients/", ENROLLMENT).status_code == 201
+
+
+def test_enrolling_takes_the_optional_fields(api, clinician, today):
     body = {
         **ENROLLMENT,
         "phone": "555-0100",
@@ -58,7 +65,7 @@ def test_enrolling_takes_the_optional_fields(api, staff, today):
         "target_mg_per_kg": 150,
         "enrolled_on": day(today, -3),
     }
-    response = post(api(staff), "/api/v1/patients/", body)
+    response = post(api(clinician), "/api/v1/patients/", body)
     assert response.status_code == 201
     patient = Patient.objects.get(pk=response.json()["id"])
     assert (patient.phone, patient.ipledge_id, patient.home_tests_allowed) == (

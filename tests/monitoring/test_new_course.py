@@ -55,3 +55,31 @@ def test_a_course_that_has_not_ended_cannot_be_replaced(client, clinician, patie
     )
     assert "has not ended" in response.context["form"].errors["opened_on"][0]
     assert patient.courses.count() == 1
+
+
+def test_a_new_course_is_a_new_enrollment_for_the_records(ended_yesterday, builder, clinician):
+    import time_machine
+    from django.core.exceptions import ValidationError
+    from django.utils import timezone
+
+    from patients import services as patient_services
+
+    patient = ended_yesterday
+    opened_on = builder.day(-1) + datetime.timedelta(days=56)
+    with time_machine.travel(timezone.now() + datetime.timedelta(days=60), tick=False):
+        with pytest.raises(ValidationError) as error:
+            services.start_new_course(
+                patient, by=clinician, opened_on=opened_on, target_mg_per_kg=0
+            )
+        assert "target_mg_per_kg" in error.value.message_dict
+        services.start_new_course(patient, by=clinician, opened_on=opened_on)
+        patient.refresh_from_db()
+        assert patient.enrolled_on == opened_on
+        with pytest.raises(ValidationError) as error:
+            patient_services.record_consent(
+                patient,
+                by=clinician,
+                kind="patient_information",
+                signed_on=opened_on - datetime.timedelta(days=1),
+            )
+        assert "before the patient's enrollment" in error.value.message_dict["signed_on"][0]

@@ -152,9 +152,10 @@ def test_staff_cannot_allow_home_tests_but_a_clinician_can(client, staff, clinic
     url = reverse("patients:edit", args=[patient.pk])
     client.force_login(staff)
     assert "home_tests_allowed" not in client.get(url).context["form"].fields
-    client.post(url, edit_data(patient, home_tests_allowed="on"))
+    response = client.post(url, edit_data(patient, home_tests_allowed="on", phone="555-0142"))
+    assert response.status_code == 302
     patient.refresh_from_db()
-    assert patient.home_tests_allowed is False
+    assert (patient.phone, patient.home_tests_allowed) == ("555-0142", False)
     client.force_login(clinician)
     client.post(url, edit_data(patient, home_tests_allowed="on"))
     patient.refresh_from_db()
@@ -194,3 +195,36 @@ def test_a_dose_target_of_zero_is_refused_not_replaced(clinic, staff):
         enroll(clinic, by=staff, target_mg_per_kg=0)
     assert "target_mg_per_kg" in error.value.message_dict
     assert not Patient.objects.exists()
+
+
+def test_staff_enroll_without_home_tests_while_a_clinician_may_allow_them(
+    client, staff, clinician, clinic
+):
+    client.force_login(staff)
+    assert "home_tests_allowed" not in client.get(reverse("patients:create")).context["form"].fields
+    client.post(reverse("patients:create"), form_data(clinic, home_tests_allowed="on"))
+    assert Patient.objects.get(mrn="A-1001").home_tests_allowed is False
+    client.force_login(clinician)
+    client.post(
+        reverse("patients:create"), form_data(clinic, mrn="A-1002", home_tests_allowed="on")
+    )
+    assert Patient.objects.get(mrn="A-1002").home_tests_allowed is True
+
+
+def test_a_later_course_keeps_its_enrollment_date(clinician, staff, patient):
+    from django.core.exceptions import ValidationError
+
+    from monitoring.models import Course
+    from patients import services
+
+    Course.objects.create(
+        patient=patient,
+        opened_on=patient.enrolled_on + datetime.timedelta(days=1),
+        target_mg_per_kg=120,
+    )
+    earlier = patient.enrolled_on - datetime.timedelta(days=30)
+    with pytest.raises(ValidationError) as error:
+        services.update_patient(
+            patient, by=staff, data={"enrolled_on": earlier}, may_allow_home_tests=False
+        )
+    assert "later course" in error.value.message_dict["enrolled_on"][0]

@@ -364,3 +364,29 @@ def test_the_monthly_test_is_done_once_collected_within_7_days_of_its_due_date(
     test = pregnancy_test(7, "monthly", on + days(collected_offset), result=result)
     history = replace(history, pregnancy_tests=(*history.pregnancy_tests, test))
     assert ("monthly_test_due" in due_on(history, on)) is still_due
+
+
+def test_with_a_short_supply_the_test_that_qualified_it_is_not_this_months_test():
+    on = RS2026_DAY
+    # The monthly test of on - 2 qualified a second prescription written on `on` for 7 days,
+    # dispensed the same day: the next monthly test is due on + 4, and the test of on - 2,
+    # though within 6 days of it, was for the prescription being taken.
+    history = treating_can_get_pregnant(on)
+    second = prescription(2, on, dispensed_on=on, days_supply=7)
+    history = replace(history, prescriptions=(*history.prescriptions, second))
+    assert due_on(history, on + days(3))["monthly_test_due"] == on + days(4)
+
+
+@pytest.mark.parametrize("on", BOTH_RULE_SETS)
+def test_a_prescription_is_picked_up_by_the_end_of_its_window(on):
+    from monitoring.rules import pickup_deadline
+
+    # ready_can_get_pregnant: the confirmation test of on - 2 opens on - 2 .. on + 4.
+    assert pickup_deadline(ready_can_get_pregnant(on), on) == on + days(4)
+
+
+def test_without_a_window_a_prescription_is_picked_up_within_a_month():
+    from monitoring.rules import pickup_deadline
+
+    on = RS2026_DAY  # cannot_get_pregnant under RS-2026 has no window (DOMAIN section 9)
+    assert pickup_deadline(ready_cannot_get_pregnant(on), on) == on + days(29)
