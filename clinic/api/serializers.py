@@ -18,6 +18,7 @@ from monitoring.models import (
     Severity,
     Visit,
 )
+from monitoring.services import VISIT_FIELDS
 from patients.models import (
     Consent,
     ConsentKind,
@@ -32,6 +33,7 @@ from patients.models import (
     TestResult,
     TestSetting,
 )
+from patients.services import ENROLLMENT_FIELDS
 
 
 class Text(serializers.CharField):
@@ -173,23 +175,7 @@ class StatusQuery(serializers.Serializer):
 class PatientOut(serializers.ModelSerializer):
     class Meta:
         model = Patient
-        fields = [
-            "id",
-            "mrn",
-            "given_name",
-            "family_name",
-            "birth_date",
-            "email",
-            "phone",
-            "ipledge_id",
-            "weight_kg",
-            "risk_category",
-            "risk_category_reason",
-            "risk_category_set_on",
-            "enrolled_on",
-            "home_tests_allowed",
-            "email_opt_out",
-        ]
+        fields = ["id", *ENROLLMENT_FIELDS, "risk_category_set_on", "email_opt_out"]
 
 
 class ConsentOut(serializers.ModelSerializer):
@@ -233,20 +219,7 @@ class VisitOut(serializers.ModelSerializer):
 
     class Meta:
         model = Visit
-        fields = [
-            "id",
-            "visited_on",
-            "weight_kg",
-            "counseling_confirmed",
-            "comprehension_completed",
-            "phq2",
-            "phq9",
-            "phq9_item9",
-            "side_effects",
-            "missed_dose_days",
-            "next_visit_on",
-            "notes",
-        ]
+        fields = ["id", *VISIT_FIELDS]
 
 
 class PrescriptionOut(serializers.ModelSerializer):
