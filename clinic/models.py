@@ -45,6 +45,12 @@ class Clinic(models.Model):
     followup_lab_weeks = models.PositiveSmallIntegerField(
         default=8, validators=[MinValueValidator(1), MaxValueValidator(52)]
     )
+    # docs/clinic-day.md, triage: how many days ahead Today looks for work (the horizon H).
+    triage_horizon_days = models.PositiveSmallIntegerField(
+        "triage horizon (days)",
+        default=7,
+        validators=[MinValueValidator(1), MaxValueValidator(30)],
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
