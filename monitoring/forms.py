@@ -1,7 +1,7 @@
 from django import forms
 from django.core.exceptions import ValidationError
 
-from patients.forms import DATE_INPUT, METHOD_TIERS, CrispyMixin
+from patients.forms import METHOD_TIERS, CrispyMixin, date_input
 from patients.models import ContraceptionMethod
 
 from .models import LAB_UNITS, LabKind, Prescription, Severity, SideEffect
@@ -93,7 +93,7 @@ class VisitChecklistForm(forms.Form):
     and the service refuses it whichever door the data came in by.
     """
 
-    visited_on = forms.DateField(label="Visit date", widget=DATE_INPUT)
+    visited_on = forms.DateField(label="Visit date", widget=date_input())
     weight_kg = forms.DecimalField(
         label="Weight (kg)",
         max_digits=5,
@@ -128,9 +128,9 @@ class VisitChecklistForm(forms.Form):
     )
     abstinence = forms.BooleanField(label="Committed to abstinence", required=False)
     started_on = forms.DateField(
-        label="Current methods started on", required=False, widget=DATE_INPUT
+        label="Current methods started on", required=False, widget=date_input()
     )
-    next_visit_on = forms.DateField(label="Next visit", required=False, widget=DATE_INPUT)
+    next_visit_on = forms.DateField(label="Next visit", required=False, widget=date_input())
     notes = forms.CharField(
         max_length=4000, required=False, widget=forms.Textarea(attrs={"rows": 3})
     )

@@ -14,7 +14,13 @@ from .models import (
     RiskCategory,
 )
 
-DATE_INPUT = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
+def date_input() -> forms.DateInput:
+    """A new date widget for each field. Never share one instance between forms: crispy
+    writes `is-invalid` into the widget's attrs on an error, and a shared instance then marked
+    every date input of every later form invalid until a restart."""
+    return forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
 
 # Contraception methods by tier, as the rules count them (DOMAIN section 4).
 METHOD_TIERS = (
@@ -37,7 +43,7 @@ class CrispyMixin:
         self.helper.add_input(Submit("submit", self.submit_label))
         for field in self.fields.values():
             if isinstance(field, forms.DateField):
-                field.widget = DATE_INPUT
+                field.widget = date_input()
 
 
 def apply_service_errors(form: forms.BaseForm, error: ValidationError) -> None:
