@@ -7,6 +7,9 @@ PIP := $(BIN)/pip install --quiet --disable-pip-version-check
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_DEV := $(VENV)/.installed-dev
 PORT ?= 8000
+# Links in emails and the calendar feed follow the port served (honcho gives the worker and beat
+# ports of their own, so SITE_URL is set here, once, for all three processes).
+export SITE_URL ?= http://127.0.0.1:$(PORT)
 export DJANGO_DEBUG ?= true
 
 .PHONY: run test lint install install-dev browsers clean
@@ -38,7 +41,7 @@ run: install
 	@echo ""
 	@echo "  Open http://127.0.0.1:$(PORT)/  (demo logins above; emails land in var/mail/)"
 	@echo ""
-	PORT=$(PORT) $(BIN)/honcho start -f Procfile
+	PORT=$(PORT) SITE_URL=$(SITE_URL) $(BIN)/honcho start -f Procfile
 
 test: install-dev browsers
 	DJANGO_ALLOW_ASYNC_UNSAFE=true $(BIN)/python -m pytest $(PYTEST_ARGS)
