@@ -10,6 +10,7 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("switch-clinic/", views.switch_clinic, name="switch_clinic"),
     path("audit/", views.audit_log, name="audit_log"),
+    path("clinic/settings/", views.clinic_settings, name="clinic_settings"),
     path("health/", views.health, name="health"),
     path("patients/", include("patients.urls")),
     path("api/v1/", include("clinic.api.urls")),

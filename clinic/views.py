@@ -1,14 +1,18 @@
 from auditlog.models import LogEntry
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.dateparse import parse_date
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
+from . import services
 from .access import SESSION_CLINIC_KEY, current_clinic, require
+from .forms import ClinicSettingsForm
+from .models import Clinic
 from .roles import Action
 
 
@@ -68,6 +72,24 @@ def audit_log(request):
         "clinic/audit_log.html",
         {"page": page, "filters": filters, "actions": LogEntry.Action.choices},
     )
+
+
+@require(Action.MANAGE_CLINIC)
+@require_http_methods(["GET", "POST"])
+def clinic_settings(request):
+    """The clinic's settings, for its admins; each change is audited by the service."""
+    clinic = Clinic.objects.get(pk=current_clinic(request).pk)
+    form = ClinicSettingsForm(request.POST if request.method == "POST" else None, instance=clinic)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.update_clinic_settings(clinic, by=request.user, data=form.cleaned_data)
+        except ValidationError as error:
+            for field, errors in error.message_dict.items():
+                form.add_error(field if field in form.fields else None, errors)
+        else:
+            messages.success(request, "Clinic settings saved.")
+            return redirect("clinic_settings")
+    return render(request, "clinic/clinic_settings.html", {"form": form})
 
 
 @login_not_required

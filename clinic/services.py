@@ -1,0 +1,91 @@
+"""Writes to the clinic's own settings: validated and audited in one place, whichever door
+(the Clinic settings page, a command) the change came in by."""
+
+import datetime
+import zoneinfo
+
+from auditlog.models import LogEntry
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from monitoring.reminders.timing import in_quiet_hours
+
+from .audit import acting_as
+from .models import Clinic
+
+# docs/reminders.md (send hour, quiet hours) and docs/clinic-day.md (triage horizon): the
+# settings a clinic admin may change from the app.
+SETTINGS_FIELDS = (
+    "time_zone",
+    "contact_phone",
+    "contact_email",
+    "rs2026_effective_on",
+    "default_target_mg_per_kg",
+    "reminder_send_hour",
+    "quiet_hours_start",
+    "quiet_hours_end",
+    "home_tests_under_discretion",
+    "followup_lab_weeks",
+    "triage_horizon_days",
+)
+
+
+def validate_clinic_settings(data: dict) -> None:
+    """Cross-field checks, in the words a clinic admin reads. Raises ValidationError."""
+    errors = {}
+    zone = data.get("time_zone")
+    if zone is not None and zone not in zoneinfo.available_timezones():
+        errors["time_zone"] = f"“{zone}” is not a known time zone, e.g. America/New_York."
+    hours = {
+        name: data.get(name)
+        for name in ("reminder_send_hour", "quiet_hours_start", "quiet_hours_end")
+    }
+    for name, hour in hours.items():
+        if hour is not None and not 0 <= hour <= 23:
+            errors[name] = "An hour from 0 to 23."
+    if not errors and None not in hours.values():
+        send = datetime.time(hours["reminder_send_hour"])
+        if in_quiet_hours(send, hours["quiet_hours_start"], hours["quiet_hours_end"]):
+            errors["reminder_send_hour"] = (
+                "The send hour falls in the quiet hours: reminders would wait until they end."
+            )
+    ranges = {
+        "default_target_mg_per_kg": (50, 300, "The dose target must be 50 to 300 mg/kg."),
+        "followup_lab_weeks": (1, 52, "Follow-up labs: 1 to 52 weeks after the course starts."),
+        "triage_horizon_days": (1, 30, "The triage horizon is 1 to 30 days."),
+    }
+    for name, (low, high, message) in ranges.items():
+        value = data.get(name)
+        if value is not None and not low <= value <= high:
+            errors[name] = message
+    rs2026 = data.get("rs2026_effective_on")
+    if rs2026 is not None and rs2026 < datetime.date(2021, 12, 13):
+        errors["rs2026_effective_on"] = "RS-2026 cannot start before RS-2021 (13 Dec 2021)."
+    if errors:
+        raise ValidationError(errors)
+
+
+def update_clinic_settings(clinic: Clinic, *, by, data: dict) -> Clinic:
+    """Save the settings that changed, with one audit event listing each old and new value."""
+    with transaction.atomic(), acting_as(by):
+        stored = Clinic.objects.select_for_update().get(pk=clinic.pk)
+        merged = {name: data.get(name, getattr(stored, name)) for name in SETTINGS_FIELDS}
+        validate_clinic_settings(merged)
+        changes = {
+            name: [str(getattr(stored, name)), str(value)]
+            for name, value in merged.items()
+            if getattr(stored, name) != value
+        }
+        if not changes:
+            return stored
+        for name, value in merged.items():
+            setattr(stored, name, value)
+        stored.full_clean(exclude=["name"])
+        stored.save(update_fields=list(changes))
+        LogEntry.objects.log_create(
+            stored,
+            action=LogEntry.Action.UPDATE,
+            changes=changes,
+            additional_data={"clinic_id": stored.pk},
+        )
+    return stored

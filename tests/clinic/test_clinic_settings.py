@@ -1,0 +1,135 @@
+"""The Clinic settings page: clinic admins change the clinic's settings in the app, audited;
+staff and clinicians are refused."""
+
+import datetime
+
+import pytest
+from auditlog.models import LogEntry
+from django.urls import reverse
+
+from clinic.models import Clinic
+
+URL = reverse("clinic_settings")
+
+
+def _form(clinic: Clinic, **changes) -> dict:
+    data = {
+        "time_zone": clinic.time_zone,
+        "contact_phone": clinic.contact_phone,
+        "contact_email": clinic.contact_email,
+        "rs2026_effective_on": clinic.rs2026_effective_on.isoformat(),
+        "default_target_mg_per_kg": clinic.default_target_mg_per_kg,
+        "reminder_send_hour": clinic.reminder_send_hour,
+        "quiet_hours_start": clinic.quiet_hours_start,
+        "quiet_hours_end": clinic.quiet_hours_end,
+        "followup_lab_weeks": clinic.followup_lab_weeks,
+        "triage_horizon_days": clinic.triage_horizon_days,
+    }
+    if clinic.home_tests_under_discretion:
+        data["home_tests_under_discretion"] = "on"
+    data.update(changes)
+    return {k: v for k, v in data.items() if v is not None}
+
+
+@pytest.mark.django_db
+def test_a_clinic_admin_changes_every_setting_and_each_change_is_audited(
+    client_for, clinic, clinic_admin
+):
+    client = client_for(clinic_admin)
+    page = client.get(URL)
+    assert page.status_code == 200
+    assert 'href="/clinic/settings/"' in page.content.decode()  # in the navigation
+    response = client.post(
+        URL,
+        _form(
+            clinic,
+            time_zone="America/Chicago",
+            contact_phone="555-0100",
+            rs2026_effective_on="2026-09-01",
+            default_target_mg_per_kg=150,
+            reminder_send_hour=10,
+            quiet_hours_start=21,
+            quiet_hours_end=7,
+            home_tests_under_discretion="on",
+            followup_lab_weeks=6,
+            triage_horizon_days=10,
+        ),
+    )
+    assert response.status_code == 302
+    clinic.refresh_from_db()
+    assert clinic.time_zone == "America/Chicago"
+    assert clinic.contact_phone == "555-0100"
+    assert clinic.rs2026_effective_on == datetime.date(2026, 9, 1)
+    assert clinic.default_target_mg_per_kg == 150
+    assert (clinic.reminder_send_hour, clinic.quiet_hours_start, clinic.quiet_hours_end) == (
+        10,
+        21,
+        7,
+    )
+    assert clinic.home_tests_under_discretion is True
+    assert clinic.followup_lab_weeks == 6
+    assert clinic.triage_horizon_days == 10
+    entry = LogEntry.objects.get(additional_data__clinic_id=clinic.pk, object_pk=str(clinic.pk))
+    assert entry.actor == clinic_admin
+    assert entry.changes_dict["triage_horizon_days"] == ["7", "10"]
+    assert entry.changes_dict["time_zone"] == ["America/New_York", "America/Chicago"]
+    assert "name" not in entry.changes_dict
+
+
+@pytest.mark.django_db
+def test_saving_without_a_change_writes_no_audit_event(client_for, clinic, clinic_admin):
+    client_for(clinic_admin).post(URL, _form(clinic))
+    assert not LogEntry.objects.filter(object_pk=str(clinic.pk), action=1).exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("field", "value", "words"),
+    [
+        ("triage_horizon_days", 0, "1"),
+        ("triage_horizon_days", 31, "30"),
+        ("default_target_mg_per_kg", 49, "50"),
+        ("followup_lab_weeks", 53, "52"),
+        ("time_zone", "Mars/Olympus", "Mars/Olympus"),
+        ("reminder_send_hour", 22, "quiet hours"),
+        ("reminder_send_hour", 24, "24"),
+        ("rs2026_effective_on", "2020-01-01", "RS-2021"),
+        ("rs2026_effective_on", "2026-02-30", "valid date"),
+    ],
+)
+def test_bad_settings_are_refused_naming_the_field(
+    client_for, clinic, clinic_admin, field, value, words
+):
+    response = client_for(clinic_admin).post(URL, _form(clinic, **{field: value}))
+    assert response.status_code == 200
+    errors = " ".join(response.context["form"].errors[field])
+    assert words in errors
+    clinic.refresh_from_db()
+    assert clinic.triage_horizon_days == 7
+    assert clinic.time_zone == "America/New_York"
+    assert clinic.reminder_send_hour == 9
+
+
+@pytest.mark.django_db
+def test_send_hour_at_the_end_of_quiet_hours_is_accepted(client_for, clinic, clinic_admin):
+    response = client_for(clinic_admin).post(URL, _form(clinic, reminder_send_hour=8))
+    assert response.status_code == 302
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("role", ["staff", "clinician"])
+def test_staff_and_clinicians_may_not_change_the_settings(client_for, clinic, role, request):
+    user = request.getfixturevalue(role)
+    client = client_for(user)
+    assert client.get(URL).status_code == 403
+    assert client.post(URL, _form(clinic, triage_horizon_days=3)).status_code == 403
+    clinic.refresh_from_db()
+    assert clinic.triage_horizon_days == 7
+    assert 'href="/clinic/settings/"' not in client.get(reverse("patients:list")).content.decode()
+
+
+@pytest.mark.django_db
+def test_an_admin_changes_only_their_own_clinic(client_for, clinic, other_clinic, clinic_admin):
+    client_for(clinic_admin).post(URL, _form(clinic, triage_horizon_days=12))
+    other_clinic.refresh_from_db()
+    assert other_clinic.triage_horizon_days == 7
