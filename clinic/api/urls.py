@@ -2,32 +2,32 @@
 
 from django.urls import path
 
-from . import views
+from . import auth, views
 
 app_name = "api"
 
 urlpatterns = [
-    path("auth/token/", views.Token.as_view(), name="token"),
+    path("auth/token/", auth.Token.as_view(), name="token"),
     path("schema/", views.Schema.as_view(), name="schema"),
     path("patients/", views.PatientCreate.as_view(), name="patient_create"),
     path("patients/<int:id>/", views.PatientDetail.as_view(), name="patient"),
-    path("patients/<int:id>/consents/", views.ConsentCreate.as_view(), name="consents"),
+    path("patients/<int:id>/consents/", views.Consents.as_view(), name="consents"),
     path(
         "patients/<int:id>/contraception/",
-        views.ContraceptionCreate.as_view(),
+        views.Contraception.as_view(),
         name="contraception",
     ),
     path(
         "patients/<int:id>/pregnancy-tests/",
-        views.PregnancyTestCreate.as_view(),
+        views.PregnancyTests.as_view(),
         name="pregnancy_tests",
     ),
-    path("patients/<int:id>/labs/", views.LabCreate.as_view(), name="labs"),
-    path("patients/<int:id>/visits/", views.VisitCreate.as_view(), name="visits"),
+    path("patients/<int:id>/labs/", views.Labs.as_view(), name="labs"),
+    path("patients/<int:id>/visits/", views.Visits.as_view(), name="visits"),
     path("patients/<int:id>/status/", views.PatientStatus.as_view(), name="status"),
     path(
         "patients/<int:id>/prescriptions/",
-        views.PrescriptionCreate.as_view(),
+        views.Prescriptions.as_view(),
         name="prescriptions",
     ),
     path("patients/<int:id>/end-treatment/", views.EndTreatment.as_view(), name="end_treatment"),

@@ -21,9 +21,9 @@ from clinic.access import current_clinic, get_patient, get_record, may
 from clinic.audit import log_view
 from clinic.roles import Action
 from monitoring import services as monitoring
-from monitoring.models import Prescription, Reminder, Visit
+from monitoring.models import LabResult, Prescription, Reminder, Visit
 from patients import services as patients
-from patients.models import PregnancyTest
+from patients.models import Consent, ContraceptionConfirmation, PregnancyTest
 
 from . import serializers as s
 from .permissions import IsClinicMember
@@ -80,6 +80,27 @@ def created(serializer_class, instance) -> Response:
     return Response(serializer_class(instance).data, status=status.HTTP_201_CREATED)
 
 
+class RecordCollection(ClinicView):
+    # GET lists the patient's records of one kind in date order (DOMAIN.md section 8); anyone
+    # who may see the patient may list them, and the listing is one access event in the audit
+    # log, like the patient GET. Subclasses name the model, its date field and the output.
+
+    model = None
+    date_field = ""
+    out = None
+
+    def records(self, request, id) -> Response:
+        patient = self.patient(id, Action.VIEW_PATIENTS)
+        records = self.model.objects.filter(patient=patient).order_by(self.date_field, "id")
+        log_view(request.user, patient)
+        return Response(self.out(records, many=True).data)
+
+
+def listing(summary: str, out):
+    """The schema of a GET on a record collection."""
+    return document(summary, ok=out(many=True), errors=(403, 404))
+
+
 class Token(ObtainAuthToken):
     # A wrong username and a wrong password get the same answer (AuthTokenSerializer's).
 
@@ -127,7 +148,13 @@ class PatientDetail(ClinicView):
         return Response(s.PatientOut(patient).data)
 
 
-class ConsentCreate(ClinicView):
+class Consents(RecordCollection):
+    model, date_field, out = Consent, "signed_on", s.ConsentOut
+
+    @listing("The patient's signed consents, by signed date", s.ConsentOut)
+    def get(self, request, id):
+        return self.records(request, id)
+
     @document("Record a signed consent", request=s.ConsentIn, ok=s.ConsentOut, status=201)
     def post(self, request, id):
         patient = self.patient(id, Action.RECORD_CHECKS)
@@ -135,7 +162,13 @@ class ConsentCreate(ClinicView):
         return created(s.ConsentOut, patients.record_consent(patient, by=request.user, **data))
 
 
-class ContraceptionCreate(ClinicView):
+class Contraception(RecordCollection):
+    model, date_field, out = ContraceptionConfirmation, "confirmed_on", s.ContraceptionOut
+
+    @listing("The patient's contraception confirmations, by date", s.ContraceptionOut)
+    def get(self, request, id):
+        return self.records(request, id)
+
     @document(
         "Record a contraception confirmation",
         request=s.ContraceptionIn,
@@ -149,7 +182,13 @@ class ContraceptionCreate(ClinicView):
         return created(s.ContraceptionOut, confirmation)
 
 
-class PregnancyTestCreate(ClinicView):
+class PregnancyTests(RecordCollection):
+    model, date_field, out = PregnancyTest, "collected_on", s.PregnancyTestOut
+
+    @listing("The patient's pregnancy tests, by specimen collection date", s.PregnancyTestOut)
+    def get(self, request, id):
+        return self.records(request, id)
+
     @document(
         "Record a pregnancy test",
         description="Home tests need evidence, which the API cannot upload: use the web page.",
@@ -164,7 +203,13 @@ class PregnancyTestCreate(ClinicView):
         return created(s.PregnancyTestOut, test)
 
 
-class LabCreate(ClinicView):
+class Labs(RecordCollection):
+    model, date_field, out = LabResult, "collected_on", s.LabOut
+
+    @listing("The patient's lab results, by collection date", s.LabOut)
+    def get(self, request, id):
+        return self.records(request, id)
+
     @document("Record a lab result", request=s.LabIn, ok=s.LabOut, status=201)
     def post(self, request, id):
         patient = self.patient(id, Action.RECORD_CHECKS)
@@ -172,7 +217,13 @@ class LabCreate(ClinicView):
         return created(s.LabOut, monitoring.record_lab(patient, by=request.user, **data))
 
 
-class VisitCreate(ClinicView):
+class Visits(RecordCollection):
+    model, date_field, out = Visit, "visited_on", s.VisitOut
+
+    @listing("The patient's visits, by date", s.VisitOut)
+    def get(self, request, id):
+        return self.records(request, id)
+
     @document(
         "Record a visit",
         description="`counseling_confirmed: true` is refused (403) unless the user is a clinician.",
@@ -206,7 +257,13 @@ class PatientStatus(ClinicView):
         return Response(s.StatusOut(monitoring.patient_status(patient, on)).data)
 
 
-class PrescriptionCreate(ClinicView):
+class Prescriptions(RecordCollection):
+    model, date_field, out = Prescription, "written_on", s.PrescriptionOut
+
+    @listing("The patient's prescriptions, by written date", s.PrescriptionOut)
+    def get(self, request, id):
+        return self.records(request, id)
+
     @document(
         "Write a prescription",
         description="Accepted only when the gate has no blocker on `written_on`; else a 409.",

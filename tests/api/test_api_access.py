@@ -17,6 +17,9 @@ def objects(builder, patient):
     return {"patient": patient, "prescription": prescription, "visit": visit, "test": test}
 
 
+COLLECTIONS = ("consents", "contraception", "pregnancy-tests", "labs", "visits", "prescriptions")
+
+
 def endpoints(objects, today):
     """(name, method, url, a valid body) for every endpoint with an object id."""
     p, iso = objects["patient"].pk, today.isoformat()
@@ -24,6 +27,10 @@ def endpoints(objects, today):
         "patient": ("get", f"/api/v1/patients/{p}/", None),
         "status": ("get", f"/api/v1/patients/{p}/status/", None),
         "reminders": ("get", f"/api/v1/patients/{p}/reminders/", None),
+        **{
+            f"list {collection}": ("get", f"/api/v1/patients/{p}/{collection}/", None)
+            for collection in COLLECTIONS
+        },
         "consent": (
             "post",
             f"/api/v1/patients/{p}/consents/",
@@ -144,7 +151,9 @@ def test_a_clinic_admin_may_not_enroll_a_patient(api, clinic_admin):
     assert database_state() == before
 
 
-@pytest.mark.parametrize("name", ["patient", "status", "reminders"])
+@pytest.mark.parametrize(
+    "name", ["patient", "status", "reminders", *(f"list {c}" for c in COLLECTIONS)]
+)
 def test_a_clinic_admin_may_read(api, clinic_admin, objects, today, name):
     assert call(api(clinic_admin), *endpoints(objects, today)[name]).status_code == 200
 

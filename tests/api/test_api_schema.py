@@ -19,6 +19,12 @@ SECTION_8 = {
     ("post", "/api/v1/visits/{id}/mood-review/"),
     ("post", "/api/v1/pregnancy-tests/{id}/supersede/"),
     ("get", "/api/v1/patients/{id}/reminders/"),
+    ("get", "/api/v1/patients/{id}/consents/"),
+    ("get", "/api/v1/patients/{id}/contraception/"),
+    ("get", "/api/v1/patients/{id}/pregnancy-tests/"),
+    ("get", "/api/v1/patients/{id}/labs/"),
+    ("get", "/api/v1/patients/{id}/visits/"),
+    ("get", "/api/v1/patients/{id}/prescriptions/"),
 }
 
 
