@@ -12,7 +12,13 @@ from dataclasses import dataclass, field
 
 from django.db.models import Prefetch
 
-from patients.models import Consent, ContraceptionConfirmation, Patient, PregnancyTest
+from patients.models import (
+    Consent,
+    ContraceptionConfirmation,
+    Patient,
+    PregnancyTest,
+    RiskCategoryChange,
+)
 
 from . import rules
 from .models import ComprehensionReport, Course, LabResult, MoodReview, Prescription, Visit
@@ -53,10 +59,11 @@ class Records:
     visits: list = field(default_factory=list)
     prescriptions: list = field(default_factory=list)
     reports: list = field(default_factory=list)
+    risk_changes: list = field(default_factory=list)
 
 
 def load_records(patients: list[Patient]) -> dict[int, Records]:
-    """9 queries for any number of patients: one per record type."""
+    """10 queries for any number of patients: one per record type."""
     ids = [p.pk for p in patients]
     courses = current_courses(ids)  # 1: courses
     consents = _by_patient(Consent.objects.filter(patient_id__in=ids))  # 2
@@ -70,6 +77,7 @@ def load_records(patients: list[Patient]) -> dict[int, Records]:
     )
     prescriptions = _by_patient(Prescription.objects.filter(patient_id__in=ids))  # 8
     reports = _by_patient(ComprehensionReport.objects.filter(patient_id__in=ids))  # 9
+    risk_changes = _by_patient(RiskCategoryChange.objects.filter(patient_id__in=ids))  # 10
     result = {}
     for pid in ids:
         course = courses[pid]
@@ -83,12 +91,14 @@ def load_records(patients: list[Patient]) -> dict[int, Records]:
             visits=[v for v in visits[pid] if _in_course(v.visited_on, course)],
             prescriptions=[p for p in prescriptions[pid] if p.course_id == course.pk],
             reports=[r for r in reports[pid] if _in_course(r.reported_on, course)],
+            # The whole dated history: a category set before this course is in force in it.
+            risk_changes=risk_changes[pid],
         )
     return result
 
 
 def load_histories(patients: list[Patient]) -> dict[int, tuple[Course, rules.History]]:
-    """Snapshot of each patient's current course: 9 queries for any number of patients.
+    """Snapshot of each patient's current course: 10 queries for any number of patients.
 
     Patients must come with their clinic (select_related("clinic")): it holds the rule settings.
     """
@@ -172,6 +182,10 @@ def snapshot(patient: Patient, records: Records) -> rules.History:
             for p in records.prescriptions
         ),
         comprehension_reported_on=tuple(r.reported_on for r in records.reports),
+        risk_category_changes=tuple(
+            rules.RiskCategoryChange(changed_on=x.changed_on, previous=x.previous, new=x.new)
+            for x in records.risk_changes
+        ),
         settings=rule_settings_for(patient.clinic),
     )
 

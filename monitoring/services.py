@@ -13,7 +13,7 @@ from django.db import transaction
 
 from clinic.audit import acting_as
 from patients.models import Patient
-from patients.services import check_record_date, weight_error
+from patients.services import BEFORE_FIRST_RULE_SET, check_record_date, weight_error
 
 from . import rules
 from .history import load_history
@@ -51,6 +51,8 @@ def record_lab(patient: Patient, *, by, kind: str, collected_on, value: Decimal,
         raise ValidationError({"kind": "Choose a valid lab kind."})
     if collected_on is not None and collected_on > patient.clinic.today():
         raise ValidationError({"collected_on": "This date is in the future."})
+    if collected_on is not None and collected_on < rules.RS_2021_IN_FORCE_FROM:
+        raise ValidationError({"collected_on": BEFORE_FIRST_RULE_SET})
     # Baseline labs are often drawn in the month before enrollment: allow 30 days before it.
     if collected_on is None or collected_on < patient.enrolled_on - datetime.timedelta(days=30):
         raise ValidationError(

@@ -9,6 +9,7 @@ from django.db import transaction
 
 from clinic.audit import acting_as
 from clinic.models import Clinic
+from monitoring.rules import RS_2021_IN_FORCE_FROM
 
 from .models import (
     Consent,
@@ -20,7 +21,10 @@ from .models import (
     RiskCategory,
     RiskCategoryChange,
     Source,
+    TestKind,
+    TestMethod,
     TestResult,
+    TestSetting,
 )
 
 MIN_WEIGHT_KG = Decimal(20)
@@ -34,15 +38,24 @@ def weight_error(weight: Decimal | None) -> str | None:
     return None
 
 
+# docs/rules.md, invalid input: the rules judge no date before the first rule set came into force.
+BEFORE_FIRST_RULE_SET = (
+    f"This date is before {RS_2021_IN_FORCE_FROM:%d %b %Y}, when the first iPLEDGE rule set this "
+    "product knows came into force."
+)
+
+
 def validate_enrollment(data: dict, *, clinic: Clinic, today: datetime.date, exclude_pk=None):
     """Cross-field checks a form or serializer cannot see alone. Raises ValidationError."""
     errors = {}
     birth_date, enrolled_on = data.get("birth_date"), data.get("enrolled_on")
+    if enrolled_on and enrolled_on < RS_2021_IN_FORCE_FROM:
+        errors["enrolled_on"] = BEFORE_FIRST_RULE_SET
     if birth_date and birth_date > today:
         errors["birth_date"] = "The birth date cannot be in the future."
     elif birth_date and birth_date < today.replace(year=today.year - 120):
         errors["birth_date"] = "The birth date is more than 120 years ago; check the year."
-    if enrolled_on and enrolled_on > today:
+    elif enrolled_on and enrolled_on > today:
         errors["enrolled_on"] = "The enrollment date cannot be in the future."
     if birth_date and enrolled_on and enrolled_on < birth_date:
         errors["enrolled_on"] = "The enrollment date is before the birth date."
@@ -198,6 +211,16 @@ def change_risk_category(
         raise ValidationError({"changed_on": "The date of the change cannot be in the future."})
     if changed_on < patient.enrolled_on:
         raise ValidationError({"changed_on": "The date is before the patient's enrollment."})
+    latest = patient.risk_changes.order_by("-changed_on").values_list("changed_on", flat=True)
+    if latest and changed_on < latest[0]:
+        # The category is dated and the rules judge each day by the one in force on it: a change
+        # slipped in before a later one would rewrite what the later one decided.
+        raise ValidationError(
+            {
+                "changed_on": f"The category was last changed on {latest[0]:%d %b %Y}: a new "
+                "change cannot be dated before it."
+            }
+        )
     if new == patient.risk_category:
         raise ValidationError({"risk_category": "The patient is already in this category."})
     with transaction.atomic(), acting_as(by):
@@ -229,6 +252,8 @@ def check_record_date(patient: Patient, field: str, value: datetime.date | None)
         raise ValidationError({field: "This date is required."})
     if value > patient.clinic.today():
         raise ValidationError({field: "This date is in the future."})
+    if value < RS_2021_IN_FORCE_FROM:
+        raise ValidationError({field: BEFORE_FIRST_RULE_SET})
     if value < patient.enrolled_on:
         enrolled = f"{patient.enrolled_on:%d %b %Y}"
         raise ValidationError(
@@ -281,9 +306,22 @@ def record_contraception(
     return confirmation
 
 
+TEST_CHOICES = {
+    "kind": TestKind,
+    "result": TestResult,
+    "setting": TestSetting,
+    "method": TestMethod,
+}
+
+
 def record_pregnancy_test(patient: Patient, *, by, data: dict) -> PregnancyTest:
     """Record a test; the staff member recording it is its verifier."""
     check_record_date(patient, "collected_on", data.get("collected_on"))
+    # The rules treat a setting they do not know as never allowed; refusing it here keeps such a
+    # value out of the records in the first place, whichever door it came in by.
+    for field, choices in TEST_CHOICES.items():
+        if data.get(field) not in choices.values:
+            raise ValidationError({field: f"Choose one of: {', '.join(choices.values)}."})
     if data.get("setting") == "home" and not data.get("evidence"):
         raise ValidationError(
             {"evidence": "A home test needs a photo or readout of the result as evidence."}

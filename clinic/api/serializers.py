@@ -5,6 +5,7 @@ Decimals are returned as strings, DRF's default, so no figure loses a digit on t
 """
 
 import datetime
+import secrets
 
 from rest_framework import serializers
 
@@ -18,6 +19,7 @@ from monitoring.models import (
     Severity,
     Visit,
 )
+from monitoring.rules import RS_2021_IN_FORCE_FROM
 from monitoring.services import VISIT_FIELDS
 from patients.models import (
     Consent,
@@ -101,6 +103,72 @@ class PregnancyTestIn(serializers.Serializer):
     method = serializers.ChoiceField(choices=TestMethod.choices)
 
 
+# What a home test's evidence may be, told from the file's first bytes (its name and the type
+# the client declares are not trusted): (magic test, extension it is stored with).
+def _iso_media(head: bytes, brands: set[bytes]) -> bool:
+    return head[4:8] == b"ftyp" and head[8:12] in brands
+
+
+EVIDENCE_TYPES = (
+    ("image/jpeg", ".jpg", lambda head: head.startswith(b"\xff\xd8\xff")),
+    ("image/png", ".png", lambda head: head.startswith(b"\x89PNG\r\n\x1a\n")),
+    ("application/pdf", ".pdf", lambda head: head.startswith(b"%PDF-")),
+    ("image/webp", ".webp", lambda head: head[:4] == b"RIFF" and head[8:12] == b"WEBP"),
+    (
+        "image/heic",
+        ".heic",
+        lambda head: _iso_media(
+            head, {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1"}
+        ),
+    ),
+)
+
+
+def sniff_evidence(upload) -> tuple[str, str] | None:
+    """(content type, extension) of an accepted evidence file, else None."""
+    upload.seek(0)
+    head = upload.read(16)
+    upload.seek(0)
+    for content_type, extension, matches in EVIDENCE_TYPES:
+        if matches(head):
+            return content_type, extension
+    return None
+
+
+class EvidenceFile(serializers.FileField):
+    """A photo (JPEG, PNG, WebP, HEIC) or PDF of a home test's result, at most 10 MB. It is stored
+    under a random name, so no one can guess where it lies."""
+
+    default_error_messages = {
+        "type": "Send a photo (JPEG, PNG, WebP or HEIC) or a PDF of the result.",
+        "too_large": "The evidence file is larger than 10 MB.",
+    }
+
+    def __init__(self, **kwargs):
+        super().__init__(max_length=None, allow_empty_file=False, **kwargs)
+
+    def to_internal_value(self, data):
+        from .parsers import EVIDENCE_MAX_BYTES, PayloadTooLarge
+
+        upload = super().to_internal_value(data)
+        if upload.size > EVIDENCE_MAX_BYTES:
+            raise PayloadTooLarge({self.field_name: [self.error_messages["too_large"]]})
+        sniffed = sniff_evidence(upload)
+        if sniffed is None:
+            self.fail("type")
+        upload.content_type, extension = sniffed
+        upload.name = secrets.token_hex(16) + extension
+        return upload
+
+
+class PregnancyTestUploadIn(PregnancyTestIn):
+    evidence = EvidenceFile(
+        required=False,
+        help_text="Required for a home test: a photo (JPEG, PNG, WebP, HEIC) or PDF of the "
+        "result, at most 10 MB; its type is read from its content.",
+    )
+
+
 class LabIn(serializers.Serializer):
     kind = serializers.ChoiceField(choices=LabKind.choices)
     collected_on = serializers.DateField()
@@ -156,7 +224,8 @@ class SupersedeIn(serializers.Serializer):
 
 # The rules do date arithmetic on `on` (windows, projected completion); a date near the ends of
 # the calendar would overflow, so a status is asked about a date in a sensible range.
-EARLIEST_STATUS_DATE = datetime.date(1900, 1, 1)
+# docs/rules.md: no date before the first rule set is judged.
+EARLIEST_STATUS_DATE = RS_2021_IN_FORCE_FROM
 LATEST_STATUS_DATE = datetime.date(2999, 12, 31)
 
 
@@ -165,7 +234,9 @@ class StatusQuery(serializers.Serializer):
 
     def validate_on(self, value: datetime.date) -> datetime.date:
         if not EARLIEST_STATUS_DATE <= value <= LATEST_STATUS_DATE:
-            raise serializers.ValidationError("Ask about a date between 1900 and 2999.")
+            raise serializers.ValidationError(
+                f"Ask about a date from {EARLIEST_STATUS_DATE} (the first rule set) to 2999."
+            )
         return value
 
 
@@ -193,6 +264,10 @@ class ContraceptionOut(serializers.ModelSerializer):
 
 
 class PregnancyTestOut(serializers.ModelSerializer):
+    has_evidence = serializers.SerializerMethodField(
+        help_text="Whether a photo or PDF of the result is kept (it is never served by URL)."
+    )
+
     class Meta:
         model = PregnancyTest
         fields = [
@@ -205,7 +280,11 @@ class PregnancyTestOut(serializers.ModelSerializer):
             "method",
             "superseded_on",
             "superseded_reason",
+            "has_evidence",
         ]
+
+    def get_has_evidence(self, test: PregnancyTest) -> bool:
+        return bool(test.evidence)
 
 
 class LabOut(serializers.ModelSerializer):

@@ -10,7 +10,14 @@ from .cycle import cycle_start, is_first_prescription
 from .dose import cumulative, dose_series, validate_prescription
 from .gate import awaiting_mood_review, evaluate, standing_blockers
 from .results import Blocker, Cumulative, Due, Status, Warning, Window
-from .rulesets import RS_2021, RS_2026, RuleSet, rule_set_for
+from .rulesets import (
+    RS_2021,
+    RS_2021_IN_FORCE_FROM,
+    RS_2026,
+    BeforeFirstRuleSet,
+    RuleSet,
+    rule_set_for,
+)
 from .schedule import due, new_course_earliest, pickup_deadline, window
 from .snapshot import (
     Consent,
@@ -19,6 +26,7 @@ from .snapshot import (
     LabResult,
     PregnancyTest,
     Prescription,
+    RiskCategoryChange,
     RuleSettings,
     Visit,
     as_of,
@@ -30,7 +38,9 @@ __all__ = [
     "DUE_CODES",
     "ONE_MONTH_DAYS",
     "RS_2021",
+    "RS_2021_IN_FORCE_FROM",
     "RS_2026",
+    "BeforeFirstRuleSet",
     "Blocker",
     "Consent",
     "ContraceptionConfirmation",
@@ -40,6 +50,7 @@ __all__ = [
     "LabResult",
     "PregnancyTest",
     "Prescription",
+    "RiskCategoryChange",
     "RuleSet",
     "RuleSettings",
     "Status",

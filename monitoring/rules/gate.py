@@ -44,8 +44,15 @@ class Context:
 
     @property
     def counted_visits(self) -> list[Visit]:
-        """Visits in the cycle (for cannot_get_pregnant: in the rule set's visit window)."""
+        """Visits that satisfy `visit_missing`: in the cycle, or for cannot_get_pregnant in the
+        rule set's day-count visit window (RS-2021: the program's 30 days)."""
         return [v for v in self.history.visits if v.visited_on >= self.visits_from]
+
+    @property
+    def cycle_visits(self) -> list[Visit]:
+        """Visits in the prescription's cycle: counseling, the mood screen and the monthly
+        questions are judged here for everyone (docs/rules.md, the cycle)."""
+        return [v for v in self.history.visits if v.visited_on >= self.cycle_from]
 
 
 def context(history: History, on: date) -> Context:
@@ -102,16 +109,16 @@ def counseling_unconfirmed(ctx: Context) -> Blocker | None:
         and not ctx.first_prescription
     ):
         return None
-    if any(v.counseling_confirmed for v in ctx.counted_visits):
+    if any(v.counseling_confirmed for v in ctx.cycle_visits):
         return None
     return Blocker(
         c.COUNSELING_UNCONFIRMED,
-        f"The clinician has not confirmed counseling at a visit since {day(ctx.visits_from)}.",
+        f"The clinician has not confirmed counseling at a visit since {day(ctx.cycle_from)}.",
     )
 
 
 def mood_screen_incomplete(ctx: Context) -> Blocker | None:
-    visits = ctx.counted_visits
+    visits = ctx.cycle_visits
     if not visits:
         return None
     latest = visits[-1]
@@ -278,7 +285,7 @@ def contraception_mismatch(ctx: Context) -> Blocker | None:
 
 
 def comprehension_incomplete(ctx: Context) -> Blocker | None:
-    if any(v.comprehension_completed for v in ctx.counted_visits) or any(
+    if any(v.comprehension_completed for v in ctx.cycle_visits) or any(
         d >= ctx.cycle_from for d in ctx.history.comprehension_reported_on
     ):
         return None

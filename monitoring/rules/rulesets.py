@@ -75,8 +75,15 @@ def _schedule(settings: RuleSettings) -> tuple[tuple[date, RuleSet], ...]:
     )
 
 
+class BeforeFirstRuleSet(ValueError):
+    """A date before the first rule set this product knows: invalid input, never judged."""
+
+
 def rule_set_for(on: date, settings: RuleSettings | None = None) -> RuleSet:
-    """The rule set in force on `on`; before RS-2021 began, RS-2021 too (the oldest we know)."""
+    """The rule set in force on `on`. Dates before RS-2021 began are refused (docs/rules.md):
+    judging them by RS-2021 would silently apply rules that were not in force."""
+    if on < RS_2021_IN_FORCE_FROM:
+        raise BeforeFirstRuleSet(f"{on} is before {RS_2021_IN_FORCE_FROM}, the first rule set")
     schedule = _schedule(settings or RuleSettings())
     chosen = schedule[0][1]
     for in_force_from, rule_set in schedule:

@@ -11,6 +11,7 @@ from .pregnancy import confirmation_earliest, missed_first_window
 from .results import Due, Window
 from .snapshot import (
     History,
+    Prescription,
     course_ended,
     course_start,
     dispensed,
@@ -76,31 +77,40 @@ def _monthly_test_due(ctx: Context) -> date | None:
     # Done once a negative monthly test is collected close enough to the due date to qualify a
     # prescription written then (within the 7-day window), and after the prescription now being
     # taken (with a short supply, the test that qualified it must not count again).
-    earliest_useful = max(
-        due_on - timedelta(days=c.WINDOW_DAYS - 1), supplied.written_on + timedelta(days=1)
-    )
     if any(
         t.kind == c.MONTHLY
         and t.result == c.NEGATIVE
         and t.superseded_on is None
-        and t.collected_on >= earliest_useful
+        and t.collected_on >= _earliest_useful(due_on, supplied)
         for t in ctx.history.pregnancy_tests
     ):
         return None
     return due_on
 
 
+def _earliest_useful(due_on: date, supplied: Prescription) -> date:
+    """The first day a monthly test or visit counts as this month's: within the 7-day window
+    before the due date, and after the prescription being taken was written."""
+    return max(due_on - timedelta(days=c.WINDOW_DAYS - 1), supplied.written_on + timedelta(days=1))
+
+
 def _visit_due(ctx: Context) -> date | None:
+    """The latest visit's `next_visit_on` if set, else supply end - 2 (docs/rules.md, due dates).
+
+    Without a next-visit date the item is done once a visit is recorded close enough to the due
+    date to count for the prescription written then (within a week before it) and after the
+    prescription now being taken, as for the monthly test.
+    """
     if not in_treatment(ctx.history, ctx.on):
         return None
     visits = ctx.history.visits
     if visits and visits[-1].next_visit_on is not None:
         return visits[-1].next_visit_on
-    # This month's visit happened (after the latest prescription) and set no next date.
-    latest_written = max(p.written_on for p in ctx.history.prescriptions)
-    if visits and visits[-1].visited_on > latest_written:
+    supplied = latest_dispensed(ctx.history)
+    due_on = supply_end(supplied) - timedelta(days=c.DUE_BEFORE_SUPPLY_END_DAYS)
+    if any(v.visited_on >= _earliest_useful(due_on, supplied) for v in visits):
         return None
-    return supply_end(latest_dispensed(ctx.history)) - timedelta(days=c.DUE_BEFORE_SUPPLY_END_DAYS)
+    return due_on
 
 
 def _followup_labs_due(ctx: Context) -> date | None:

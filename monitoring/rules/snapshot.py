@@ -92,7 +92,17 @@ class Prescription:
 
 
 @dataclass(frozen=True)
+class RiskCategoryChange:
+    """The category in force from `changed_on` on (docs/rules.md: the category is dated)."""
+
+    changed_on: date
+    previous: str
+    new: str
+
+
+@dataclass(frozen=True)
 class History:
+    # The category in force on the date asked about once cut with `as_of`; before that, today's.
     risk_category: str
     enrolled_on: date
     enrollment_weight_kg: Decimal
@@ -106,6 +116,8 @@ class History:
     visits: tuple[Visit, ...] = ()
     prescriptions: tuple[Prescription, ...] = ()
     comprehension_reported_on: tuple[date, ...] = ()
+    # Every change of category, in any order; `as_of` judges each date by the one in force then.
+    risk_category_changes: tuple[RiskCategoryChange, ...] = ()
     settings: RuleSettings = RuleSettings()
 
     @property
@@ -121,6 +133,7 @@ def as_of(history: History, on: date) -> History:
     """
     return dataclasses.replace(
         history,
+        risk_category=category_on(history, on),
         last_dose_on=_known(history.last_dose_on, on),
         consents=tuple(
             sorted(
@@ -176,6 +189,18 @@ def as_of(history: History, on: date) -> History:
             sorted(d for d in history.comprehension_reported_on if d <= on)
         ),
     )
+
+
+def category_on(history: History, on: date) -> str:
+    """The risk category in force on `on`: the latest change dated on or before it, else the
+    category the first later change replaced, else the patient's category as recorded."""
+    changes = sorted(history.risk_category_changes, key=lambda x: x.changed_on)
+    in_force = [x for x in changes if x.changed_on <= on]
+    if in_force:
+        return in_force[-1].new
+    if changes:
+        return changes[0].previous
+    return history.risk_category
 
 
 def _known(value: date | None, on: date) -> date | None:

@@ -162,14 +162,16 @@ def test_a_json_list_body_is_a_400_saying_an_object_was_expected(api, staff, pat
     assert list(response.json()) == ["non_field_errors"]
 
 
-@pytest.mark.parametrize("on", ["2026-02-30", "tomorrow", "0001-01-01", "9999-12-31", "1899-12-31"])
+@pytest.mark.parametrize(
+    "on", ["2026-02-30", "tomorrow", "0001-01-01", "9999-12-31", "1899-12-31", "2021-12-12"]
+)
 def test_a_status_asked_about_a_date_that_is_not_one_is_a_400_naming_on(api, staff, patient, on):
     response = api(staff).get(f"/api/v1/patients/{patient.pk}/status/", {"on": on})
     assert response.status_code == 400
     assert list(response.json()) == ["on"]
 
 
-@pytest.mark.parametrize("on", ["1900-01-01", "2999-12-31"])
+@pytest.mark.parametrize("on", ["2021-12-13", "2999-12-31"])
 def test_a_status_at_either_end_of_the_allowed_dates_answers(api, staff, builder, patient, on):
     ready_first_prescription(builder, patient)
     builder.prescribe(patient, 0, dispensed=0)

@@ -9,11 +9,11 @@ from monitoring.history import load_histories, load_history
 from patients.models import Patient
 
 # courses, consents, contraception, pregnancy tests, labs, visits, their mood reviews,
-# prescriptions, comprehension reports
-SNAPSHOT_QUERIES = 9
+# prescriptions, comprehension reports, risk category changes
+SNAPSHOT_QUERIES = 10
 
 
-def test_one_history_costs_nine_queries_however_many_records(build):
+def test_one_history_costs_ten_queries_however_many_records(build):
     patient = build(demo.scenario_in_treatment, enrolled=-80)
     patient = Patient.objects.select_related("clinic").get(pk=patient.pk)
     with CaptureQueriesContext(connection) as queries:
@@ -45,3 +45,22 @@ def test_records_of_an_earlier_course_stay_out_of_the_snapshot(build, builder):
     assert course.opened_on == builder.today
     assert history.pregnancy_tests == () and history.visits == ()
     assert len(history.consents) == 2  # consents stay valid for the patient
+
+
+def test_the_dated_risk_category_reaches_the_rules(build, builder, clinician):
+    """A change from cannot to can on day X: X - 1 is judged as cannot, X as can."""
+    import datetime
+
+    from monitoring import rules
+    from patients.services import change_risk_category
+
+    patient = build(demo.scenario_cannot_ready, can=False)
+    changed_on = builder.today
+    change_risk_category(
+        patient, by=clinician, new="can_get_pregnant", changed_on=changed_on, reason="Re-assessed"
+    )
+    _, history = load_history(Patient.objects.select_related("clinic").get(pk=patient.pk))
+    before = rules.status(history, changed_on - datetime.timedelta(days=1))
+    on_the_day = rules.status(history, changed_on)
+    assert "pregnancy_test_missing" not in {b.code for b in before.blockers}
+    assert "pregnancy_test_missing" in {b.code for b in on_the_day.blockers}

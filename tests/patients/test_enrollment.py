@@ -228,3 +228,14 @@ def test_a_later_course_keeps_its_enrollment_date(clinician, staff, patient):
             patient, by=staff, data={"enrolled_on": earlier}, may_allow_home_tests=False
         )
     assert "later course" in error.value.message_dict["enrolled_on"][0]
+
+
+def test_an_enrollment_before_the_first_rule_set_is_refused_naming_the_date(clinic, staff):
+    """docs/rules.md: no date before 2021-12-13 is judged, so none is accepted."""
+    from django.core.exceptions import ValidationError
+
+    with pytest.raises(ValidationError) as refused:
+        enroll(clinic, by=staff, enrolled_on=datetime.date(2021, 12, 12))
+    assert "enrolled_on" in refused.value.message_dict
+    assert "13 Dec 2021" in refused.value.message_dict["enrolled_on"][0]
+    assert not Patient.objects.exists()

@@ -288,3 +288,30 @@ def test_the_contraception_form_groups_methods_by_tier_and_warns_of_a_pill_that_
     texts = [str(m) for m in response.context["messages"]]
     assert any("progestin" in t.lower() for t in texts), texts
     assert ContraceptionConfirmation.objects.get().methods == ["male_condom", "progestin_only_pill"]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("setting", "pharmacy"), ("kind", "weekly"), ("result", "maybe"), ("method", "saliva")],
+)
+def test_a_pregnancy_test_with_an_unknown_choice_is_refused_naming_the_field(
+    clinic, staff, patient, field, value
+):
+    from django.core.exceptions import ValidationError
+
+    from patients import services
+    from patients.models import PregnancyTest
+
+    data = {
+        "kind": "screening",
+        "collected_on": clinic.today(),
+        "result": "negative",
+        "setting": "medical",
+        "clia_lab": True,
+        "method": "urine",
+        field: value,
+    }
+    with pytest.raises(ValidationError) as refused:
+        services.record_pregnancy_test(patient, by=staff, data=data)
+    assert list(refused.value.message_dict) == [field]
+    assert not PregnancyTest.objects.exists()

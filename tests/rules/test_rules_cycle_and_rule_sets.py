@@ -6,6 +6,7 @@ from datetime import date
 import pytest
 
 from monitoring.rules import (
+    BeforeFirstRuleSet,
     RuleSettings,
     cycle_start,
     is_first_prescription,
@@ -17,8 +18,6 @@ from tests.rules.builders import days, prescription, ready_can_get_pregnant
 @pytest.mark.parametrize(
     ("on", "code"),
     [
-        (date(2019, 5, 1), "RS-2021"),  # before RS-2021 began: the oldest rule set we know
-        (date(2021, 12, 12), "RS-2021"),
         (date(2021, 12, 13), "RS-2021"),
         (date(2026, 8, 7), "RS-2021"),
         (date(2026, 8, 8), "RS-2026"),
@@ -27,6 +26,12 @@ from tests.rules.builders import days, prescription, ready_can_get_pregnant
 )
 def test_the_rule_set_is_the_one_in_force_on_the_day(on, code):
     assert rule_set_for(on, RuleSettings()).code == code
+
+
+@pytest.mark.parametrize("on", [date(2019, 5, 1), date(2021, 12, 12)])
+def test_a_day_before_the_first_rule_set_is_refused_not_judged_by_rs2021(on):
+    with pytest.raises(BeforeFirstRuleSet):
+        rule_set_for(on, RuleSettings())
 
 
 @pytest.mark.parametrize(

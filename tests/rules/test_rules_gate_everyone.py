@@ -154,14 +154,21 @@ def _rewritten(builder, on):
     [
         pytest.param(ready_can_get_pregnant, RS2021_DAY, None, NO_VISIT_CAN, id="can-2021"),
         pytest.param(ready_can_get_pregnant, RS2026_DAY, None, NO_VISIT_CAN, id="can-2026"),
-        # RS-2021: the program's 30-day window does not restart with a re-written prescription.
-        pytest.param(ready_cannot_get_pregnant, RS2021_DAY, None, [], id="cannot-2021"),
+        # RS-2021: the program's 30-day window does not restart with a re-written prescription,
+        # so the visit still counts; counseling is judged in the cycle, so it does not.
+        pytest.param(
+            ready_cannot_get_pregnant,
+            RS2021_DAY,
+            None,
+            ["counseling_unconfirmed"],
+            id="cannot-2021",
+        ),
         pytest.param(ready_cannot_get_pregnant, RS2026_DAY, None, NO_VISIT, id="cannot-2026"),
         pytest.param(
             ready_cannot_get_pregnant,
             RS2026_DAY,
             RuleSettings(rs2026_cannot_get_pregnant_visit_days=30),
-            [],
+            ["counseling_unconfirmed"],
             id="cannot-2026-clinic-30-days",
         ),
     ],
