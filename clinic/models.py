@@ -5,6 +5,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from knox.models import AbstractAuthToken
 
 from .roles import Role
 
@@ -86,3 +87,14 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} — {self.get_role_display()} at {self.clinic}"
+
+
+class ApiToken(AbstractAuthToken):
+    """An API token (django-rest-knox stores only its hash). It keeps a fingerprint of the
+    user's password, so a password change ends every token issued before it (docs/security.md).
+    """
+
+    credential_hash = models.CharField(max_length=128)
+
+    class Meta:
+        verbose_name = "API token"

@@ -113,6 +113,7 @@ def test_a_first_prescription_from_enrollment_to_dose_through_the_api(
     # Ten days later (days 0 through 9 taken): 400 mg, 6.7 mg/kg of 60 kg; the remaining
     # 7,200 - 400 mg at 40 mg a day take 170 more days.
     with time_machine.travel(timezone.now() + datetime.timedelta(days=9), tick=False):
+        doctor = client_for(clinician)  # a token lasts 12 hours: a new day, a new token
         later = doctor.get(f"/api/v1/{p}/status/").json()
     assert later["cumulative"] == {
         "mg": "400.0",

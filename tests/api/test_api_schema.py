@@ -5,6 +5,7 @@ from django.core.management import call_command
 
 SECTION_8 = {
     ("post", "/api/v1/auth/token/"),
+    ("delete", "/api/v1/auth/token/"),
     ("post", "/api/v1/patients/"),
     ("get", "/api/v1/patients/{id}/"),
     ("post", "/api/v1/patients/{id}/consents/"),

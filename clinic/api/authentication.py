@@ -1,0 +1,33 @@
+"""How API requests authenticate: a knox token, or the browser's session (docs/security.md).
+
+Kept apart from the views: DRF imports these classes while it loads its settings, so this
+module must not import rest_framework.views.
+"""
+
+from django.utils.crypto import constant_time_compare
+from knox.auth import TokenAuthentication
+from rest_framework import exceptions
+from rest_framework.authentication import SessionAuthentication
+
+
+class ApiTokenAuthentication(TokenAuthentication):
+    """knox's token check, plus: the password has not changed since the token was issued."""
+
+    def authenticate_credentials(self, token):
+        # knox decodes the header as UTF-8; a stray byte would otherwise be a 500.
+        try:
+            token.decode("utf-8")
+        except UnicodeDecodeError:
+            raise exceptions.AuthenticationFailed("Invalid token.") from None
+        return super().authenticate_credentials(token)
+
+    def validate_user(self, auth_token):
+        user, auth_token = super().validate_user(auth_token)
+        if not constant_time_compare(auth_token.credential_hash, user.get_session_auth_hash()):
+            auth_token.delete()
+            raise exceptions.AuthenticationFailed("Invalid token.")
+        return user, auth_token
+
+
+class VerifiedSessionAuthentication(SessionAuthentication):
+    """The browser's session, for the pages' own calls to the API."""
