@@ -30,6 +30,14 @@ ERRORS = {
     401: OpenApiResponse(DetailOut, description="No valid `Authorization: Token …` header."),
     403: OpenApiResponse(DetailOut, description="Not a member of the clinic, or the role may not."),
     404: OpenApiResponse(DetailOut, description="No such record in the user's clinic."),
+    413: OpenApiResponse(
+        response={
+            "type": "object",
+            "additionalProperties": {},
+            "description": "`detail`, or the field whose file is too large -> messages.",
+        },
+        description="The body, or the evidence file, is larger than the server accepts.",
+    ),
     409: OpenApiResponse(
         RefusedOut, description="The pre-prescription gate refused: `blockers` says why."
     ),

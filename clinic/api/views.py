@@ -12,7 +12,6 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework import exceptions, status
 from rest_framework.authtoken.views import ObtainAuthToken
-from rest_framework.parsers import JSONParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -26,6 +25,7 @@ from patients import services as patients
 from patients.models import Consent, ContraceptionConfirmation, PregnancyTest
 
 from . import serializers as s
+from .parsers import EvidenceUploadParser, JSONParser
 from .permissions import IsClinicMember
 from .schema import FIELD_ERRORS, document
 
@@ -189,16 +189,28 @@ class PregnancyTests(RecordCollection):
     def get(self, request, id):
         return self.records(request, id)
 
+    parser_classes = [JSONParser, EvidenceUploadParser]
+
     @document(
         "Record a pregnancy test",
-        description="Home tests need evidence, which the API cannot upload: use the web page.",
-        request=s.PregnancyTestIn,
+        description=(
+            "A home test needs its evidence: send the test as `multipart/form-data` with an "
+            "`evidence` file (a photo or PDF of the result, at most 10 MB, a 413 above that). "
+            "Without it a home test is a 400 naming `evidence`."
+        ),
+        request={
+            "application/json": s.PregnancyTestIn,
+            "multipart/form-data": s.PregnancyTestUploadIn,
+        },
         ok=s.PregnancyTestOut,
         status=201,
+        errors=(400, 403, 404, 413),
     )
     def post(self, request, id):
         patient = self.patient(id, Action.RECORD_CHECKS)
-        data = self.valid(s.PregnancyTestIn)
+        upload = request.content_type.startswith("multipart/form-data")
+        data = self.valid(s.PregnancyTestUploadIn if upload else s.PregnancyTestIn)
+        # The service stores the evidence where the web page does (the test's FileField).
         test = patients.record_pregnancy_test(patient, by=request.user, data=dict(data))
         return created(s.PregnancyTestOut, test)
 
