@@ -4,12 +4,20 @@ Every reader (the prescription gate, the patient page, the dashboard, the API, t
 planner) builds a `History` snapshot and asks these functions about a date; none re-derives a rule.
 """
 
-from .constants import BLOCKER_CODES, DUE_CODES, ONE_MONTH_DAYS
+from .constants import (
+    BLOCKER_CODES,
+    DUE_CODES,
+    ONE_MONTH_DAYS,
+    TASK_DUE_CODES,
+    TRIAGE_GROUPS,
+    TRIAGE_LISTED_GROUPS,
+    WRITE_PRESCRIPTION,
+)
 from .contraception import contraception_is_valid, contraception_warnings
 from .cycle import cycle_start, is_first_prescription
 from .dose import cumulative, dose_series, validate_prescription
 from .gate import awaiting_mood_review, evaluate, standing_blockers
-from .results import Blocker, Cumulative, Due, Status, Warning, Window
+from .results import Blocker, Cumulative, Due, Status, Triage, Warning, Window
 from .rulesets import (
     RS_2021,
     RS_2021_IN_FORCE_FROM,
@@ -32,11 +40,17 @@ from .snapshot import (
     as_of,
 )
 from .status import status
+from .triage import triage
 
 __all__ = [
     "BLOCKER_CODES",
     "DUE_CODES",
     "ONE_MONTH_DAYS",
+    "TASK_DUE_CODES",
+    "TRIAGE_GROUPS",
+    "TRIAGE_LISTED_GROUPS",
+    "WRITE_PRESCRIPTION",
+    "Triage",
     "RS_2021",
     "RS_2021_IN_FORCE_FROM",
     "RS_2026",
@@ -72,6 +86,7 @@ __all__ = [
     "rule_set_for",
     "standing_blockers",
     "status",
+    "triage",
     "validate_prescription",
     "window",
 ]

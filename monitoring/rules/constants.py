@@ -174,3 +174,44 @@ UNKNOWN_CONTRACEPTION_METHOD = "unknown_contraception_method"
 POSITIVE_TEST_SUPERSEDED = "positive_test_superseded"
 INVALID_TEST_RESULT = "invalid_test_result"
 CONTRACEPTION_START_UNKNOWN = "contraception_start_unknown"
+
+# Triage groups (section 6a), in the order a patient is placed: the first that applies.
+SAFETY = "safety"
+WINDOW_CLOSING = "window_closing"
+NEEDS_PRESCRIPTION = "needs_prescription"
+READY = "ready"
+POST_TREATMENT_GROUP = "post_treatment"
+OVERDUE = "overdue"
+DUE_SOON = "due_soon"
+ON_TRACK = "on_track"
+INACTIVE = "inactive"
+TRIAGE_GROUPS = (
+    SAFETY,
+    WINDOW_CLOSING,
+    NEEDS_PRESCRIPTION,
+    READY,
+    POST_TREATMENT_GROUP,
+    OVERDUE,
+    DUE_SOON,
+    ON_TRACK,
+    INACTIVE,
+)
+# Groups that ask the clinic to act today: Today lists these and no other.
+TRIAGE_LISTED_GROUPS = TRIAGE_GROUPS[:7]
+# Blockers that put a patient in `safety`, whatever else is true.
+SAFETY_BLOCKERS = (MOOD_REVIEW_REQUIRED, PREGNANCY_TEST_POSITIVE)
+# Due items that ask the clinic to act; the other due codes are dates to tell the patient.
+TASK_DUE_CODES = frozenset(
+    {
+        CONFIRMATION_TEST_EARLIEST,
+        MONTHLY_TEST_DUE,
+        VISIT_DUE,
+        FOLLOWUP_LABS_DUE,
+        END_OF_TREATMENT_TEST_DUE,
+        POST_TREATMENT_TEST_DUE,
+    }
+)
+# The next step of a patient the gate lets through: the prescription itself.
+WRITE_PRESCRIPTION = "write_prescription"
+# Days Today looks ahead unless the clinic says otherwise.
+DEFAULT_TRIAGE_HORIZON_DAYS = 7

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
+from .constants import COURSE_ENDED
+
 
 @dataclass(frozen=True)
 class Blocker:
@@ -55,3 +57,26 @@ class Status:
     window: Window | None
     due: tuple[Due, ...]
     cumulative: Cumulative
+    # The day after the latest dispensed supply ends; before the first dispense the day asked
+    # about (the patient is waiting to start); None once the course has ended.
+    next_prescription_needed_on: date | None = None
+
+    @property
+    def course_open(self) -> bool:
+        """A course is open until it has a last dose date (the gate then says `course_ended`)."""
+        return not any(b.code == COURSE_ENDED for b in self.blockers)
+
+
+@dataclass(frozen=True)
+class Triage:
+    """Where a patient stands in the clinic's day (docs/clinic-day.md, triage).
+
+    `step` is the code of what to do next: a blocker, a due code, or `write_prescription`;
+    None for patients with nothing to do. `sort_on` orders the group (for `on_track`, the last
+    day the patient stays on track); `overdue` marks a task already past its date.
+    """
+
+    group: str
+    sort_on: date | None
+    step: str | None
+    overdue: bool = False

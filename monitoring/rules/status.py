@@ -10,7 +10,7 @@ from .dose import cumulative
 from .gate import Context, blockers_for, context
 from .results import Status, Warning
 from .schedule import due_for, window_for
-from .snapshot import History
+from .snapshot import History, course_ended, latest_dispensed, supply_end
 from .text import day
 
 
@@ -25,7 +25,19 @@ def status(history: History, on: date) -> Status:
         window=window_for(ctx),
         due=due_for(ctx),
         cumulative=cumulative(history, on),
+        next_prescription_needed_on=next_prescription_needed_on(ctx),
     )
+
+
+def next_prescription_needed_on(ctx: Context) -> date | None:
+    """The day after the latest dispensed supply ends; before the first dispense the day itself
+    (the patient is waiting to start); None once the course has ended (docs/rules.md)."""
+    if course_ended(ctx.history, ctx.on):
+        return None
+    supplied = latest_dispensed(ctx.history)
+    if supplied is None:
+        return ctx.on
+    return supply_end(supplied) + timedelta(days=1)
 
 
 def warnings_for(ctx: Context) -> tuple[Warning, ...]:

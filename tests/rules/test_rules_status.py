@@ -36,6 +36,7 @@ def test_status_of_a_patient_ready_for_the_first_prescription():
             target_mg_per_kg=Decimal(120),
             projected_completion_on=None,
         ),
+        next_prescription_needed_on=on,  # waiting to start
     )
 
 
