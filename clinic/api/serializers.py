@@ -29,6 +29,7 @@ from patients.models import (
     Patient,
     PregnancyTest,
     RiskCategory,
+    RiskCategoryChange,
     Source,
     TestKind,
     TestMethod,
@@ -209,6 +210,26 @@ class DispenseIn(serializers.Serializer):
     rma_number = Text(max_length=40)
 
 
+class RiskCategoryIn(serializers.Serializer):
+    risk_category = serializers.ChoiceField(choices=RiskCategory.choices)
+    changed_on = serializers.DateField(help_text="The day the new category takes effect.")
+    reason = Text(max_length=300)
+
+
+class NewCourseIn(serializers.Serializer):
+    enrolled_on = serializers.DateField(
+        help_text="The new course's enrollment: at least 56 days after the last dose."
+    )
+    target_mg_per_kg = serializers.DecimalField(
+        max_digits=5,
+        decimal_places=1,
+        min_value=50,
+        max_value=300,
+        required=False,
+        help_text="The cumulative dose target; the clinic's default when left out.",
+    )
+
+
 class EndTreatmentIn(serializers.Serializer):
     last_dose_on = serializers.DateField()
 
@@ -311,6 +332,24 @@ class CourseOut(serializers.ModelSerializer):
     class Meta:
         model = Course
         fields = ["id", "opened_on", "target_mg_per_kg", "last_dose_on"]
+
+
+class RiskCategoryChangeOut(serializers.ModelSerializer):
+    # Plain strings: a second enum of the same choices would collide with RiskCategoryEnum.
+    previous = serializers.CharField(help_text="The category before the change.")
+    risk_category = serializers.CharField(source="new", help_text="The category from changed_on.")
+
+    class Meta:
+        model = RiskCategoryChange
+        fields = ["id", "previous", "risk_category", "changed_on", "reason"]
+
+
+class NewCourseOut(serializers.ModelSerializer):
+    enrolled_on = serializers.DateField(source="opened_on")
+
+    class Meta:
+        model = Course
+        fields = ["id", "enrolled_on", "target_mg_per_kg", "last_dose_on"]
 
 
 class MoodReviewOut(serializers.ModelSerializer):

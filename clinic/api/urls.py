@@ -30,6 +30,12 @@ urlpatterns = [
         views.Prescriptions.as_view(),
         name="prescriptions",
     ),
+    path(
+        "patients/<int:id>/risk-category/",
+        views.RiskCategoryChangeCreate.as_view(),
+        name="risk_category",
+    ),
+    path("patients/<int:id>/courses/", views.CourseCreate.as_view(), name="courses"),
     path("patients/<int:id>/end-treatment/", views.EndTreatment.as_view(), name="end_treatment"),
     path("patients/<int:id>/reminders/", views.ReminderList.as_view(), name="reminders"),
     path("prescriptions/<int:id>/dispense/", views.Dispense.as_view(), name="dispense"),

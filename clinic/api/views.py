@@ -300,6 +300,54 @@ class Dispense(ClinicView):
         return Response(s.PrescriptionOut(prescription).data)
 
 
+class RiskCategoryChangeCreate(ClinicView):
+    @document(
+        "Change the patient's risk category from a date on",
+        description="Clinician only. The rules judge each date by the category in force on it.",
+        request=s.RiskCategoryIn,
+        ok=s.RiskCategoryChangeOut,
+        status=201,
+    )
+    def post(self, request, id):
+        patient = self.patient(id, Action.CHANGE_RISK_CATEGORY)
+        data = self.valid(s.RiskCategoryIn)
+        patient = patients.change_risk_category(
+            patient,
+            by=request.user,
+            new=data["risk_category"],
+            changed_on=data["changed_on"],
+            reason=data["reason"],
+        )
+        return created(s.RiskCategoryChangeOut, patient.risk_changes.order_by("-id").first())
+
+
+class CourseCreate(ClinicView):
+    @document(
+        "Start a new treatment course (re-treatment)",
+        description="Only after the last course ended, and not before its last dose + 56 days.",
+        request=s.NewCourseIn,
+        ok=s.NewCourseOut,
+        status=201,
+    )
+    def post(self, request, id):
+        patient = self.patient(id, Action.ENROLL_PATIENT)
+        data = self.valid(s.NewCourseIn)
+        try:
+            course = monitoring.start_new_course(
+                patient,
+                by=request.user,
+                opened_on=data["enrolled_on"],
+                target_mg_per_kg=data.get("target_mg_per_kg"),
+            )
+        except DjangoValidationError as error:
+            # The service calls the new course's enrollment date `opened_on`.
+            errors = field_errors(error)
+            if "opened_on" in errors:
+                errors["enrolled_on"] = errors.pop("opened_on")
+            raise exceptions.ValidationError(errors) from None
+        return created(s.NewCourseOut, course)
+
+
 class EndTreatment(ClinicView):
     @document("End the treatment course", request=s.EndTreatmentIn, ok=s.CourseOut)
     def post(self, request, id):

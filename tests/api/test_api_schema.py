@@ -26,6 +26,8 @@ SECTION_8 = {
     ("get", "/api/v1/patients/{id}/labs/"),
     ("get", "/api/v1/patients/{id}/visits/"),
     ("get", "/api/v1/patients/{id}/prescriptions/"),
+    ("post", "/api/v1/patients/{id}/risk-category/"),
+    ("post", "/api/v1/patients/{id}/courses/"),
 }
 
 
