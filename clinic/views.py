@@ -1,16 +1,18 @@
+import datetime
+
 from auditlog.models import LogEntry
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
+from django.db.models import Q
 from django.http import HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.dateparse import parse_date
 from django.views.decorators.http import require_http_methods, require_POST
 
-from . import services
-from .access import SESSION_CLINIC_KEY, current_clinic, require
+from . import audit_page, services
+from .access import SESSION_CLINIC_KEY, current_clinic, patients_for, require
 from .forms import ClinicSettingsForm
 from .models import Clinic
 from .roles import Action
@@ -39,11 +41,10 @@ def switch_clinic(request):
 
 @require(Action.READ_AUDIT_LOG)
 def audit_log(request):
+    """The clinic's audit events, newest first, as people read them (clinic/audit_page.py)."""
     clinic = current_clinic(request)
-    entries = (
-        LogEntry.objects.filter(additional_data__clinic_id=clinic.pk)
-        .select_related("actor", "content_type")
-        .order_by("-timestamp", "-id")
+    entries = LogEntry.objects.filter(additional_data__clinic_id=clinic.pk).order_by(
+        "-timestamp", "-id"
     )
     filters = {
         "actor": request.GET.get("actor", "").strip(),
@@ -53,7 +54,11 @@ def audit_log(request):
         "since": request.GET.get("since", ""),
     }
     if filters["actor"]:
-        entries = entries.filter(actor__username__icontains=filters["actor"])
+        entries = entries.filter(
+            Q(actor__username__icontains=filters["actor"])
+            | Q(actor__first_name__icontains=filters["actor"])
+            | Q(actor__last_name__icontains=filters["actor"])
+        )
     if filters["action"].isdigit():
         entries = entries.filter(action=int(filters["action"]))
     if filters["model"]:
@@ -65,12 +70,23 @@ def audit_log(request):
     except ValueError:  # a well-formed but impossible date, such as 2024-02-30
         since = None
     if since:
-        entries = entries.filter(timestamp__date__gte=since)
-    page = Paginator(entries, 50).get_page(request.GET.get("page"))
+        start = datetime.datetime.combine(since, datetime.time(), tzinfo=clinic.zone)
+        entries = entries.filter(timestamp__gte=start)
+    patient = None
+    if filters["patient"].isdigit():
+        patient = patients_for(request).filter(pk=int(filters["patient"])).first()
     return render(
         request,
         "clinic/audit_log.html",
-        {"page": page, "filters": filters, "actions": LogEntry.Action.choices},
+        {
+            "page": audit_page.page_of_lines(entries, request.GET.get("page"), clinic),
+            "filters": filters,
+            "filtered_patient": patient,
+            "actions": [
+                (value, audit_page.ACTION_WORDS[value]) for value, _ in LogEntry.Action.choices
+            ],
+            "record_types": audit_page.RECORD_TYPES,
+        },
     )
 
 
