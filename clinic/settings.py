@@ -213,6 +213,9 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # JSON bounded in size (413) and depth (400, never a RecursionError): clinic/api/parsers.py.
+    "DEFAULT_PARSER_CLASSES": ["clinic.api.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "clinic.api.parsers.exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "iPLEDGE clinic API",

@@ -52,13 +52,12 @@ def depth(value) -> int:
 
 
 class JSONParser(parsers.JSONParser):
-    """DRF's JSON parser, refusing bodies too large (413) or nested too deeply (400)."""
+    """DRF's JSON parser, refusing a body nested too deeply (400)."""
+
+    # A body over DATA_UPLOAD_MAX_MEMORY_SIZE never gets here: DRF reads request.body first,
+    # which refuses it, and exception_handler below answers 413.
 
     def parse(self, stream, media_type=None, parser_context=None):
-        if content_length(parser_context) > settings.DATA_UPLOAD_MAX_MEMORY_SIZE:
-            raise PayloadTooLarge(
-                f"The JSON body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes."
-            )
         try:
             data = super().parse(stream, media_type, parser_context)
         except RecursionError:
@@ -100,9 +99,15 @@ def recursion_while_parsing(exc: BaseException) -> bool:
 
 
 def exception_handler(exc, context):
-    """DRF's handler, plus: deep JSON read by a view's own parser classes is a 400, not a 500."""
+    """DRF's handler, plus: deep JSON read by a view's own parser classes (the token view) is a
+    400 and a body larger than Django holds in memory a 413, where both would be a 500 or a
+    page of HTML."""
     from rest_framework.views import exception_handler as drf_handler
 
     if recursion_while_parsing(exc):
         exc = exceptions.ParseError(TOO_DEEP)
+    elif isinstance(exc, RequestDataTooBig):  # Django's own limit on a body it holds in memory
+        exc = PayloadTooLarge(
+            f"The request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes."
+        )
     return drf_handler(exc, context)
