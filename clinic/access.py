@@ -20,12 +20,24 @@ SESSION_CLINIC_KEY = "current_clinic_id"
 
 
 def load_memberships(user, clinic_id: int | None) -> tuple[Membership | None, list[Membership]]:
-    """The user's membership in the chosen clinic (else their first one) and all of them."""
+    """The user's membership in the chosen clinic and all of their memberships.
+
+    A user of one clinic works in it; a user of several works in none until they choose
+    (never a silent default: a script of clinic B must not write into clinic A, docs/security.md).
+    """
     memberships = list(Membership.objects.filter(user=user).select_related("clinic"))
     for membership in memberships:
         if membership.clinic_id == clinic_id:
             return membership, memberships
-    return (memberships[0] if memberships else None), memberships
+    return (memberships[0] if len(memberships) == 1 else None), memberships
+
+
+def must_choose_clinic(request: HttpRequest) -> bool:
+    """A user of several clinics who has not yet said which one they work in."""
+    return (
+        getattr(request, "membership", None) is None
+        and len(getattr(request, "memberships", [])) > 1
+    )
 
 
 def current_clinic(request: HttpRequest) -> Clinic:

@@ -1,4 +1,8 @@
-"""The Django admin, limited to the user's clinics for anyone but a superuser.
+"""The Django admin, for superusers only (docs/security.md).
+
+Clinic admins manage their own clinic's members on the app's Team page; the admin's user and
+membership lists span every clinic, so a clinic admin with the staff flag could add anyone to
+their clinic or raise their own role. The clinic scoping below stays as a second line.
 
 Writes to clinical records are not done here (they bypass the gate): clinical models are
 read-only in the admin; enrollment and records are changed through the app's pages and API.
@@ -9,6 +13,13 @@ from auditlog.models import LogEntry
 from django.contrib import admin
 
 from .models import Clinic, Membership
+
+
+def superusers_only(request) -> bool:
+    return request.user.is_active and request.user.is_superuser
+
+
+admin.site.has_permission = superusers_only
 
 
 def user_clinic_ids(request) -> list[int]:

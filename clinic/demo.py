@@ -8,8 +8,44 @@ import datetime
 import random
 from decimal import Decimal
 
+from django.contrib.auth import get_user_model
+
 from monitoring import services as monitoring
 from patients import services as patients
+
+from .models import Membership
+
+# Each demo clinic has users of its own (DOMAIN section 8): (username, role).
+DEMO_USERS = (("clinician", "clinician"), ("staff", "staff"), ("clinic_admin", "clinic_admin"))
+LEGACY_USERS = (
+    ("legacy_clinician", "clinician"),
+    ("legacy_staff", "staff"),
+    ("legacy_admin", "clinic_admin"),
+)
+ALL_DEMO_USERNAMES = {username for username, _ in DEMO_USERS + LEGACY_USERS}
+
+
+def demo_users(clinic, accounts, password: str) -> tuple[dict, bool]:
+    """The clinic's demo users by role, created once, members of this clinic only.
+
+    An older seeding made every demo user a member of both demo clinics; those extra
+    memberships are removed, so a demo user never crosses clinics.
+    """
+    User = get_user_model()
+    users, created_any = {}, False
+    for username, role in accounts:
+        user, created = User.objects.get_or_create(
+            username=username, defaults={"email": f"{username}@example.org"}
+        )
+        if created:
+            user.set_password(password)
+            user.save()
+            created_any = True
+        Membership.objects.get_or_create(user=user, clinic=clinic, defaults={"role": role})
+        Membership.objects.filter(user=user).exclude(clinic=clinic).delete()
+        users[role] = user
+    return users, created_any
+
 
 GIVEN = [
     "Avery",

@@ -1,7 +1,22 @@
+from django.shortcuts import redirect
 from django.utils import timezone
 from django.utils.cache import patch_cache_control
 
-from .access import SESSION_CLINIC_KEY, load_memberships
+from .access import SESSION_CLINIC_KEY, load_memberships, must_choose_clinic
+
+# Pages a logged-in user reaches before choosing a clinic (or passing the second factor): the
+# account pages themselves, logging out, static files, the health check, the patients' signed
+# pages, the API (which answers for itself: a 400 naming X-Clinic-Id) and the superusers' admin.
+OPEN_PREFIXES = (
+    "/account/",
+    "/switch-clinic/",
+    "/logout/",
+    "/static/",
+    "/health/",
+    "/p/",
+    "/api/",
+    "/admin/",
+)
 
 
 class CurrentClinicMiddleware:
@@ -22,6 +37,19 @@ class CurrentClinicMiddleware:
             timezone.activate(request.membership.clinic.zone)
         else:
             timezone.deactivate()
+        return self.get_response(request)
+
+
+class ClinicChoiceMiddleware:
+    """A user of several clinics chooses one after logging in, before any clinic page: no page
+    falls back to a clinic they did not pick (docs/security.md)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if must_choose_clinic(request) and not request.path_info.startswith(OPEN_PREFIXES):
+            return redirect("choose_clinic")
         return self.get_response(request)
 
 

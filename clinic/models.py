@@ -1,6 +1,7 @@
 import datetime
 import zoneinfo
 
+from auditlog.registry import auditlog
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -87,6 +88,13 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} — {self.get_role_display()} at {self.clinic}"
+
+    def get_additional_data(self) -> dict:
+        # Membership and role changes show on the clinic's audit page (docs/security.md).
+        return {"clinic_id": self.clinic_id}
+
+
+auditlog.register(Membership)
 
 
 class ApiToken(AbstractAuthToken):

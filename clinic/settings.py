@@ -78,6 +78,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "auditlog.middleware.AuditlogMiddleware",
     "clinic.middleware.CurrentClinicMiddleware",
+    "clinic.middleware.ClinicChoiceMiddleware",
     "clinic.middleware.NoStoreMiddleware",
     "axes.middleware.AxesMiddleware",
 ]
@@ -129,6 +130,9 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked.html"
 AXES_VERBOSE = False
 SILENCED_SYSTEM_CHECKS = ["axes.W006"]  # by username on purpose: see the comment above
+
+# An invitation link to the Team page's new member lasts this long (docs/security.md).
+INVITE_MAX_AGE_HOURS = int(os.environ.get("INVITE_MAX_AGE_HOURS", "72"))
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from . import views
+from . import account, team, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -12,6 +12,12 @@ urlpatterns = [
     path("audit/", views.audit_log, name="audit_log"),
     path("clinic/settings/", views.clinic_settings, name="clinic_settings"),
     path("health/", views.health, name="health"),
+    path("account/clinic/", account.choose_clinic, name="choose_clinic"),
+    path("account/invite/<str:token>/", account.accept_invite, name="accept_invite"),
+    path("team/", team.team, name="team"),
+    path("team/invite/", team.invite, name="team_invite"),
+    path("team/<int:pk>/role/", team.set_role, name="team_role"),
+    path("team/<int:pk>/deactivate/", team.deactivate, name="team_deactivate"),
     path("patients/", include("patients.urls")),
     path("api/v1/", include("clinic.api.urls")),
     path("p/", include("patients.self_service_urls")),

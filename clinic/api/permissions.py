@@ -3,8 +3,10 @@
 The web pages get `request.membership` from CurrentClinicMiddleware, which runs before DRF has
 read the token, so for token requests it is always empty. The API works it out here instead:
 the `X-Clinic-Id` header picks among the user's clinics, else the clinic chosen in the browser
-session, else the user's first clinic. Naming a clinic the user is not a member of is refused
-rather than silently falling back to another one, so a script never writes into the wrong clinic.
+session, else the user's only clinic; a user of several clinics who names none gets a 400
+naming the header (DOMAIN section 8), never a default. Naming a clinic the user is not a member
+of is refused rather than silently falling back to another one, so a script never writes into
+the wrong clinic.
 """
 
 from rest_framework import exceptions
@@ -38,6 +40,10 @@ class IsClinicMember(BasePermission):
             return False
         clinic_id, named = _chosen_clinic_id(request)
         membership, memberships = load_memberships(user, clinic_id)
+        if membership is None and not named and len(memberships) > 1:
+            raise exceptions.ValidationError(
+                {CLINIC_HEADER: ["You belong to several clinics: name one in this header."]}
+            )
         if named and (membership is None or membership.clinic_id != clinic_id):
             raise exceptions.PermissionDenied("You are not a member of that clinic.")
         request.membership, request.memberships = membership, memberships

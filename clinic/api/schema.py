@@ -12,8 +12,8 @@ CLINIC_PARAMETER = OpenApiParameter(
     OpenApiParameter.HEADER,
     required=False,
     description=(
-        "The clinic to act in, for users who belong to several. Defaults to the user's first "
-        "clinic. A clinic the user does not belong to is a 403."
+        "The clinic to act in, required of users who belong to several (else a 400 naming "
+        "it). A clinic the user does not belong to is a 403."
     ),
 )
 

@@ -98,7 +98,9 @@ def test_the_clinic_header_picks_among_the_users_clinics(api, clinic, other_clin
     Membership.objects.create(user=staff, clinic=other_clinic, role="staff")
     patient_b = enroll(other_clinic)
     url = f"/api/v1/patients/{patient_b.pk}/"
-    assert api(staff).get(url).status_code == 404  # the first clinic (by name) is Clinic A
+    silent = api(staff).get(url)  # no silent default: naming none is a 400 naming the header
+    assert silent.status_code == 400
+    assert list(silent.json()) == ["X-Clinic-Id"]
     assert api(staff, HTTP_X_CLINIC_ID=str(other_clinic.pk)).get(url).status_code == 200
 
 

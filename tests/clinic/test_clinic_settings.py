@@ -69,7 +69,9 @@ def test_a_clinic_admin_changes_every_setting_and_each_change_is_audited(
     assert clinic.home_tests_under_discretion is True
     assert clinic.followup_lab_weeks == 6
     assert clinic.triage_horizon_days == 10
-    entry = LogEntry.objects.get(additional_data__clinic_id=clinic.pk, object_pk=str(clinic.pk))
+    entry = LogEntry.objects.get(
+        additional_data__clinic_id=clinic.pk, object_pk=str(clinic.pk), content_type__model="clinic"
+    )
     assert entry.actor == clinic_admin
     assert entry.changes_dict["triage_horizon_days"] == ["7", "10"]
     assert entry.changes_dict["time_zone"] == ["America/New_York", "America/Chicago"]
@@ -79,7 +81,9 @@ def test_a_clinic_admin_changes_every_setting_and_each_change_is_audited(
 @pytest.mark.django_db
 def test_saving_without_a_change_writes_no_audit_event(client_for, clinic, clinic_admin):
     client_for(clinic_admin).post(URL, _form(clinic))
-    assert not LogEntry.objects.filter(object_pk=str(clinic.pk), action=1).exists()
+    assert not LogEntry.objects.filter(
+        object_pk=str(clinic.pk), action=1, content_type__model="clinic"
+    ).exists()
 
 
 @pytest.mark.django_db

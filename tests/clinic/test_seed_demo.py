@@ -31,7 +31,22 @@ def test_seed_demo_twice_gives_the_same_data(db, monkeypatch):
         ("clinician", "clinician"),
         ("staff", "staff"),
     ]
+    assert [(user, role) for clinic, user, role in first[3] if clinic != "Demo Dermatology"] == [
+        ("legacy_admin", "clinic_admin"),
+        ("legacy_clinician", "clinician"),
+        ("legacy_staff", "staff"),
+    ]
     assert get_user_model().objects.get(username="staff").check_password("demo-pass-123")
+
+
+def test_an_older_seeding_s_cross_clinic_memberships_are_removed(db, monkeypatch):
+    monkeypatch.setenv("DEMO_PASSWORD", "demo-pass-123")
+    call_command("seed_demo", patients=2)
+    legacy = Clinic.objects.exclude(name="Demo Dermatology").get()
+    staff = get_user_model().objects.get(username="staff")
+    Membership.objects.create(user=staff, clinic=legacy, role="staff")
+    call_command("seed_demo", patients=2)
+    assert [m.clinic.name for m in staff.memberships.all()] == ["Demo Dermatology"]
 
 
 def test_the_demo_shows_every_state_the_gate_knows(db, monkeypatch):

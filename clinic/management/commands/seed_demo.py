@@ -1,4 +1,5 @@
-"""Create demo clinics with three users and synthetic patients in every gate state.
+"""Create demo clinics, each with three users of its own, and synthetic patients in every
+gate state.
 
 Idempotent: users and clinics are created once; a patient whose demo MRN exists is skipped,
 so running it twice gives the same data. A second, smaller clinic still judged by RS-2021 (its
@@ -10,17 +11,28 @@ import os
 import random
 import secrets
 
-from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from clinic.demo import LEGACY_SCENARIOS, SCENARIOS, Builder, build_patient
-from clinic.models import Clinic, Membership
+from clinic.demo import (
+    DEMO_USERS,
+    LEGACY_SCENARIOS,
+    LEGACY_USERS,
+    SCENARIOS,
+    Builder,
+    build_patient,
+    demo_users,
+)
+from clinic.models import Clinic
 from patients.models import Patient
 
 DEMO_CLINIC = "Demo Dermatology"
 LEGACY_CLINIC = "Demo Dermatology (RS-2021 rules)"
-DEMO_USERS = (("clinician", "clinician"), ("staff", "staff"), ("clinic_admin", "clinic_admin"))
+
+LOGINS = (
+    f"{', '.join(name for name, _ in DEMO_USERS)} ({DEMO_CLINIC}); "
+    f"{', '.join(name for name, _ in LEGACY_USERS)} ({LEGACY_CLINIC})"
+)
 
 
 class Command(BaseCommand):
@@ -35,7 +47,7 @@ class Command(BaseCommand):
     def handle(self, *args, patients: int, once: bool, **options):
         if once and Clinic.objects.filter(name=DEMO_CLINIC).exists():
             self.stdout.write(
-                "Demo clinic already seeded. Logins: clinician, staff, clinic_admin "
+                f"Demo clinic already seeded. Logins: {LOGINS} "
                 "(password from DEMO_PASSWORD or printed at the first seeding)."
             )
             return
@@ -46,12 +58,13 @@ class Command(BaseCommand):
                 LEGACY_CLINIC,
                 rs2026_effective_on=clinic.today() + datetime.timedelta(days=365),
             )
-            users, created_any = self.users(password, [clinic, legacy])
+            users, created_demo = demo_users(clinic, DEMO_USERS, password)
+            legacy_users, created_legacy = demo_users(legacy, LEGACY_USERS, password)
         self.patients(clinic, users, "DEMO", patients, SCENARIOS)
-        self.patients(legacy, users, "LEG", len(LEGACY_SCENARIOS), LEGACY_SCENARIOS)
-        if created_any:
+        self.patients(legacy, legacy_users, "LEG", len(LEGACY_SCENARIOS), LEGACY_SCENARIOS)
+        if created_demo or created_legacy:
             shown = "the value of DEMO_PASSWORD" if os.environ.get("DEMO_PASSWORD") else password
-            self.stdout.write(f"Demo logins: clinician, staff, clinic_admin — password: {shown}")
+            self.stdout.write(f"Demo logins: {LOGINS} — password: {shown}")
 
     def clinic(self, name: str, **extra) -> Clinic:
         clinic, _ = Clinic.objects.get_or_create(
@@ -63,22 +76,6 @@ class Command(BaseCommand):
             },
         )
         return clinic
-
-    def users(self, password: str, clinics: list[Clinic]):
-        User = get_user_model()
-        users, created_any = {}, False
-        for username, role in DEMO_USERS:
-            user, created = User.objects.get_or_create(
-                username=username, defaults={"email": f"{username}@example.org"}
-            )
-            if created:
-                user.set_password(password)
-                user.save()
-                created_any = True
-            for clinic in clinics:
-                Membership.objects.get_or_create(user=user, clinic=clinic, defaults={"role": role})
-            users[role] = user
-        return users, created_any
 
     def patients(self, clinic, users, prefix: str, count: int, scenarios) -> None:
         builder = Builder(clinic, users["clinician"], users["staff"], clinic.today(), prefix)

@@ -1,0 +1,223 @@
+"""A clinic admin's Team page: invite a new user, change roles, deactivate a member
+(docs/security.md).
+
+Everything acts inside the admin's current clinic: a member of another clinic is a 404, an
+existing user of any clinic cannot be pulled in by email, and nobody changes their own role or
+deactivates themselves. Each change is an audit event with the clinic's id, so it shows on the
+clinic's audit page (Membership is registered with auditlog; a deactivation is logged here).
+"""
+
+from auditlog.models import LogEntry
+from django import forms
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.core import signing
+from django.core.exceptions import ValidationError
+from django.core.mail import send_mail
+from django.db import transaction
+from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils.crypto import constant_time_compare, salted_hmac
+from django.views.decorators.http import require_POST
+
+from .access import current_clinic, require
+from .models import Clinic, Membership
+from .roles import Action, Role
+
+INVITE_SALT = "clinic.team.invite"
+
+
+# --- services -------------------------------------------------------------------------------
+
+
+def _invite_state(user) -> str:
+    """Changes once the password is set (or the user is deactivated): a link works only once."""
+    value = f"{user.pk}:{user.password}:{user.last_login}:{user.is_active}"
+    return salted_hmac(INVITE_SALT, value).hexdigest()[:24]
+
+
+def invitation_token(user) -> str:
+    return signing.dumps({"user": user.pk, "state": _invite_state(user)}, salt=INVITE_SALT)
+
+
+def invited_user(token: str):
+    """The user an unexpired, unused invitation is for, else None."""
+    max_age = settings.INVITE_MAX_AGE_HOURS * 3600
+    try:
+        data = signing.loads(token, salt=INVITE_SALT, max_age=max_age)
+        user = get_user_model().objects.get(pk=int(data["user"]), is_active=True)
+    except (signing.BadSignature, KeyError, TypeError, ValueError):
+        return None
+    except get_user_model().DoesNotExist:
+        return None
+    if not constant_time_compare(str(data.get("state")), _invite_state(user)):
+        return None
+    return user
+
+
+def invite_member(*, clinic: Clinic, by, email: str, role: str):
+    """A new user with no password yet, a member of `clinic`, and an email with a link."""
+    User = get_user_model()
+    email = User.objects.normalize_email(email).strip()
+    if (
+        User.objects.filter(email__iexact=email).exists()
+        or User.objects.filter(username__iexact=email).exists()
+    ):
+        raise ValidationError(
+            {"email": "Someone already has an account with this email. Ask a superuser."}
+        )
+    if role not in Role.values:
+        raise ValidationError({"role": "Choose a role."})
+    with transaction.atomic():
+        user = User(username=email, email=email)
+        user.set_unusable_password()
+        user.save()
+        Membership.objects.create(user=user, clinic=clinic, role=role)
+        link = settings.SITE_URL.rstrip("/") + reverse(
+            "accept_invite", args=[invitation_token(user)]
+        )
+        context = {
+            "clinic": clinic,
+            "role": Role(role).label,
+            "link": link,
+            "hours": settings.INVITE_MAX_AGE_HOURS,
+            "by": by,
+        }
+        subject = render_to_string("clinic/emails/invite-subject.txt", context).strip()
+        body = render_to_string("clinic/emails/invite-body.txt", context)
+        transaction.on_commit(
+            lambda: send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [email])
+        )
+    return user
+
+
+def _refuse_self(membership: Membership, by, what: str) -> None:
+    if membership.user_id == by.pk:
+        raise ValidationError(f"You cannot {what} yourself; ask another clinic admin.")
+
+
+def change_role(membership: Membership, *, by, role: str) -> None:
+    _refuse_self(membership, by, "change the role of")
+    if role not in Role.values:
+        raise ValidationError({"role": "Choose a role."})
+    if membership.role != role:
+        membership.role = role
+        membership.save(update_fields=["role"])  # auditlog records old -> new
+
+
+def deactivate_member(membership: Membership, *, by) -> None:
+    """A user of this clinic only is deactivated (sessions and tokens stop working); a user
+    who also works elsewhere only leaves this clinic, so another clinic keeps its member."""
+    _refuse_self(membership, by, "deactivate")
+    user = membership.user
+    with transaction.atomic():
+        if Membership.objects.filter(user=user).exclude(pk=membership.pk).exists():
+            membership.delete()  # auditlog records the deletion
+            return
+        user.is_active = False
+        user.save(update_fields=["is_active"])
+        user.auth_token_set.all().delete()
+        LogEntry.objects.log_create(
+            user,
+            action=LogEntry.Action.UPDATE,
+            changes={"is_active": ["True", "False"]},
+            actor=by,
+            additional_data={"clinic_id": membership.clinic_id},
+        )
+
+
+# --- views ----------------------------------------------------------------------------------
+
+
+class InviteForm(forms.Form):
+    email = forms.EmailField(max_length=150)
+    role = forms.ChoiceField(choices=Role.choices)
+
+
+class RoleForm(forms.Form):
+    role = forms.ChoiceField(choices=Role.choices)
+
+
+def _member(request, pk: int) -> Membership:
+    """A membership of the current clinic, else 404."""
+    return get_object_or_404(
+        Membership.objects.select_related("user", "clinic"), pk=pk, clinic=current_clinic(request)
+    )
+
+
+def _show(request, invite_form=None, status=200):
+    clinic = current_clinic(request)
+    members = (
+        Membership.objects.filter(clinic=clinic).select_related("user").order_by("user__username")
+    )
+    return render(
+        request,
+        "clinic/team.html",
+        {
+            "members": members,
+            "invite_form": invite_form or InviteForm(),
+            "roles": Role.choices,
+        },
+        status=status,
+    )
+
+
+@require(Action.MANAGE_CLINIC)
+def team(request):
+    return _show(request)
+
+
+def _apply(request, action, success: str):
+    try:
+        action()
+    except ValidationError as error:
+        for message in error.messages:
+            messages.error(request, message)
+    else:
+        messages.success(request, success)
+    return redirect("team")
+
+
+@require_POST
+@require(Action.MANAGE_CLINIC)
+def invite(request):
+    form = InviteForm(request.POST)
+    if form.is_valid():
+        try:
+            invite_member(clinic=current_clinic(request), by=request.user, **form.cleaned_data)
+        except ValidationError as error:
+            for field, errors in error.message_dict.items():
+                form.add_error(field, errors)
+        else:
+            messages.success(request, f"Invitation sent to {form.cleaned_data['email']}.")
+            return redirect("team")
+    return _show(request, form, status=400)
+
+
+@require_POST
+@require(Action.MANAGE_CLINIC)
+def set_role(request, pk: int):
+    membership = _member(request, pk)
+    form = RoleForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose a role.")
+        return redirect("team")
+    role = form.cleaned_data["role"]
+    return _apply(
+        request,
+        lambda: change_role(membership, by=request.user, role=role),
+        f"{membership.user} is now {Role(role).label}.",
+    )
+
+
+@require_POST
+@require(Action.MANAGE_CLINIC)
+def deactivate(request, pk: int):
+    membership = _member(request, pk)
+    return _apply(
+        request,
+        lambda: deactivate_member(membership, by=request.user),
+        f"{membership.user} can no longer work in this clinic.",
+    )

@@ -1,0 +1,184 @@
+"""The Team page: a clinic admin invites, changes roles and deactivates, in their own clinic
+only, and every change is on the clinic's audit page."""
+
+import re
+
+import pytest
+import time_machine
+from auditlog.models import LogEntry
+from django.contrib.auth import get_user_model
+from django.core import mail
+from django.urls import reverse
+from django.utils import timezone
+
+from clinic.models import ApiToken, Membership
+from tests.factories import member
+
+User = get_user_model()
+
+
+@pytest.fixture
+def admin_client(client_for, clinic_admin):
+    return client_for(clinic_admin)
+
+
+def invite(client, email="new.person@example.org", role="staff"):
+    return client.post(reverse("team_invite"), {"email": email, "role": role})
+
+
+def invitation_link(message) -> str:
+    return re.search(r"http\S+/account/invite/\S+/", message.body).group(0)
+
+
+def audit_rows(clinic):
+    return LogEntry.objects.filter(additional_data__clinic_id=clinic.pk)
+
+
+@pytest.mark.parametrize("role", ["staff", "clinician"])
+def test_only_a_clinic_admin_reaches_the_team_page(client_for, clinic, role):
+    assert client_for(member(clinic, role)).get(reverse("team")).status_code == 403
+
+
+def test_the_team_page_lists_the_clinics_members_and_no_one_else(
+    admin_client, clinic, other_clinic, staff
+):
+    outsider = member(other_clinic, "staff")
+    page = admin_client.get(reverse("team")).content.decode()
+    assert staff.username in page
+    assert outsider.username not in page
+
+
+def test_an_invitation_makes_a_member_of_this_clinic_who_sets_a_password(
+    admin_client, client, clinic, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = invite(admin_client)
+    assert response.status_code == 302
+    new = User.objects.get(email="new.person@example.org")
+    assert not new.has_usable_password()
+    assert list(Membership.objects.filter(user=new).values_list("clinic", "role")) == [
+        (clinic.pk, "staff")
+    ]
+    invited = Membership.objects.get(user=new)
+    assert audit_rows(clinic).filter(object_pk=str(invited.pk), action=0).count() == 1
+    (message,) = mail.outbox
+    assert message.to == ["new.person@example.org"]
+    link = invitation_link(message).split("testserver", 1)[-1].split("8000", 1)[-1]
+    client.logout()
+    assert client.get(link).status_code == 200
+    answer = client.post(
+        link, {"new_password1": "a-long-new-passphrase", "new_password2": "a-long-new-passphrase"}
+    )
+    assert answer.status_code == 302
+    new.refresh_from_db()
+    assert new.check_password("a-long-new-passphrase")
+    # The link works once.
+    client.logout()
+    assert client.get(link).status_code == 404
+
+
+def test_an_invitation_link_expires(admin_client, client, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        invite(admin_client)
+    link = invitation_link(mail.outbox[0]).split("8000", 1)[-1]
+    client.logout()
+    with time_machine.travel(timezone.now() + timezone.timedelta(hours=73)):
+        assert client.get(link).status_code == 404
+
+
+@pytest.mark.parametrize("link", ["/account/invite/nonsense/", "/account/invite/a:b:c/"])
+def test_a_forged_invitation_link_is_a_404(client, db, link):
+    assert client.get(link).status_code == 404
+
+
+def test_an_existing_user_of_another_clinic_cannot_be_pulled_in_by_email(
+    admin_client, clinic, other_clinic
+):
+    theirs = member(other_clinic, "clinician")
+    response = invite(admin_client, email=theirs.email.upper(), role="clinician")
+    assert response.status_code == 400
+    assert "email" in response.context["invite_form"].errors
+    assert not Membership.objects.filter(user=theirs, clinic=clinic).exists()
+
+
+@pytest.mark.parametrize(
+    ("email", "role", "field"),
+    [("not-an-email", "staff", "email"), ("a@example.org", "superuser", "role")],
+)
+def test_bad_invitations_name_the_field(admin_client, email, role, field):
+    response = invite(admin_client, email=email, role=role)
+    assert response.status_code == 400
+    assert field in response.context["invite_form"].errors
+    assert not User.objects.filter(email=email).exists()
+
+
+def test_a_role_change_is_saved_and_audited(admin_client, clinic, staff):
+    membership = Membership.objects.get(user=staff, clinic=clinic)
+    admin_client.post(reverse("team_role", args=[membership.pk]), {"role": "clinician"})
+    membership.refresh_from_db()
+    assert membership.role == "clinician"
+    entry = audit_rows(clinic).get(content_type__model="membership", action=LogEntry.Action.UPDATE)
+    assert entry.changes_dict["role"] == ["staff", "clinician"]
+    audit_page = admin_client.get(reverse("audit_log")).content.decode()
+    assert staff.username in audit_page and "Clinician" in audit_page
+
+
+def test_an_admin_cannot_change_their_own_role(admin_client, clinic, clinic_admin):
+    own = Membership.objects.get(user=clinic_admin, clinic=clinic)
+    admin_client.post(reverse("team_role", args=[own.pk]), {"role": "clinician"})
+    own.refresh_from_db()
+    assert own.role == "clinic_admin"
+
+
+def test_another_clinics_membership_is_a_404_and_unchanged(admin_client, other_clinic):
+    theirs = Membership.objects.get(user=member(other_clinic, "staff"))
+    role = admin_client.post(reverse("team_role", args=[theirs.pk]), {"role": "clinic_admin"})
+    gone = admin_client.post(reverse("team_deactivate", args=[theirs.pk]))
+    assert role.status_code == gone.status_code == 404
+    theirs.refresh_from_db()
+    assert theirs.role == "staff" and theirs.user.is_active
+
+
+def test_deactivating_a_member_ends_their_sessions_and_tokens(admin_client, client, clinic):
+    colleague = member(clinic, "staff")
+    _, _ = ApiToken.objects.create(user=colleague, credential_hash="x")
+    membership = Membership.objects.get(user=colleague)
+    admin_client.post(reverse("team_deactivate", args=[membership.pk]))
+    colleague.refresh_from_db()
+    assert not colleague.is_active
+    assert not ApiToken.objects.filter(user=colleague).exists()
+    entry = audit_rows(clinic).get(content_type__model="user")
+    assert entry.changes_dict["is_active"] == ["True", "False"]
+
+
+def test_deactivating_a_member_of_two_clinics_only_removes_them_from_this_one(
+    admin_client, clinic, other_clinic
+):
+    shared = member(clinic, "staff")
+    Membership.objects.create(user=shared, clinic=other_clinic, role="clinician")
+    admin_client.post(
+        reverse("team_deactivate", args=[Membership.objects.get(user=shared, clinic=clinic).pk])
+    )
+    shared.refresh_from_db()
+    assert shared.is_active
+    assert list(Membership.objects.filter(user=shared).values_list("clinic", flat=True)) == [
+        other_clinic.pk
+    ]
+    assert audit_rows(clinic).filter(action=LogEntry.Action.DELETE).count() == 1
+
+
+def test_an_admin_cannot_deactivate_themselves(admin_client, clinic_admin):
+    own = Membership.objects.get(user=clinic_admin)
+    admin_client.post(reverse("team_deactivate", args=[own.pk]))
+    clinic_admin.refresh_from_db()
+    assert clinic_admin.is_active
+
+
+def test_team_actions_refuse_get(admin_client, staff):
+    membership = Membership.objects.get(user=staff)
+    for url in (
+        reverse("team_invite"),
+        reverse("team_role", args=[membership.pk]),
+        reverse("team_deactivate", args=[membership.pk]),
+    ):
+        assert admin_client.get(url).status_code == 405
