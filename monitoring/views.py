@@ -1,15 +1,18 @@
 """Pages for labs, the visit checklist, mood reviews, prescriptions, dispensing, ending
 treatment, and today's worklist. Each fetches through clinic.access, calls a service, renders."""
 
+from decimal import Decimal
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
 from django.db import transaction
-from django.http import HttpResponse
+from django.http import StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
-from clinic.access import current_clinic, get_patient, get_record, may, require
+from clinic.access import current_clinic, current_role, get_patient, get_record, may, require
 from clinic.audit import log_view, log_views
 from clinic.pages import record_page, submitted
 from clinic.roles import Action
@@ -17,7 +20,7 @@ from patients.forms import apply_service_errors
 from patients.models import ContraceptionMethod, RiskCategory, Source
 from patients.services import record_contraception
 
-from . import rules, services, worklist
+from . import codes, rules, services, worklist
 from .forms import (
     DispenseForm,
     EndTreatmentForm,
@@ -29,6 +32,7 @@ from .forms import (
 )
 from .history import load_history, load_patient_page
 from .models import Prescription, Severity, SideEffect, Visit
+from .rules.constants import MAX_MG_PER_KG_PER_DAY
 from .rules.snapshot import latest_weight_kg
 
 
@@ -176,34 +180,50 @@ def visit_print(request, visit_pk):
 @require(Action.VIEW_PATIENTS)
 @require_GET
 def worklist_page(request):
-    """Today's lists. ?category= and ?section= filter; ?format=csv downloads what is shown."""
+    """Today: the listed triage groups in order (docs/clinic-day.md). ?category= filters,
+    ?group= shows one group page by page, ?format=csv downloads what the filters select."""
     clinic = current_clinic(request)
-    today = clinic.today()
+    role = current_role(request)
     category = request.GET.get("category")
     category = category if category in RiskCategory.values else None
-    section = request.GET.get("section")
-    section = section if section in worklist.SECTIONS else None
-    patients = worklist.active_patients(clinic, today, category=category)
-    sections = worklist.build(patients, today, with_mood=may(request, Action.REVIEW_MOOD))
-    if section:
-        sections = {section: sections.get(section, [])}
+    group = request.GET.get("group")
+    group = group if group in rules.TRIAGE_LISTED_GROUPS else None
+    day = worklist.clinic_day(clinic, category=category)
+    listed = day.listed()
+    shown = {group: listed[group]} if group else listed
     if request.GET.get("format") == "csv":
-        # An export carries patients' records out of the app: one access event per patient.
-        log_views(request.user, {row.patient for rows in sections.values() for row in rows})
-        response = HttpResponse(worklist.to_csv(sections), content_type="text/csv")
-        name = f"worklist-{section or 'all'}-{today:%Y-%m-%d}.csv"
+        # An export carries patients' records out of the app: each one is an access event.
+        log_views(request.user, {item.patient for items in shown.values() for item in items})
+        response = StreamingHttpResponse(
+            worklist.csv_rows(shown, role), content_type="text/csv; charset=utf-8"
+        )
+        name = f"today-{group or 'all'}-{day.on:%Y-%m-%d}.csv"
         response["Content-Disposition"] = f'attachment; filename="{name}"'
         return response
+    if group:
+        page = Paginator(shown[group], worklist.GROUP_PAGE_SIZE).get_page(request.GET.get("page"))
+        sections = [(group, codes.label(group), page.object_list, len(shown[group]))]
+    else:
+        page = None
+        sections = [
+            (key, codes.label(key), items[: worklist.GROUP_PAGE_SIZE], len(items))
+            for key, items in shown.items()
+        ]
     return render(
         request,
         "monitoring/worklist.html",
         {
-            "today": today,
-            "sections": [(key, worklist.SECTIONS[key], rows) for key, rows in sections.items()],
-            "section": section,
+            "today": day.on,
+            "horizon": clinic.triage_horizon_days,
+            "sections": [
+                (key, title, [(item, item.next_step(role)) for item in items], total)
+                for key, title, items, total in sections
+            ],
+            "summary": [(key, codes.label(key), n) for key, n in day.counts().items()],
+            "group": group,
+            "page": page,
             "category": category,
             "categories": RiskCategory.choices,
-            "all_sections": worklist.SECTIONS.items(),
         },
     )
 
@@ -228,24 +248,85 @@ def mood_review_create(request, visit_pk):
 @require(Action.WRITE_PRESCRIPTION)
 @require_http_methods(["GET", "POST"])
 def prescription_create(request, pk):
-    """The prescription form shows the gate's blockers for today and refuses while any stand."""
+    """The prescription form: the gate's blockers above it (each with its next step), the
+    dosing weight, the dose in mg/kg/day and the pick-up window; refused while a blocker stands."""
     patient = get_patient(request, pk)
     if request.method == "GET":
         log_view(request.user, patient)  # the form lists the patient's blockers
     today = patient.clinic.today()
-    blockers = rules.evaluate(load_history(patient)[1], today)
-
-    def save(data):
-        try:
-            services.write_prescription(patient, by=request.user, **data)
-        except services.PrescriptionRefused as refused:
-            raise ValidationError(
-                {"written_on": [f"Refused: {b.message}" for b in refused.blockers]}
-            ) from None
-
-    return record_page(
-        request, patient, PrescriptionForm, "Prescription", save, extra={"blockers": blockers}
+    course, history = load_history(patient)
+    given = history.prescriptions
+    form = PrescriptionForm(
+        *submitted(request),
+        initial={
+            "written_on": today,
+            "days_supply": 30,
+            "daily_dose_mg": given[-1].daily_dose_mg if given else None,
+        },
     )
+    blockers = rules.evaluate(history, today)
+    refused = False
+    entered = {}
+    if request.method == "POST" and form.is_valid():
+        entered = dict(form.cleaned_data)  # kept for the figures even when the service refuses
+        try:
+            services.write_prescription(patient, by=request.user, **form.cleaned_data)
+        except services.PrescriptionRefused as refusal:
+            blockers, refused = refusal.blockers, True
+            form.add_error(None, "Not written: the reasons are listed above.")
+        except ValidationError as error:
+            apply_service_errors(form, error)
+        else:
+            messages.success(request, "Prescription: saved.")
+            return redirect(patient)
+    if not form.is_bound:
+        entered = form.initial
+    elif not entered and hasattr(form, "cleaned_data"):
+        entered = form.cleaned_data  # the fields that were valid
+    written_on = entered.get("written_on") or today
+    dosing = prescription_figures(history, written_on, entered.get("daily_dose_mg"))
+    form.fields["daily_dose_mg"].help_text = dosing["hint"]
+    return render(
+        request,
+        "monitoring/prescription_form.html",
+        {
+            "patient": patient,
+            "course": course,
+            "form": form,
+            "blockers": blockers,
+            "refused": refused,
+            "today": today,
+            "written_on": written_on,
+            "cumulative": rules.cumulative(history, today),
+            **dosing,
+        },
+    )
+
+
+def prescription_figures(history, written_on, daily_dose_mg) -> dict:
+    """The dosing weight on `written_on`, the dose in mg/kg/day, the most the rules accept
+    (2 mg/kg/day, DOMAIN 4) and the last day of pick-up for a prescription written that day."""
+    snapshot = rules.as_of(history, written_on)
+    weight = latest_weight_kg(snapshot)
+    most = (MAX_MG_PER_KG_PER_DAY * weight).quantize(Decimal("1"))
+    per_kg = (Decimal(daily_dose_mg) / weight).quantize(Decimal("0.01")) if daily_dose_mg else None
+    limit = f"at most {most} mg a day (2 mg/kg/day) at {weight:f} kg"
+    hint = f"{limit[0].upper()}{limit[1:]}."
+    if per_kg is not None:
+        hint = f"{Decimal(daily_dose_mg).normalize():f} mg a day = {per_kg} mg/kg/day; {limit}."
+    return {
+        "dosing_weight": weight,
+        "weighed_on": _weighed_on(snapshot),
+        "mg_per_kg_per_day": per_kg,
+        "max_daily_mg": most,
+        "pickup_deadline": rules.pickup_deadline(history, written_on),
+        "hint": hint,
+    }
+
+
+def _weighed_on(snapshot):
+    weighed = [v.visited_on for v in snapshot.visits if v.weight_kg is not None]
+    return weighed[-1] if weighed else None
 
 
 @require(Action.RECORD_CHECKS)

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import auth, views
+from . import auth, views, worklist
 
 app_name = "api"
 
@@ -41,4 +41,5 @@ urlpatterns = [
     path("prescriptions/<int:id>/dispense/", views.Dispense.as_view(), name="dispense"),
     path("visits/<int:id>/mood-review/", views.MoodReviewCreate.as_view(), name="mood_review"),
     path("pregnancy-tests/<int:id>/supersede/", views.Supersede.as_view(), name="supersede"),
+    path("worklist/", worklist.Worklist.as_view(), name="worklist"),
 ]

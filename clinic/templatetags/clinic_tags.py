@@ -1,13 +1,13 @@
 from django import template
 
-from monitoring.labels import due_label as _due_label
+from monitoring import codes
 
 register = template.Library()
 
 
 @register.filter
 def due_label(code: str) -> str:
-    return _due_label(code)
+    return codes.label(code)
 
 
 @register.filter
@@ -15,3 +15,12 @@ def days_until(day, today) -> int | None:
     if not day or not today:
         return None
     return (day - today).days
+
+
+@register.filter
+def next_step(code: str, role: str | None) -> str:
+    """What the reader does about a blocker, in their role's words (the codes registry)."""
+    try:
+        return codes.next_step(code, role)
+    except KeyError:
+        return ""

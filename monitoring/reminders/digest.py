@@ -1,4 +1,4 @@
-"""The staff's daily digest: one email per clinic with blocked, overdue and closing-window patients.
+"""The staff's daily digest: one email per clinic with Today's groups (docs/clinic-day.md).
 
 The digest task runs every few minutes; a clinic's digest goes out once a day, once its
 instant has come: the clinic's send hour moved out of quiet hours, computed by the same function
@@ -15,54 +15,44 @@ from django.utils import timezone
 
 from clinic.models import Clinic, Membership
 from clinic.roles import Role
+from monitoring import codes
 from monitoring.models import StaffDigest
+from monitoring.worklist import clinic_day
 
 from .emails import staff_digest_email
-from .planner import statuses
 from .timing import clinic_is_quiet, clinic_send_at
 
 log = logging.getLogger(__name__)
 
-# Blockers that matter whether or not a window is open.
-URGENT_BLOCKERS = {"pregnancy_test_positive", "mood_review_required", "contraception_mismatch"}
-# Due codes that are a task for the patient or the clinic: past them, the patient is overdue.
-TASK_DUE_CODES = {
-    "monthly_test_due",
-    "visit_due",
-    "followup_labs_due",
-    "end_of_treatment_test_due",
-    "post_treatment_test_due",
-}
-CLOSING_WITHIN_DAYS = 2
-
 
 @dataclass
 class Summary:
+    """The day's listed triage groups, by name only (the digest is email: no clinical detail),
+    from the same `clinic_day` as Today, so the counts agree."""
+
     day: dt.date
-    blocked: list[str] = field(default_factory=list)
-    overdue: list[str] = field(default_factory=list)
-    closing: list[str] = field(default_factory=list)
+    groups: list[tuple[str, str, list[str]]] = field(default_factory=list)
     opted_out: list[str] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
-        return not (self.blocked or self.overdue or self.closing)
+        return not any(names for _, _, names in self.groups)
+
+    def counts(self) -> dict[str, int]:
+        return {key: len(names) for key, _, names in self.groups}
 
 
 def summarize(clinic: Clinic, today: dt.date) -> Summary:
+    day = clinic_day(clinic, today)
     summary = Summary(day=today)
-    for patient, status in statuses(clinic, today, include_opted_out=True):
-        name = patient.full_name
-        codes = {b.code for b in status.blockers}
-        if (status.window is not None and codes) or codes & URGENT_BLOCKERS:
-            summary.blocked.append(name)
-        if any(d.code in TASK_DUE_CODES and d.due_on < today for d in status.due):
-            summary.overdue.append(name)
-        closes_on = status.window.closes_on if status.window else None
-        if closes_on is not None and closes_on <= today + dt.timedelta(days=CLOSING_WITHIN_DAYS):
-            summary.closing.append(name)
-        if patient.email_opt_out:
-            summary.opted_out.append(name)
+    for key, items in day.listed().items():
+        summary.groups.append((key, codes.label(key), [item.patient.full_name for item in items]))
+    summary.opted_out = sorted(
+        item.patient.full_name
+        for items in day.groups.values()
+        for item in items
+        if item.patient.email_opt_out
+    )
     return summary
 
 

@@ -9,14 +9,13 @@ import datetime as dt
 
 from icalendar import Calendar, Event
 
-from monitoring import rules
+from monitoring import codes, rules
 from monitoring.history import load_history
 
 from .emails import clean_header
-from .planner import DUE_CODE_KINDS
 
-# The engine's due codes a patient acts on, plus the pick-up window's last day.
-FEED_CODES = set(DUE_CODE_KINDS) | {"window_closes", "end_of_treatment_test_due"}
+# The engine's due codes a patient acts on, and the pick-up window's last day (the registry).
+FEED_CODES = codes.CALENDAR_CODES
 
 
 def upcoming(status: rules.Status, today: dt.date) -> list[rules.Due]:

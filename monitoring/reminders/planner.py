@@ -21,35 +21,20 @@ from django.db.models.functions import Concat, Left
 from django.utils import timezone
 
 from clinic.models import Clinic
-from monitoring import rules
+from monitoring import codes, rules
 from monitoring.history import load_histories
-from monitoring.models import Course, Reminder, ReminderKind, ReminderStatus
+from monitoring.models import Course, Reminder, ReminderStatus
 from patients.models import Patient
 
 from .timing import clinic_send_at
 
 log = logging.getLogger(__name__)
 
-# Due codes of the engine that are reminded as such, and how many days before the due date.
-DUE_CODE_KINDS = {
-    "monthly_test_due": ReminderKind.MONTHLY_TEST,
-    "visit_due": ReminderKind.VISIT,
-    "post_treatment_test_due": ReminderKind.POST_TREATMENT_TEST,
-    "followup_labs_due": ReminderKind.FOLLOWUP_LABS,
-}
-DAYS_BEFORE = {
-    ReminderKind.MONTHLY_TEST: 2,
-    ReminderKind.VISIT: 2,
-    ReminderKind.WINDOW_CLOSING: 2,  # window closes SCD + 6: the reminder goes at SCD + 4
-    ReminderKind.POST_TREATMENT_TEST: 3,
-    ReminderKind.FOLLOWUP_LABS: 3,
-}
-# Kinds that go out as soon as the need shows (a qualifying test was recorded and the cycle
-# still lacks them), due when the window closes.
-AS_SOON_AS_NEEDED = {
-    "contraception_unconfirmed": ReminderKind.CONTRACEPTION_CONFIRM,
-    "comprehension_incomplete": ReminderKind.COMPREHENSION,
-}
+# Due codes reminded by date (the window's closing day included), how many days before, and the
+# blockers reminded as soon as a window opens without them: all from the registry of codes.
+DUE_CODE_KINDS = codes.reminded_due_codes()
+DAYS_BEFORE = codes.reminder_days_before()
+AS_SOON_AS_NEEDED = codes.reminded_blockers()
 # The post-treatment test falls at LD + 30; patients whose course ended longer ago than this
 # have nothing left to be reminded of.
 ENDED_COURSE_GRACE_DAYS = 60
@@ -64,8 +49,8 @@ def needed(status: rules.Status) -> dict[str, dt.date]:
         if kind is not None:
             wanted[kind] = item.due_on
     if status.window is not None:
+        # Needed by the day the window closes (its `window_closes` item is reminded above).
         closes_on = status.window.closes_on
-        wanted[ReminderKind.WINDOW_CLOSING] = closes_on
         for blocker in status.blockers:
             kind = AS_SOON_AS_NEEDED.get(blocker.code)
             if kind is not None:

@@ -3,7 +3,8 @@ the dose chart, the course timeline and the end-of-course summary."""
 
 from django import template
 
-from monitoring import chart, rules, timeline, worklist
+from monitoring import chart, rules, timeline
+from monitoring import codes as registry
 from monitoring.rules.snapshot import as_of, course_start
 
 register = template.Library()
@@ -54,4 +55,4 @@ def codes(items) -> list[str]:
 def is_deadline(code: str) -> bool:
     """A due date someone can miss (a test, visit, lab or window), not a date to tell the patient
     ("earliest", "allowed again"): only deadlines are ever shown as overdue."""
-    return code in worklist.ACTION_DUE or code == "window_closes"
+    return code in registry.DEADLINE_CODES

@@ -1,4 +1,4 @@
-"""Today's worklist: who is on which list, in which order, for whom, and at what cost."""
+"""Today: every patient in one triage group, in order, worded for the reader, at a fixed cost."""
 
 import csv
 import datetime
@@ -17,15 +17,27 @@ from tests.factories import enroll, member
 URL = reverse("monitoring:worklist")
 
 
-def rows(response, section):
-    for key, _title, found in response.context["sections"]:
-        if key == section:
-            return found
-    raise AssertionError(f"no section {section}")
+def rows(response, group):
+    for key, _title, found, _total in response.context["sections"]:
+        if key == group:
+            return [item for item, _step in found]
+    raise AssertionError(f"no group {group}")
+
+
+def steps(response, group):
+    for key, _title, found, _total in response.context["sections"]:
+        if key == group:
+            return [step for _item, step in found]
+    raise AssertionError(f"no group {group}")
 
 
 def pks(found):
-    return [row.patient.pk for row in found]
+    """Patient ids of a group's items, or of its (item, next step) rows."""
+    return [(row[0] if isinstance(row, tuple) else row).patient.pk for row in found]
+
+
+def counts(response) -> dict:
+    return {key: n for key, _title, n in response.context["summary"]}
 
 
 def overdue_by(days):
@@ -40,107 +52,164 @@ def overdue_by(days):
     return scenario
 
 
-def test_windows_closing_are_sorted_by_closing_date(client_for, staff, build):
+def test_a_patient_mid_supply_is_on_track_and_not_listed(client_for, staff, build):
+    """Dispensed a 30-day supply today: the gate refuses a prescription today, yet nothing is to
+    be done for four weeks, so Today does not list the patient."""
+    patient = build(overdue_by(-27), enrolled=-80)  # dispensed today
+    response = client_for(staff).get(URL)
+    listed = {pk for key, _t, found, _n in response.context["sections"] for pk in pks(found)}
+    assert patient.pk not in listed
+    assert counts(response)["on_track"] == 1
+    assert patient.get_absolute_url() not in response.content.decode()
+
+
+def test_windows_closing_are_sorted_by_closing_date(client_for, staff, clinician, build):
     later = build(demo.scenario_ready)  # closes today + 5
     sooner = build(demo.scenario_window_closing)  # closes today + 1
-    found = rows(client_for(staff).get(URL), worklist.CLOSING)
+    response = client_for(staff).get(URL)
+    found = rows(response, "window_closing")
     assert pks(found) == [sooner.pk, later.pk]
     today = later.clinic.today()
-    assert [r.on for r in found] == [
+    assert [r.sort_on for r in found] == [
         today + datetime.timedelta(days=1),
         today + datetime.timedelta(days=5),
     ]
-    assert "Write the prescription" in found[0].next_step
+    assert "closes tomorrow" in response.content.decode()
+    # Nothing blocks: staff ask the prescriber, clinicians write it.
+    assert steps(response, "window_closing")[0] == "Ask the prescriber to write the prescription."
+    assert steps(client_for(clinician).get(URL), "window_closing")[0] == ("Write the prescription.")
 
 
-def test_overdue_items_are_sorted_by_days_overdue(client_for, staff, build):
+def test_staff_are_never_told_to_write_a_prescription(client_for, staff, build):
+    build(demo.scenario_ready)
+    build(demo.scenario_window_closing)
+    build(demo.scenario_no_contraception)
+    page = client_for(staff).get(URL).content.decode()
+    assert "Write the prescription" not in page
+    assert "Ask the prescriber" in page
+
+
+def test_overdue_tasks_are_sorted_most_overdue_first(client_for, staff, build):
+    """Mid-supply with the monthly test overdue: the supply runs out within the horizon, so the
+    patient needs a prescription; the overdue test is the first blocker."""
     two = build(overdue_by(2), enrolled=-80)
     nine = build(overdue_by(9), enrolled=-80)
-    found = [
-        r
-        for r in rows(client_for(staff).get(URL), worklist.OVERDUE)
-        if r.code == "monthly_test_due"
-    ]
+    response = client_for(staff).get(URL)
+    found = rows(response, "needs_prescription")
     assert pks(found) == [nine.pk, two.pk]
-    assert [r.days_overdue for r in found] == [9, 2]
-    assert found[0].next_step == "Book the monthly pregnancy test."
+    assert all("pregnancy_test_missing" in {b.code for b in r.status.blockers} for r in found)
+    assert found[0].code == found[0].status.blockers[0].code
 
 
-def test_due_this_week_comes_from_the_engines_due_list(client_for, staff, build):
-    soon = build(overdue_by(-3), enrolled=-80)  # monthly test due in 3 days
-    found = rows(client_for(staff).get(URL), worklist.DUE)
-    mine = [r for r in found if r.patient.pk == soon.pk]
-    assert {r.code for r in mine} >= {"monthly_test_due", "visit_due"}
-    assert all(r.days == 3 for r in mine if r.code == "monthly_test_due")
-    assert [r.on for r in found] == sorted(r.on for r in found)
+def test_a_task_due_within_the_horizon_is_due_soon(client_for, staff, build):
+    soon = build(overdue_by(-12), enrolled=-80)  # monthly test due in 12 days: not yet
+    client = client_for(staff)
+    assert soon.pk not in pks(rows(client.get(URL), "due_soon"))
+    soon.clinic.triage_horizon_days = 14
+    soon.clinic.save()
+    found = rows(client.get(URL), "due_soon")
+    assert pks(found) == [soon.pk]
+    assert found[0].code in {"monthly_test_due", "visit_due"}
+    assert found[0].days == 12
 
 
 def test_blocked_patients_show_their_first_blocker(client_for, staff, build):
     patient = build(demo.scenario_no_contraception)
     response = client_for(staff).get(URL)
-    (row,) = [r for r in rows(response, worklist.BLOCKED) if r.patient.pk == patient.pk]
-    assert row.code == "contraception_unconfirmed"
-    assert row.next_step == "Confirm two forms of contraception with the patient."
+    found = rows(response, "window_closing")
+    (item,) = [r for r in found if r.patient.pk == patient.pk]
+    assert item.code == "contraception_unconfirmed"
+    assert "Confirm two forms of contraception" in item.next_step("staff")
     assert patient.get_absolute_url() in response.content.decode()
 
 
-def test_an_ended_course_moves_to_post_treatment_with_its_due_dates(
-    client_for, staff, clinician, build
-):
+def test_an_ended_course_is_post_treatment_with_its_first_task(client_for, staff, build):
     patient = build(demo.scenario_ended, enrolled=-80)
     response = client_for(staff).get(URL)
-    assert patient.pk not in pks(rows(response, worklist.BLOCKED))
-    (row,) = rows(response, worklist.POST_TREATMENT)
+    (item,) = rows(response, "post_treatment")
     last_dose = patient.clinic.today() - datetime.timedelta(days=1)
-    assert row.patient.pk == patient.pk
-    assert "Post-treatment pregnancy test" in row.what
-    assert f"{last_dose + datetime.timedelta(days=30):%d %b %Y}" in row.what
-    assert row.on == last_dose  # the end-of-treatment test comes first
-    assert "end_of_treatment_test_due" in [r.code for r in rows(response, worklist.OVERDUE)]
+    assert item.patient.pk == patient.pk
+    assert (item.code, item.sort_on) == ("end_of_treatment_test_due", last_dose)
+    assert item.triage.overdue
 
 
-def test_mood_reviews_wait_for_clinicians_only(client_for, clinician, staff, build):
+def test_safety_comes_first_in_red_for_staff_and_clinicians(client_for, clinician, staff, build):
     patient = build(demo.scenario_mood_review)
+    positive = build(demo.scenario_positive_test)
+    build(demo.scenario_window_closing)
     visit = Visit.objects.get(patient=patient, phq9_item9=1)
     response = client_for(clinician).get(URL)
-    (row,) = rows(response, worklist.MOOD)
-    assert row.patient.pk == patient.pk and row.visit_id == visit.pk
-    assert reverse("monitoring:mood_review", args=[visit.pk]) in response.content.decode()
+    keys = [key for key, _t, _r, _n in response.context["sections"]]
+    assert keys[0] == "safety"
+    assert set(pks(rows(response, "safety"))) == {patient.pk, positive.pk}
+    page = response.content.decode()
+    assert reverse("monitoring:mood_review", args=[visit.pk]) in page
+    assert page.index('id="group-safety"') < page.index('id="group-window_closing"')
     staff_response = client_for(staff).get(URL)
-    assert worklist.MOOD not in [key for key, _t, _r in staff_response.context["sections"]]
+    assert set(pks(rows(staff_response, "safety"))) == {patient.pk, positive.pk}
+    assert "Tell a clinician today" in " ".join(steps(staff_response, "safety"))
+    assert reverse("monitoring:mood_review", args=[visit.pk]) not in (
+        staff_response.content.decode()
+    )
 
 
-def test_filters_by_risk_category_and_list(client_for, staff, build):
+def test_each_visit_waiting_for_a_mood_review_links_to_its_own_review(
+    client_for, clinician, build, builder
+):
+    from monitoring import services
+
+    patient = build(demo.scenario_mood_review)  # item 9 at the visit of day -1
+    waiting = Visit.objects.get(patient=patient, phq9_item9=1)
+    reviewed = builder.visit(patient, 0, phq2=4, phq9=9, item9=2)
+    services.record_mood_review(reviewed, by=clinician, reviewed_on=builder.today, note="Seen")
+    (item,) = rows(client_for(clinician).get(URL), "safety")
+    assert item.mood_visits == (waiting.pk,)
+
+
+def test_filters_by_risk_category_and_group(client_for, staff, build):
     can = build(demo.scenario_window_closing)
-    cannot = build(demo.scenario_new, can=False)  # blocked: baseline labs missing
+    cannot = build(demo.scenario_new, can=False)  # baseline labs missing
     client = client_for(staff)
     response = client.get(URL, {"category": "cannot_get_pregnant"})
-    every = {pk for _k, _t, found in response.context["sections"] for pk in pks(found)}
+    every = {pk for _k, _t, found, _n in response.context["sections"] for pk in pks(found)}
     assert every == {cannot.pk}
-    response = client.get(URL, {"section": "closing"})
-    assert [key for key, _t, _r in response.context["sections"]] == ["closing"]
-    assert pks(rows(response, "closing")) == [can.pk]
+    response = client.get(URL, {"group": "window_closing"})
+    assert [key for key, _t, _r, _n in response.context["sections"]] == ["window_closing"]
+    assert pks(rows(response, "window_closing")) == [can.pk]
     # Unknown filter values are ignored, never a 500.
-    assert client.get(URL, {"category": "x", "section": "<script>"}).status_code == 200
+    assert client.get(URL, {"category": "x", "group": "<script>", "page": "z"}).status_code == 200
 
 
-def test_csv_export_of_one_list(client_for, staff, build):
+def test_a_group_shows_its_first_50_with_a_link_to_the_rest(client_for, staff, clinic):
+    for _ in range(worklist.GROUP_PAGE_SIZE + 3):
+        enroll(clinic, by=staff)
+    client = client_for(staff)
+    response = client.get(URL)
+    assert len(rows(response, "needs_prescription")) == worklist.GROUP_PAGE_SIZE
+    assert counts(response)["needs_prescription"] == worklist.GROUP_PAGE_SIZE + 3
+    assert "Show all 53" in response.content.decode()
+    second = client.get(URL, {"group": "needs_prescription", "page": 2})
+    assert len(rows(second, "needs_prescription")) == 3
+
+
+def test_csv_export_of_one_group(client_for, staff, build):
     patient = build(demo.scenario_window_closing)
-    response = client_for(staff).get(URL, {"format": "csv", "section": "closing"})
+    response = client_for(staff).get(URL, {"format": "csv", "group": "window_closing"})
     assert response["Content-Type"].startswith("text/csv")
     assert "attachment" in response["Content-Disposition"]
-    table = list(csv.reader(io.StringIO(response.content.decode())))
+    table = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
     assert table[0] == list(worklist.CSV_HEADER)
     assert [line[2] for line in table[1:]] == [patient.mrn]
-    assert table[1][0] == worklist.SECTIONS["closing"]
+    assert table[1][0] == "Pick-up windows open"
+    assert table[1][6] == "tomorrow"
 
 
 def test_csv_cells_cannot_run_as_formulas(client_for, staff, clinic):
     enroll(
         clinic, by=staff, given_name='=HYPERLINK("http://x")', family_name="@SUM(A1)", mrn="+123"
     )
-    response = client_for(staff).get(URL, {"format": "csv", "section": "blocked"})
-    (line,) = list(csv.reader(io.StringIO(response.content.decode())))[1:]
+    response = client_for(staff).get(URL, {"format": "csv", "group": "needs_prescription"})
+    (line,) = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))[1:]
     assert line[1] == '\'=HYPERLINK("http://x") @SUM(A1)'
     assert line[2] == "'+123"
     assert worklist.safe_cell("-2") == "'-2" and worklist.safe_cell("plain") == "plain"
@@ -151,14 +220,15 @@ def test_another_clinics_patients_never_appear(client_for, staff, build, other_c
     b_staff = member(other_clinic, "staff")
     theirs = [enroll(other_clinic, by=b_staff) for _ in range(2)]
     response = client_for(staff).get(URL)
-    every = {pk for _k, _t, found in response.context["sections"] for pk in pks(found)}
+    every = {pk for _k, _t, found, _n in response.context["sections"] for pk in pks(found)}
     assert mine.pk in every
     assert not every & {p.pk for p in theirs}
-    exported = client_for(staff).get(URL, {"format": "csv"}).content.decode()
-    assert all(p.mrn not in exported for p in theirs)
+    assert sum(counts(response).values()) == 1
+    exported = b"".join(client_for(staff).get(URL, {"format": "csv"}).streaming_content)
+    assert all(p.mrn not in exported.decode() for p in theirs)
 
 
-def test_staff_and_clinicians_land_on_the_worklist(client_for, staff, clinic_admin):
+def test_staff_and_clinicians_land_on_today(client_for, staff, clinic_admin):
     assert client_for(staff).get("/")["Location"] == URL
     assert client_for(clinic_admin).get("/")["Location"] == reverse("audit_log")
 
@@ -177,28 +247,20 @@ def crowd(clinic, staff, count):
 
 
 @pytest.mark.parametrize("count", [10, 200])
-def test_the_worklist_costs_a_fixed_number_of_queries(client_for, staff, clinic, count):
+def test_today_costs_a_fixed_number_of_queries(client_for, staff, clinic, count):
     crowd(clinic, staff, count)
     client = client_for(staff)
     client.get(URL)  # the first request may create the session row
     with CaptureQueriesContext(connection) as queries:
         response = client.get(URL)
     assert response.status_code == 200
-    assert len(pks(rows(response, worklist.BLOCKED))) == count
-    # session, user, memberships with clinics; patients with their clinic (1); then
-    # load_histories: courses, consents, contraception, tests, labs, visits, mood reviews,
-    # prescriptions, comprehension reports (9); the session save (savepoint, update, release).
-    assert len(queries) == 16, [q["sql"] for q in queries.captured_queries]
-
-
-def test_each_visit_waiting_for_a_mood_review_links_to_its_own_review(
-    client_for, clinician, build, builder
-):
-    from monitoring import services
-
-    patient = build(demo.scenario_mood_review)  # item 9 at the visit of day -1
-    waiting = Visit.objects.get(patient=patient, phq9_item9=1)
-    reviewed = builder.visit(patient, 0, phq2=4, phq9=9, item9=2)
-    services.record_mood_review(reviewed, by=clinician, reviewed_on=builder.today, note="Seen")
-    (row,) = rows(client_for(clinician).get(URL), worklist.MOOD)
-    assert (row.visit_id, row.on) == (waiting.pk, waiting.visited_on)
+    assert sum(counts(response).values()) == count
+    # The request's own: session, user, memberships with clinics, and whatever the login
+    # middleware reads; then patients with their clinic (1) and load_histories (10); the
+    # session save. The same for 10 and 200 patients.
+    fixed = len(queries)
+    assert fixed <= 22, [q["sql"] for q in queries.captured_queries]
+    crowd(clinic, staff, 5)
+    with CaptureQueriesContext(connection) as again:
+        client.get(URL)
+    assert len(again) == fixed

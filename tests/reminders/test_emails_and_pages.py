@@ -236,7 +236,8 @@ def test_the_staff_digest_goes_to_staff_and_clinicians_with_counts_and_names(
     [message] = mail.outbox
     assert sorted(message.to) == sorted([staff.email, clinician.email])
     assert message.subject == "Clinic A: daily reminder summary"
-    assert "Blocked: 1" in message.body and patient.full_name in message.body
+    assert "Pick-up windows open: 1" in message.body and patient.full_name in message.body
+    assert "Safety: act today: 0" in message.body
 
 
 def test_the_digest_goes_out_once_a_day_at_the_send_hour(clinic, staff):

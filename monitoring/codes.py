@@ -1,0 +1,303 @@
+"""The one registry of the engine's codes: every blocker, due item and triage group, in words.
+
+Pages, the CSV, emails, the calendar feed, the self-service page and the reminder planner read
+these entries; none keeps a map of its own. A code of the engine without an entry here fails
+`tests/monitoring/test_codes.py`. See docs/clinic-day.md for how triage uses them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from clinic.roles import Role
+
+from . import rules
+from .models import ReminderKind
+
+# Who reads a next step: clinicians may prescribe; everyone else asks them to.
+CLINICIAN = "clinician"
+STAFF = "staff"
+
+
+@dataclass(frozen=True)
+class Code:
+    code: str
+    label: str
+    # What the clinic does next, in the words of the one who does it.
+    staff_step: str = ""
+    clinician_step: str = ""
+    # What it asks of the patient on the self-service page; "" = the clinic must act.
+    patient_step: str = ""
+    # A date someone can miss (shown as overdue once past); an earliest date is not one.
+    deadline: bool = False
+    # The reminder a patient gets for it, and how many days before its date (None: at once).
+    reminder_kind: str | None = None
+    reminder_days_before: int | None = None
+    # Shown on the patient's calendar feed (titles there never name the clinical item).
+    in_calendar: bool = False
+
+    def step_for(self, role: str) -> str:
+        return self.clinician_step if role == CLINICIAN else self.staff_step
+
+
+def _blocker(code, label, staff, clinician="", patient="", **extra) -> Code:
+    return Code(code, label, staff, clinician or staff, patient, **extra)
+
+
+ASK_PRESCRIBER = "Ask the prescriber to write the prescription."
+
+BLOCKERS = {
+    entry.code: entry
+    for entry in (
+        _blocker(
+            "consent_missing",
+            "Consent not signed",
+            "Have the patient sign the missing consent.",
+            patient="Sign the consent forms with the clinic.",
+        ),
+        _blocker(
+            "baseline_labs_missing",
+            "Baseline labs missing",
+            "Draw the baseline labs (triglycerides, cholesterol, ALT).",
+            patient="Have your blood tests.",
+        ),
+        _blocker(
+            "visit_missing",
+            "No visit this cycle",
+            "Book a visit with the clinician.",
+            "See the patient for this month's visit.",
+            patient="Come to a clinic visit.",
+        ),
+        _blocker(
+            "counseling_unconfirmed",
+            "Counseling not confirmed",
+            "Book a visit: the clinician confirms counseling.",
+            "Confirm counseling at a visit.",
+        ),
+        _blocker(
+            "mood_screen_incomplete",
+            "PHQ-9 missing",
+            "Have the patient complete the PHQ-9 (PHQ-2 was 3 or more).",
+            "Complete the PHQ-9 with the patient (PHQ-2 was 3 or more).",
+        ),
+        _blocker(
+            "mood_review_required",
+            "Mood review waiting",
+            "Tell a clinician today: a mood screen (PHQ-9 item 9) awaits review.",
+            "Review the mood screen (PHQ-9 item 9) and record the review.",
+        ),
+        _blocker(
+            "pregnancy_test_positive",
+            "Positive pregnancy test",
+            "Tell a clinician today: a positive pregnancy test needs them.",
+            "Contact the patient about the positive test; supersede it only with a reason.",
+        ),
+        _blocker(
+            "course_ended",
+            "Course ended",
+            "Follow the post-treatment list.",
+        ),
+        _blocker(
+            "screening_test_missing",
+            "Screening test missing",
+            "Collect the screening pregnancy test in a medical setting.",
+            patient="Have your pregnancy test at the clinic or a lab.",
+        ),
+        _blocker(
+            "confirmation_test_missing",
+            "Confirmation test missing",
+            "Collect the confirmation pregnancy test.",
+            patient="Have your pregnancy test at the clinic or a lab.",
+        ),
+        _blocker(
+            "confirmation_test_too_early",
+            "Confirmation test too early",
+            "Repeat the confirmation test on or after the earliest date.",
+            patient="Have your pregnancy test again on the date the clinic gives you.",
+        ),
+        _blocker(
+            "pregnancy_test_missing",
+            "Pregnancy test missing",
+            "Collect this month's pregnancy test.",
+            patient="Have your pregnancy test.",
+        ),
+        _blocker(
+            "test_setting_not_allowed",
+            "Test setting not allowed",
+            "Repeat the pregnancy test in an allowed setting.",
+            patient="Have your pregnancy test again at the clinic or a lab.",
+        ),
+        _blocker(
+            "lockout_active",
+            "Locked out (RS-2021)",
+            "Wait for the lockout to end, then repeat the confirmation test.",
+        ),
+        _blocker(
+            "contraception_unconfirmed",
+            "Contraception not confirmed",
+            "Confirm two forms of contraception with the patient.",
+            patient="Confirm your two forms of birth control.",
+            reminder_kind=ReminderKind.CONTRACEPTION_CONFIRM,
+        ),
+        _blocker(
+            "contraception_mismatch",
+            "Contraception answers differ",
+            "Re-confirm contraception: the patient's answer differs.",
+        ),
+        _blocker(
+            "comprehension_incomplete",
+            "Monthly questions not done",
+            "Ask the patient to finish the monthly iPLEDGE questions.",
+            patient="Answer this month's iPLEDGE questions, then tell us below.",
+            reminder_kind=ReminderKind.COMPREHENSION,
+        ),
+    )
+}
+
+DUE = {
+    entry.code: entry
+    for entry in (
+        Code(
+            "confirmation_test_earliest",
+            "Confirmation pregnancy test, earliest date",
+            "Book the confirmation test for this date or later.",
+            "Book the confirmation test for this date or later.",
+        ),
+        Code(
+            "window_closes",
+            "Prescription window closes",
+            deadline=True,
+            reminder_kind=ReminderKind.WINDOW_CLOSING,
+            reminder_days_before=2,
+            in_calendar=True,
+        ),
+        Code("lockout_until", "Lockout ends"),
+        Code(
+            "monthly_test_due",
+            "Monthly pregnancy test",
+            "Book the monthly pregnancy test.",
+            "Book the monthly pregnancy test.",
+            "Have your monthly pregnancy test.",
+            deadline=True,
+            reminder_kind=ReminderKind.MONTHLY_TEST,
+            reminder_days_before=2,
+            in_calendar=True,
+        ),
+        Code(
+            "visit_due",
+            "Next visit",
+            "Book the monthly visit.",
+            "See the patient for the monthly visit.",
+            "Come to your clinic visit.",
+            deadline=True,
+            reminder_kind=ReminderKind.VISIT,
+            reminder_days_before=2,
+            in_calendar=True,
+        ),
+        Code(
+            "followup_labs_due",
+            "Follow-up labs",
+            "Order the follow-up labs.",
+            "Order the follow-up labs.",
+            "Have your follow-up blood tests.",
+            deadline=True,
+            reminder_kind=ReminderKind.FOLLOWUP_LABS,
+            reminder_days_before=3,
+            in_calendar=True,
+        ),
+        Code(
+            "end_of_treatment_test_due",
+            "End-of-treatment pregnancy test",
+            "Collect the end-of-treatment pregnancy test.",
+            "Collect the end-of-treatment pregnancy test.",
+            "Have your end-of-treatment pregnancy test.",
+            deadline=True,
+            in_calendar=True,
+        ),
+        Code(
+            "post_treatment_test_due",
+            "Post-treatment pregnancy test",
+            "Collect the post-treatment pregnancy test.",
+            "Collect the post-treatment pregnancy test.",
+            "Have your post-treatment pregnancy test.",
+            deadline=True,
+            reminder_kind=ReminderKind.POST_TREATMENT_TEST,
+            reminder_days_before=3,
+            in_calendar=True,
+        ),
+        Code("contraception_may_stop", "Contraception may stop"),
+        Code("blood_donation_allowed", "Blood donation allowed again"),
+        Code("retreatment_earliest", "Earliest start of a new course"),
+    )
+}
+
+GROUPS = {
+    entry.code: entry
+    for entry in (
+        Code("safety", "Safety: act today"),
+        Code("window_closing", "Pick-up windows open"),
+        Code("needs_prescription", "Next prescription blocked"),
+        Code("ready", "Ready to prescribe"),
+        Code("post_treatment", "After treatment"),
+        Code("overdue", "Overdue"),
+        Code("due_soon", "Due soon"),
+        Code("on_track", "On track"),
+        Code("inactive", "Inactive"),
+    )
+}
+
+STEPS = {
+    rules.WRITE_PRESCRIPTION: Code(
+        rules.WRITE_PRESCRIPTION,
+        "Ready to prescribe",
+        ASK_PRESCRIBER,
+        "Write the prescription.",
+    ),
+}
+
+ALL = {**BLOCKERS, **DUE, **GROUPS, **STEPS}
+
+
+def entry(code: str) -> Code:
+    return ALL[code]
+
+
+def label(code: str) -> str:
+    return ALL[code].label
+
+
+def role_word(role: str | None) -> str:
+    """Clinicians get the clinician's steps; staff and admins ask the prescriber."""
+    return CLINICIAN if role == Role.CLINICIAN else STAFF
+
+
+def next_step(code: str | None, role: str | None) -> str:
+    if code is None:
+        return ""
+    return ALL[code].step_for(role_word(role))
+
+
+def patient_step(code: str) -> str:
+    return ALL[code].patient_step
+
+
+def reminded_due_codes() -> dict[str, str]:
+    """Due code -> reminder kind, for the due items a patient is reminded of by date."""
+    return {c.code: c.reminder_kind for c in DUE.values() if c.reminder_kind}
+
+
+def reminded_blockers() -> dict[str, str]:
+    """Blocker code -> reminder kind, sent as soon as a window opens without them."""
+    return {c.code: c.reminder_kind for c in BLOCKERS.values() if c.reminder_kind}
+
+
+def reminder_days_before() -> dict[str, int]:
+    return {
+        c.reminder_kind: c.reminder_days_before
+        for c in DUE.values()
+        if c.reminder_kind and c.reminder_days_before is not None
+    }
+
+
+CALENDAR_CODES = frozenset(c.code for c in DUE.values() if c.in_calendar)
+DEADLINE_CODES = frozenset(c.code for c in DUE.values() if c.deadline)
