@@ -195,12 +195,15 @@ def load_patient_page(patient: Patient, *, on: datetime.date | None = None) -> d
     on = on or patient.clinic.today()
     records = load_records([patient])[patient.pk]
     history = snapshot(patient, records)
+    status = rules.status(history, on)
     return {
         "patient": patient,
         "records": records,
         "course": records.course,
         "history": history,
-        "status": rules.status(history, on),
+        "status": status,
+        # The same triage as Today's, for the banner (docs/clinic-day.md).
+        "triage": rules.triage(status, on, patient.clinic.triage_horizon_days),
         "today": on,
         "risk_changes": list(patient.risk_changes.select_related("changed_by")),
     }

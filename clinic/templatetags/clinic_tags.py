@@ -1,3 +1,5 @@
+import datetime
+
 from django import template
 
 from monitoring import codes
@@ -24,3 +26,11 @@ def next_step(code: str, role: str | None) -> str:
         return codes.next_step(code, role)
     except KeyError:
         return ""
+
+
+@register.filter
+def add_days(day, n):
+    """A date n days later (negative: earlier)."""
+    if not day:
+        return day
+    return day + datetime.timedelta(days=int(n))
