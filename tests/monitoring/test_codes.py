@@ -1,0 +1,79 @@
+"""The registry of codes: every code the engine speaks has one entry, and the readers use it."""
+
+import pytest
+
+from monitoring import codes, rules
+from monitoring.models import ReminderKind
+from monitoring.reminders import ical, planner
+
+ENGINE_CODES = [
+    *rules.BLOCKER_CODES,
+    *rules.DUE_CODES,
+    *rules.TRIAGE_GROUPS,
+    rules.WRITE_PRESCRIPTION,
+]
+
+
+@pytest.mark.parametrize("code", ENGINE_CODES)
+def test_every_code_of_the_engine_has_an_entry_with_a_label(code):
+    entry = codes.entry(code)
+    assert entry.code == code
+    assert entry.label and entry.label[0].isupper()
+
+
+def test_the_registry_holds_no_code_the_engine_does_not_speak():
+    assert set(codes.ALL) == set(ENGINE_CODES)
+
+
+@pytest.mark.parametrize("code", rules.BLOCKER_CODES)
+def test_every_blocker_has_a_next_step_for_staff_and_for_clinicians(code):
+    assert codes.next_step(code, "staff").endswith(".")
+    assert codes.next_step(code, "clinician").endswith(".")
+
+
+@pytest.mark.parametrize("code", sorted(rules.TASK_DUE_CODES))
+def test_every_task_has_a_next_step(code):
+    assert codes.next_step(code, "staff")
+
+
+def test_staff_ask_the_prescriber_and_clinicians_write():
+    assert codes.next_step(rules.WRITE_PRESCRIPTION, "staff") == codes.ASK_PRESCRIBER
+    assert codes.next_step(rules.WRITE_PRESCRIPTION, "clinic_admin") == codes.ASK_PRESCRIBER
+    assert codes.next_step(rules.WRITE_PRESCRIPTION, "clinician") == "Write the prescription."
+    staff_steps = [codes.next_step(code, "staff") for code in ENGINE_CODES]
+    assert not any(step.startswith("Write") for step in staff_steps)
+
+
+def test_the_planner_and_the_calendar_read_the_registry():
+    assert planner.DUE_CODE_KINDS == {
+        "window_closes": ReminderKind.WINDOW_CLOSING,
+        "monthly_test_due": ReminderKind.MONTHLY_TEST,
+        "visit_due": ReminderKind.VISIT,
+        "followup_labs_due": ReminderKind.FOLLOWUP_LABS,
+        "post_treatment_test_due": ReminderKind.POST_TREATMENT_TEST,
+    }
+    assert planner.AS_SOON_AS_NEEDED == {
+        "contraception_unconfirmed": ReminderKind.CONTRACEPTION_CONFIRM,
+        "comprehension_incomplete": ReminderKind.COMPREHENSION,
+    }
+    assert planner.DAYS_BEFORE[ReminderKind.WINDOW_CLOSING] == 2
+    assert planner.DAYS_BEFORE[ReminderKind.POST_TREATMENT_TEST] == 3
+    assert ical.FEED_CODES == {
+        "window_closes",
+        "monthly_test_due",
+        "visit_due",
+        "followup_labs_due",
+        "end_of_treatment_test_due",
+        "post_treatment_test_due",
+    }
+
+
+def test_every_reminder_kind_comes_from_exactly_one_code():
+    kinds = [c.reminder_kind for c in codes.ALL.values() if c.reminder_kind]
+    assert sorted(kinds) == sorted(ReminderKind.values)
+
+
+def test_dates_to_tell_the_patient_are_never_deadlines():
+    for code in ("lockout_until", "contraception_may_stop", "blood_donation_allowed"):
+        assert code not in codes.DEADLINE_CODES
+    assert "confirmation_test_earliest" not in codes.DEADLINE_CODES
