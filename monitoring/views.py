@@ -285,7 +285,8 @@ def prescription_create(request, pk):
         entered = form.cleaned_data  # the fields that were valid
     written_on = entered.get("written_on") or today
     dosing = prescription_figures(history, written_on, entered.get("daily_dose_mg"))
-    form.fields["daily_dose_mg"].help_text = dosing["hint"]
+    # A bound field copies its help text when first built (by validation): set both.
+    form.fields["daily_dose_mg"].help_text = form["daily_dose_mg"].help_text = dosing["hint"]
     return render(
         request,
         "monitoring/prescription_form.html",

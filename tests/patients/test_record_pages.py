@@ -133,7 +133,9 @@ def test_a_refused_prescription_saves_nothing_and_says_why(client, clinician, pa
         {"written_on": iso(patient.clinic.today()), "daily_dose_mg": "40", "days_supply": "30"},
     )
     assert response.status_code == 200
-    assert "Refused:" in str(response.context["form"].errors["written_on"])
+    # The reasons are the blocker list above the form (tests/monitoring/test_prescription_page.py)
+    assert response.context["refused"] is True
+    assert "screening_test_missing" in {b.code for b in response.context["blockers"]}
     assert not Prescription.objects.exists()
 
 
