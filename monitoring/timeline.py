@@ -8,7 +8,10 @@ decides what a window is.
 import datetime
 from dataclasses import dataclass
 
+from django.template.defaultfilters import pluralize
+
 from . import rules
+from .chart import KIND_COLOURS
 from .history import Records
 
 
@@ -69,6 +72,15 @@ def _visit_events(visit):
         yield Event(review.reviewed_on, "mood_review", "Mood review by a clinician", review.note)
 
 
+def _confirmed_by(confirmation) -> str:
+    """Who confirmed: the patient (emailed link), or the named member of staff or clinician.
+    The patient page puts the users in the records' cache (patients/views.py): no query here."""
+    if confirmation.source == "patient":
+        return "the patient"
+    user = confirmation.recorded_by if confirmation.recorded_by_id else None
+    return (user.get_full_name() or user.get_username()) if user else "staff"
+
+
 def course_events(records: Records) -> list[Event]:
     """Every record of the current course, oldest first."""
     events = [
@@ -79,7 +91,7 @@ def course_events(records: Records) -> list[Event]:
         Event(
             c.confirmed_on,
             "contraception",
-            f"Contraception confirmed ({c.get_source_display().lower()})",
+            f"Contraception confirmed by {_confirmed_by(c)}",
             "Abstinence" if c.abstinence else ", ".join(c.method_labels()),
         )
         for c in records.contraception
@@ -97,7 +109,7 @@ def course_events(records: Records) -> list[Event]:
                 p.written_on,
                 "prescription",
                 "Prescription written",
-                f"{p.daily_dose_mg} mg/day for {p.days_supply} days",
+                f"{p.daily_dose_mg} mg/day for {p.days_supply} day{pluralize(p.days_supply)}",
             )
         )
         if p.dispensed_on:
@@ -110,6 +122,27 @@ def course_events(records: Records) -> list[Event]:
         events.append(Event(records.course.last_dose_on, "end", "Treatment ended (last dose)"))
     order = list(KIND_ORDER)
     return sorted(events, key=lambda e: (e.on, order.index(e.kind)))
+
+
+# The words for each colour of the course strip (monitoring/chart.py draws one tick per event).
+KIND_LABELS = {
+    "consent": "Consent",
+    "lab": "Lab",
+    "contraception": "Contraception",
+    "test": "Pregnancy test",
+    "comprehension": "Monthly questions",
+    "visit": "Visit",
+    "mood_review": "Mood review",
+    "prescription": "Prescription",
+    "dispense": "Dispense",
+    "end": "End of treatment",
+}
+
+
+def legend(events) -> list[tuple[str, str, str]]:
+    """(kind, label, colour) for each kind of event on the strip, in the strip's order."""
+    kinds = {event.kind for event in events}
+    return [(k, KIND_LABELS[k], KIND_COLOURS.get(k, "#000")) for k in KIND_ORDER if k in kinds]
 
 
 KIND_ORDER = (

@@ -14,10 +14,16 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from clinic.access import current_clinic, current_role, get_patient, get_record, may, require
 from clinic.audit import log_view, log_views
+from clinic.audit_page import person
 from clinic.pages import record_page, submitted
 from clinic.roles import Action
 from patients.forms import apply_service_errors
-from patients.models import ContraceptionMethod, RiskCategory, Source
+from patients.models import (
+    ContraceptionConfirmation,
+    ContraceptionMethod,
+    RiskCategory,
+    Source,
+)
 from patients.services import record_contraception
 
 from . import codes, rules, services, worklist
@@ -137,11 +143,15 @@ def _visit_page(request, visit_pk, template: str, *, on_visit_day: bool):
         ],
         "reviews": list(visit.mood_reviews.all()),
         "contraception": [
-            "abstinence"
-            if c.abstinence
-            else ", ".join(ContraceptionMethod(m).label for m in sorted(c.methods))
-            for c in history.contraception
-            if c.confirmed_on == visit.visited_on and c.source == Source.STAFF
+            (
+                person(c.recorded_by) if c.recorded_by else "staff",
+                "abstinence"
+                if c.abstinence
+                else ", ".join(ContraceptionMethod(m).label for m in sorted(c.methods)),
+            )
+            for c in ContraceptionConfirmation.objects.filter(
+                patient=patient, confirmed_on=visit.visited_on, source=Source.STAFF
+            ).select_related("recorded_by")
         ],
         "gate_when": f"on {on:%d %b %Y}" if on_visit_day else "today",
     }

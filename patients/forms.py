@@ -81,6 +81,8 @@ class PatientForm(CrispyMixin, forms.ModelForm):
             "enrolled_on",
             "home_tests_allowed",
         ]
+        # Django capitalises a model field's name ("IPLEDGE ID"); the program spells it so.
+        labels = {"ipledge_id": "iPLEDGE ID"}
         error_messages = {
             "weight_kg": {"invalid": "Enter the weight in kilograms, e.g. 62.5."},
             "email": {"invalid": "Enter a valid email address, e.g. name@example.org."},

@@ -1,6 +1,7 @@
 """Patient pages: short views that fetch through clinic.access, call a service, render."""
 
 from django.contrib import messages
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Q
@@ -67,6 +68,7 @@ def patient_list(request):
             "query": query,
             "category": category,
             "categories": RiskCategory.choices,
+            "today": current_clinic(request).today(),
         },
     )
 
@@ -107,7 +109,18 @@ def patient_detail(request, pk):
     patient = get_patient(request, pk)
     log_view(request.user, patient)
     context = load_patient_page(patient)
+    _attach_recorders(context["records"].contraception)
     return render(request, "patients/patient_detail.html", context)
+
+
+def _attach_recorders(confirmations) -> None:
+    """Put who recorded each confirmation into its cache, in one query, so the page and the
+    timeline name the clinician or staff member (not "by staff") without a query per row."""
+    ids = {c.recorded_by_id for c in confirmations if c.recorded_by_id}
+    users = get_user_model().objects.in_bulk(ids) if ids else {}
+    for confirmation in confirmations:
+        if confirmation.recorded_by_id in users:
+            confirmation.recorded_by = users[confirmation.recorded_by_id]
 
 
 @require(Action.EDIT_PATIENT)

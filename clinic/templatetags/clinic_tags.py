@@ -2,7 +2,7 @@ import datetime
 
 from django import template
 
-from monitoring import codes
+from monitoring import codes, timeline
 
 register = template.Library()
 
@@ -34,3 +34,27 @@ def add_days(day, n):
     if not day:
         return day
     return day + datetime.timedelta(days=int(n))
+
+
+@register.filter
+def timeline_legend(rows) -> list[tuple[str, str, str]]:
+    """The course strip's colours in words, for the kinds of event in `rows` (event, state)."""
+    return timeline.legend(event for event, _ in rows)
+
+
+@register.filter
+def drop_passed(due, today) -> list:
+    """The due list without dates that passed and ask nothing (an earliest date, "allowed
+    again"): only a missed deadline stays, shown as overdue."""
+    if not today:
+        return list(due)
+    return [d for d in due if d.due_on >= today or d.code in codes.DEADLINE_CODES]
+
+
+@register.filter
+def age_on(birth_date, today) -> int | None:
+    """Whole years of age on `today`."""
+    if not birth_date or not today:
+        return None
+    before_birthday = (today.month, today.day) < (birth_date.month, birth_date.day)
+    return today.year - birth_date.year - before_birthday

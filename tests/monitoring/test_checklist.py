@@ -10,6 +10,7 @@ from clinic import demo
 from monitoring import services
 from monitoring.models import Visit
 from patients.models import ContraceptionConfirmation
+from tests.auth import verified_login
 from tests.factories import enroll, member
 
 
@@ -186,7 +187,8 @@ def test_contraception_is_reconfirmed_with_the_visit(client_for, staff, can_pati
     assert confirmation.methods == ["iud", "male_condom"]
     assert confirmation.started_on == started
     page = client_for(staff).get(reverse("monitoring:visit_detail", args=[visit.pk]))
-    assert "re-confirmed by staff: Intrauterine device (IUD), Male condom" in page.content.decode()
+    who = staff.get_full_name() or staff.get_username()  # named, not "by staff"
+    assert f"re-confirmed by {who}: Intrauterine device (IUD), Male condom" in page.content.decode()
 
 
 def test_reconfirming_needs_methods_or_abstinence(client_for, staff, can_patient):
@@ -264,7 +266,7 @@ def test_another_clinics_visit_is_404(client, clinician, other_clinic, cannot_pa
         may_confirm_counseling=True,
         data={"visited_on": cannot_patient.clinic.today(), "phq2": 0},
     )
-    client.force_login(member(other_clinic, "clinician"))
+    verified_login(client, member(other_clinic, "clinician"))
     for name in ("visit_detail", "visit_print", "mood_review"):
         assert client.get(reverse(f"monitoring:{name}", args=[visit.pk])).status_code == 404
     assert client.get(checklist(cannot_patient)).status_code == 404
