@@ -39,5 +39,7 @@ def test_the_gate_explains_why_a_prescription_is_refused(
     page.get_by_label("Daily dose (mg)").fill("40")
     page.get_by_label("Days' supply (1-30)").fill("30")
     page.get_by_role("button", name="Write prescription").click()
-    expect(page.locator("#id_written_on").locator("..")).to_contain_text("Refused:")
+    blockers = page.locator("#prescription-blockers")
+    expect(blockers).to_contain_text("Not written")
+    expect(blockers.locator('[data-code="screening_test_missing"]')).to_be_visible()
     assert not Prescription.objects.exists()
