@@ -2,7 +2,8 @@
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db.models import Case, Count, IntegerField, Value, When
+from django.db.models import Case, Count, DateTimeField, F, IntegerField, Value, When
+from django.db.models.functions import Coalesce
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
@@ -14,10 +15,21 @@ from clinic.roles import Action
 from .models import Reminder, ReminderStatus
 from .reminders.timing import clinic_allowed_at
 
-# Failed reminders first: they need a person (wrong address, mailbox refused).
+# Failed reminders first: they need a person (wrong address, mailbox refused). Then what goes
+# out next, soonest first; then what already went out (or was cancelled), the newest first.
 _FAILED_FIRST = Case(
-    When(status=ReminderStatus.FAILED, then=Value(0)), default=Value(1), output_field=IntegerField()
+    When(status=ReminderStatus.FAILED, then=Value(0)),
+    When(status__in=[ReminderStatus.PENDING, ReminderStatus.SENDING], then=Value(1)),
+    default=Value(2),
+    output_field=IntegerField(),
 )
+_UPCOMING_SOONEST = Case(
+    When(status__in=[ReminderStatus.PENDING, ReminderStatus.SENDING], then=F("send_at")),
+    default=None,
+    output_field=DateTimeField(),
+)
+_DONE_NEWEST = Coalesce("sent_at", "send_at")
+ORDER = (_FAILED_FIRST, _UPCOMING_SOONEST.asc(nulls_last=True), _DONE_NEWEST.desc(), "-id")
 
 
 @require(Action.MANAGE_REMINDERS)
@@ -29,7 +41,7 @@ def reminder_list(request):
     status = request.GET.get("status", "")
     if status in ReminderStatus.values:
         reminders = reminders.filter(status=status)
-    reminders = reminders.select_related("patient").order_by(_FAILED_FIRST, "-send_at", "-id")
+    reminders = reminders.select_related("patient").order_by(*ORDER)
     page = Paginator(reminders, 50).get_page(request.GET.get("page"))
     return render(
         request,
@@ -50,7 +62,7 @@ def reminder_list(request):
 def patient_reminders(request, pk):
     patient = get_patient(request, pk)
     log_view(request.user, patient)
-    reminders = patient.reminders.order_by(_FAILED_FIRST, "-due_on", "-id")
+    reminders = patient.reminders.order_by(*ORDER)
     return render(
         request,
         "reminders/patient_reminders.html",

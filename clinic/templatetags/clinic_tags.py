@@ -1,6 +1,7 @@
 import datetime
 
 from django import template
+from django.utils import timezone
 
 from monitoring import codes, timeline
 
@@ -58,3 +59,12 @@ def age_on(birth_date, today) -> int | None:
         return None
     before_birthday = (today.month, today.day) < (birth_date.month, birth_date.day)
     return today.year - birth_date.year - before_birthday
+
+
+@register.filter
+def clinic_time(moment, clinic) -> str:
+    """An instant as the clinic's wall clock, with the zone named: "01 Dec 2026 09:00 EST"."""
+    if not moment or clinic is None:
+        return ""
+    local = timezone.localtime(moment, clinic.zone)
+    return f"{local:%d %b %Y %H:%M} {local.tzname()}"
