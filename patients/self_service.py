@@ -17,7 +17,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from clinic.audit import log_view
-from monitoring import rules
+from monitoring import codes, rules
 from monitoring import services as monitoring_services
 from monitoring.history import load_history
 from monitoring.models import Reminder, ReminderStatus
@@ -28,18 +28,16 @@ from monitoring.reminders.planner import DUE_CODE_KINDS
 from . import services
 from .models import ContraceptionMethod, Patient, Source
 
-# What a blocker asks of the patient, in plain words. Anything else: "contact the clinic".
-STEPS = {
-    "consent_missing": "Sign the consent forms with the clinic.",
-    "baseline_labs_missing": "Have your blood tests.",
-    "visit_missing": "Come to a clinic visit.",
-    "screening_test_missing": "Have your pregnancy test at the clinic or a lab.",
-    "confirmation_test_missing": "Have your pregnancy test at the clinic or a lab.",
-    "pregnancy_test_missing": "Have your pregnancy test.",
-    "contraception_unconfirmed": "Confirm your two forms of birth control with the clinic.",
-    "comprehension_incomplete": "Answer this month's iPLEDGE questions, then tell us below.",
+# Why the clinic needs to talk with the patient, in plain words and without clinical detail
+# (the page may be read over a shoulder): the reason names no result and no screen.
+TALK_REASONS = {
+    "contraception_mismatch": "The birth control you told us about is not the same as what "
+    "the clinic has on record. They will go over it with you.",
+    "counseling_unconfirmed": "Your prescriber needs to go over the program with you at a visit.",
+    "visit_missing": "Your prescriber needs to see you at a visit.",
 }
-CONTACT_CLINIC = "The clinic needs to talk with you: please contact them."
+TALK_DEFAULT = "Your prescriber needs to go over your treatment with you before the next "
+TALK_DEFAULT += "prescription."
 DUE_KINDS = {**DUE_CODE_KINDS, "window_closes": "window_closing"}
 
 
@@ -78,28 +76,61 @@ def _guarded(view):
 
 def _page_context(patient: Patient) -> dict:
     today = patient.clinic.today()
-    status = rules.status(load_history(patient)[1], today)
-    steps = []
+    history = load_history(patient)[1]
+    status = rules.status(history, today)
+    cycle_from = rules.cycle_start(history, today)
+    # The patient's own confirmation in this cycle: staff still check it, but it is no longer
+    # the patient's to do (the page said "confirm your two forms" right after they had).
+    confirmed_on = max(
+        (
+            c.confirmed_on
+            for c in history.contraception
+            if c.source == Source.PATIENT and c.confirmed_on >= cycle_from
+        ),
+        default=None,
+    )
+    steps, talk = [], []
     for blocker in status.blockers:
-        step = STEPS.get(blocker.code, CONTACT_CLINIC)
-        if step not in steps:
+        if blocker.code == "contraception_unconfirmed" and confirmed_on:
+            continue
+        step = codes.patient_step(blocker.code) if blocker.code in codes.ALL else ""
+        if step and step not in steps:
             steps.append(step)
+        elif not step:
+            reason = TALK_REASONS.get(blocker.code, TALK_DEFAULT)
+            if reason not in talk:
+                talk.append(reason)
     upcoming = [
         {"kind": DUE_KINDS[d.code], "due_on": d.due_on}
         for d in ical.upcoming(status, today)
         if d.code in DUE_KINDS
     ]
+    # Mid-supply the blockers concern next month's prescription: the dates say it better.
+    now = status.window is not None or not upcoming
     return {
         "patient": patient,
         "clinic": patient.clinic,
         "today": today,
-        # Mid-supply the blockers concern next month's prescription: the dates say it better.
-        "steps": steps if status.window is not None or not upcoming else [],
+        "steps": steps if now else [],
+        "talk": talk if now else [],
+        "contraception_confirmed_on": confirmed_on,
+        "prescribed": _prescribed_in_window(history, status),
         "upcoming": upcoming,
         "asks_contraception": patient.can_get_pregnant,
         "questions_open": "comprehension_incomplete" in {b.code for b in status.blockers},
         **patient_links(patient),
     }
+
+
+def _prescribed_in_window(history, status) -> bool:
+    """A prescription is written and waits to be picked up in the open window: only then can
+    the page say it "must be picked up by" the window's last day."""
+    if status.window is None:
+        return False
+    return any(
+        p.dispensed_on is None and p.written_on >= status.window.opens_on
+        for p in history.prescriptions
+    )
 
 
 @_guarded
