@@ -2,7 +2,10 @@
 
 This is the only place that turns database rows into `monitoring.rules` input, so every reader
 (the gate, the patient page, the worklist, the API, the reminder planner) sees the same facts.
-`load_histories` takes many patients at once: one query per record type whatever their number.
+`load_histories` takes many patients at once: one query per record type whatever their number,
+reading rows as plain values (no model instances), so a whole clinic costs little memory;
+`load_records` reads model instances for the pages that show the records themselves. Both feed
+the same `snapshot` builder, which reads attributes only.
 """
 
 import datetime
@@ -18,6 +21,7 @@ from patients.models import (
     Patient,
     PregnancyTest,
     RiskCategoryChange,
+    pregnancy_test_verified,
 )
 
 from . import rules
@@ -60,54 +64,162 @@ class Records:
     prescriptions: list = field(default_factory=list)
     reports: list = field(default_factory=list)
     risk_changes: list = field(default_factory=list)
+    # visit id -> the dates of its clinician mood reviews, oldest first
+    mood_reviews: dict = field(default_factory=dict)
 
 
 def load_records(patients: list[Patient]) -> dict[int, Records]:
-    """10 queries for any number of patients: one per record type."""
+    """Model instances of each patient's current course, for pages that show the records:
+    10 queries for any number of patients, one per record type."""
     ids = [p.pk for p in patients]
-    courses = current_courses(ids)  # 1: courses
-    consents = _by_patient(Consent.objects.filter(patient_id__in=ids))  # 2
-    contraception = _by_patient(ContraceptionConfirmation.objects.filter(patient_id__in=ids))  # 3
-    tests = _by_patient(PregnancyTest.objects.filter(patient_id__in=ids))  # 4
-    labs = _by_patient(LabResult.objects.filter(patient_id__in=ids))  # 5
-    visits = _by_patient(  # 6 and 7: visits with their mood reviews
-        Visit.objects.filter(patient_id__in=ids).prefetch_related(
+    return _group(
+        ids,
+        courses=current_courses(ids),  # 1: courses
+        consents=Consent.objects.filter(patient_id__in=ids),  # 2
+        contraception=ContraceptionConfirmation.objects.filter(patient_id__in=ids),  # 3
+        tests=PregnancyTest.objects.filter(patient_id__in=ids),  # 4
+        labs=LabResult.objects.filter(patient_id__in=ids),  # 5
+        visits=Visit.objects.filter(patient_id__in=ids).prefetch_related(  # 6 and 7
             Prefetch("mood_reviews", queryset=MoodReview.objects.order_by("reviewed_on"))
-        )
+        ),
+        prescriptions=Prescription.objects.filter(patient_id__in=ids),  # 8
+        reports=ComprehensionReport.objects.filter(patient_id__in=ids),  # 9
+        risk_changes=RiskCategoryChange.objects.filter(patient_id__in=ids),  # 10
+        mood_reviews=None,  # read with the visits
     )
-    prescriptions = _by_patient(Prescription.objects.filter(patient_id__in=ids))  # 8
-    reports = _by_patient(ComprehensionReport.objects.filter(patient_id__in=ids))  # 9
-    risk_changes = _by_patient(RiskCategoryChange.objects.filter(patient_id__in=ids))  # 10
+
+
+# The fields the snapshot reads, per record type (values rows carry exactly these).
+SNAPSHOT_FIELDS = {
+    "courses": ("pk", "patient_id", "opened_on", "last_dose_on", "target_mg_per_kg"),
+    "consents": ("patient_id", "kind", "signed_on"),
+    "contraception": (
+        "pk",
+        "patient_id",
+        "confirmed_on",
+        "source",
+        "methods",
+        "abstinence",
+        "started_on",
+    ),
+    "tests": (
+        "pk",
+        "patient_id",
+        "kind",
+        "collected_on",
+        "result",
+        "setting",
+        "clia_lab",
+        "method",
+        "verified_by_id",
+        "evidence",
+        "superseded_on",
+    ),
+    "labs": ("patient_id", "kind", "collected_on", "value", "unit"),
+    "visits": (
+        "pk",
+        "patient_id",
+        "visited_on",
+        "weight_kg",
+        "counseling_confirmed",
+        "comprehension_completed",
+        "phq2",
+        "phq9",
+        "phq9_item9",
+        "missed_dose_days",
+        "next_visit_on",
+    ),
+    "prescriptions": (
+        "pk",
+        "patient_id",
+        "course_id",
+        "written_on",
+        "daily_dose_mg",
+        "days_supply",
+        "dispensed_on",
+    ),
+    "reports": ("patient_id", "reported_on"),
+    "risk_changes": ("patient_id", "changed_on", "previous", "new"),
+}
+
+
+def load_snapshot_rows(patients: list[Patient]) -> dict[int, Records]:
+    """The same records as plain value rows (named tuples), for batch readers: 10 queries."""
+    ids = [p.pk for p in patients]
+
+    def rows(model, key, **filters):
+        return model.objects.filter(**filters).values_list(*SNAPSHOT_FIELDS[key], named=True)
+
+    courses = {}
+    for course in rows(Course, "courses", patient_id__in=ids).order_by("opened_on", "id"):  # 1
+        courses[course.patient_id] = course
+    visits = list(rows(Visit, "visits", patient_id__in=ids))  # 6
+    reviews = defaultdict(list)
+    for visit_id, reviewed_on in (  # 7
+        MoodReview.objects.filter(visit__patient_id__in=ids)
+        .order_by("reviewed_on")
+        .values_list("visit_id", "reviewed_on")
+    ):
+        reviews[visit_id].append(reviewed_on)
+    return _group(
+        ids,
+        courses=courses,
+        consents=rows(Consent, "consents", patient_id__in=ids),  # 2
+        contraception=rows(ContraceptionConfirmation, "contraception", patient_id__in=ids),  # 3
+        tests=rows(PregnancyTest, "tests", patient_id__in=ids),  # 4
+        labs=rows(LabResult, "labs", patient_id__in=ids),  # 5
+        visits=visits,
+        prescriptions=rows(Prescription, "prescriptions", patient_id__in=ids),  # 8
+        reports=rows(ComprehensionReport, "reports", patient_id__in=ids),  # 9
+        risk_changes=rows(RiskCategoryChange, "risk_changes", patient_id__in=ids),  # 10
+        mood_reviews={visit_id: tuple(dates) for visit_id, dates in reviews.items()},
+    )
+
+
+def _group(ids, *, courses, mood_reviews, **querysets) -> dict[int, Records]:
+    """Each patient's rows of the current course (labs and consents: all of them)."""
+    grouped = {key: _by_patient(queryset) for key, queryset in querysets.items()}
     result = {}
     for pid in ids:
         course = courses[pid]
+        visits = [v for v in grouped["visits"][pid] if _in_course(v.visited_on, course)]
+        if mood_reviews is None:  # instances: the reviews came prefetched with the visits
+            reviews = {v.pk: tuple(r.reviewed_on for r in v.mood_reviews.all()) for v in visits}
+        else:
+            reviews = {v.pk: mood_reviews.get(v.pk, ()) for v in visits}
         result[pid] = Records(
             course=course,
-            consents=consents[pid],
-            contraception=[c for c in contraception[pid] if _in_course(c.confirmed_on, course)],
-            tests=[t for t in tests[pid] if _in_course(t.collected_on, course)],
+            consents=grouped["consents"][pid],
+            contraception=[
+                c for c in grouped["contraception"][pid] if _in_course(c.confirmed_on, course)
+            ],
+            tests=[t for t in grouped["tests"][pid] if _in_course(t.collected_on, course)],
             # Baseline labs may be drawn shortly before enrollment, so all labs are kept.
-            labs=labs[pid],
-            visits=[v for v in visits[pid] if _in_course(v.visited_on, course)],
-            prescriptions=[p for p in prescriptions[pid] if p.course_id == course.pk],
-            reports=[r for r in reports[pid] if _in_course(r.reported_on, course)],
+            labs=grouped["labs"][pid],
+            visits=visits,
+            prescriptions=[p for p in grouped["prescriptions"][pid] if p.course_id == course.pk],
+            reports=[r for r in grouped["reports"][pid] if _in_course(r.reported_on, course)],
             # The whole dated history: a category set before this course is in force in it.
-            risk_changes=risk_changes[pid],
+            risk_changes=grouped["risk_changes"][pid],
+            mood_reviews=reviews,
         )
     return result
 
 
-def load_histories(patients: list[Patient]) -> dict[int, tuple[Course, rules.History]]:
-    """Snapshot of each patient's current course: 10 queries for any number of patients.
+def load_histories(patients: list[Patient]) -> dict[int, tuple[object, rules.History]]:
+    """Snapshot of each patient's current course, read as values: 10 queries for any number of
+    patients. The course comes as a value row (pk, opened_on, last_dose_on, target).
 
     Patients must come with their clinic (select_related("clinic")): it holds the rule settings.
     """
-    records = load_records(patients)
+    records = load_snapshot_rows(patients)
     return {p.pk: (records[p.pk].course, snapshot(p, records[p.pk])) for p in patients}
 
 
 def load_history(patient: Patient) -> tuple[Course, rules.History]:
-    return load_histories([patient])[patient.pk]
+    """One patient's course (a model instance, for services that write to it) and snapshot."""
+    records = load_records([patient])[patient.pk]
+    return records.course, snapshot(patient, records)
 
 
 def _in_course(day, course: Course) -> bool:
@@ -144,7 +256,7 @@ def snapshot(patient: Patient, records: Records) -> rules.History:
                 setting=t.setting,
                 clia_lab=t.clia_lab,
                 method=t.method,
-                verified=t.is_verified,
+                verified=pregnancy_test_verified(t.verified_by_id, t.setting, t.evidence),
                 superseded_on=t.superseded_on,
             )
             for t in records.tests
@@ -167,7 +279,7 @@ def snapshot(patient: Patient, records: Records) -> rules.History:
                 phq9_item9=v.phq9_item9,
                 missed_dose_days=v.missed_dose_days,
                 next_visit_on=v.next_visit_on,
-                mood_reviews=tuple(r.reviewed_on for r in v.mood_reviews.all()),
+                mood_reviews=records.mood_reviews.get(v.pk, ()),
             )
             for v in records.visits
         ),

@@ -213,9 +213,14 @@ class PregnancyTest(PatientRecord):
 
     @property
     def is_verified(self) -> bool:
-        if self.verified_by_id is None:
-            return False
-        return self.setting != TestSetting.HOME or bool(self.evidence)
+        return pregnancy_test_verified(self.verified_by_id, self.setting, self.evidence)
+
+
+def pregnancy_test_verified(verified_by_id, setting: str, evidence) -> bool:
+    """A staff member recorded or checked it, and a home test has its photo or readout."""
+    if verified_by_id is None:
+        return False
+    return setting != TestSetting.HOME or bool(evidence)
 
 
 auditlog.register(Patient)
