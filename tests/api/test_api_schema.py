@@ -28,6 +28,7 @@ SECTION_8 = {
     ("get", "/api/v1/patients/{id}/prescriptions/"),
     ("post", "/api/v1/patients/{id}/risk-category/"),
     ("post", "/api/v1/patients/{id}/courses/"),
+    ("get", "/api/v1/worklist/"),
 }
 
 
