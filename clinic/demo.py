@@ -6,12 +6,19 @@ All names and numbers are invented.
 
 import datetime
 import random
+import time
+from collections import defaultdict
 from decimal import Decimal
 
 from django.contrib.auth import get_user_model
+from django.core.files.base import ContentFile
+from django.db import transaction
 
 from monitoring import services as monitoring
+from monitoring.models import Course, LabResult, Prescription, Visit
+from monitoring.services import VISIT_FIELDS
 from patients import services as patients
+from patients.models import Consent, ContraceptionConfirmation, Patient, PregnancyTest
 
 from .models import Membership
 
@@ -93,7 +100,17 @@ FAMILY = [
 ]
 
 
+BASELINE_LABS = (
+    ("triglycerides", "110", "mg/dL"),
+    ("total_cholesterol", "170", "mg/dL"),
+    ("alt", "22", "U/L"),
+)
+HOME_READOUT = b"synthetic readout"
+
+
 class Builder:
+    """Puts a patient in a state through the services, as staff would (validated, audited)."""
+
     def __init__(self, clinic, clinician, staff, today: datetime.date, mrn_prefix: str = "DEMO"):
         self.mrn_prefix = mrn_prefix
         self.clinic, self.clinician, self.staff, self.today = clinic, clinician, staff, today
@@ -101,63 +118,75 @@ class Builder:
     def day(self, offset: int) -> datetime.date:
         return self.today + datetime.timedelta(days=offset)
 
-    def enroll(self, index: int, rng: random.Random, *, can: bool, enrolled: int):
+    def enrollment_data(self, index: int, rng: random.Random, *, can: bool, enrolled: int):
         given, family = rng.choice(GIVEN), rng.choice(FAMILY)
-        return patients.enroll_patient(
-            clinic=self.clinic,
+        return {
+            "mrn": f"{self.mrn_prefix}-{index:04d}",
+            "given_name": given,
+            "family_name": family,
+            "birth_date": datetime.date(
+                1990 + rng.randrange(15), rng.randrange(1, 13), rng.randrange(1, 28)
+            ),
+            "email": f"{given.lower()}.{family.lower()}.{index}@example.org",
+            "phone": f"555-01{index % 100:02d}",
+            "ipledge_id": f"{rng.randrange(10**9, 10**10)}",
+            "weight_kg": Decimal(rng.randrange(50, 95)),
+            "risk_category": "can_get_pregnant" if can else "cannot_get_pregnant",
+            "risk_category_reason": "Assessed at enrollment",
+            "enrolled_on": self.day(enrolled),
+            "home_tests_allowed": False,
+        }
+
+    def enroll(self, index: int, rng: random.Random, *, can: bool, enrolled: int):
+        data = self.enrollment_data(index, rng, can=can, enrolled=enrolled)
+        return patients.enroll_patient(clinic=self.clinic, by=self.staff, data=data)
+
+    def consent(self, patient, kind: str, on: int):
+        patients.record_consent(patient, by=self.staff, kind=kind, signed_on=self.day(on))
+
+    def lab(self, patient, kind: str, on: int, value: str, unit: str):
+        monitoring.record_lab(
+            patient,
             by=self.staff,
-            data={
-                "mrn": f"{self.mrn_prefix}-{index:04d}",
-                "given_name": given,
-                "family_name": family,
-                "birth_date": datetime.date(
-                    1990 + rng.randrange(15), rng.randrange(1, 13), rng.randrange(1, 28)
-                ),
-                "email": f"{given.lower()}.{family.lower()}.{index}@example.org",
-                "phone": f"555-01{index % 100:02d}",
-                "ipledge_id": f"{rng.randrange(10**9, 10**10)}",
-                "weight_kg": Decimal(rng.randrange(50, 95)),
-                "risk_category": "can_get_pregnant" if can else "cannot_get_pregnant",
-                "risk_category_reason": "Assessed at enrollment",
-                "enrolled_on": self.day(enrolled),
-                "home_tests_allowed": False,
-            },
+            kind=kind,
+            collected_on=self.day(on),
+            value=Decimal(value),
+            unit=unit,
         )
 
     def baseline(self, patient, *, on: int, can: bool):
-        patients.record_consent(
-            patient, by=self.staff, kind="patient_information", signed_on=self.day(on)
-        )
+        self.consent(patient, "patient_information", on)
         if can:
-            patients.record_consent(
-                patient, by=self.staff, kind="birth_defects", signed_on=self.day(on)
-            )
-        for kind, value, unit in (
-            ("triglycerides", "110", "mg/dL"),
-            ("total_cholesterol", "170", "mg/dL"),
-            ("alt", "22", "U/L"),
-        ):
-            monitoring.record_lab(
-                patient,
-                by=self.staff,
-                kind=kind,
-                collected_on=self.day(on),
-                value=Decimal(value),
-                unit=unit,
-            )
+            self.consent(patient, "birth_defects", on)
+        for kind, value, unit in BASELINE_LABS:
+            self.lab(patient, kind, on, value, unit)
+
+    def test_data(self, kind: str, on: int, result: str = "negative") -> dict:
+        return {
+            "kind": kind,
+            "collected_on": self.day(on),
+            "result": result,
+            "setting": "medical",
+            "clia_lab": True,
+            "method": "serum" if kind == "screening" else "urine",
+        }
 
     def test(self, patient, kind: str, on: int, result: str = "negative"):
         return patients.record_pregnancy_test(
-            patient,
-            by=self.staff,
-            data={
-                "kind": kind,
-                "collected_on": self.day(on),
-                "result": result,
-                "setting": "medical",
-                "clia_lab": True,
-                "method": "serum" if kind == "screening" else "urine",
-            },
+            patient, by=self.staff, data=self.test_data(kind, on, result)
+        )
+
+    def home_test_data(self, kind: str, on: int) -> dict:
+        return {
+            **self.test_data(kind, on),
+            "setting": "home",
+            "clia_lab": False,
+            "evidence": ContentFile(HOME_READOUT, name="readout.txt"),
+        }
+
+    def home_test(self, patient, kind: str, on: int):
+        return patients.record_pregnancy_test(
+            patient, by=self.staff, data=self.home_test_data(kind, on)
         )
 
     def contraception(
@@ -186,21 +215,22 @@ class Builder:
         counseling: bool = True,
         next_visit: int | None = None,
     ):
+        data = {
+            "visited_on": self.day(on),
+            "weight_kg": weight,
+            "counseling_confirmed": counseling,
+            "comprehension_completed": comprehension,
+            "phq2": phq2,
+            "phq9": phq9,
+            "phq9_item9": item9,
+            "missed_dose_days": 0,
+            "next_visit_on": self.day(next_visit) if next_visit is not None else None,
+        }
+        return self.record_visit(patient, data)
+
+    def record_visit(self, patient, data: dict):
         return monitoring.record_visit(
-            patient,
-            by=self.clinician,
-            may_confirm_counseling=True,
-            data={
-                "visited_on": self.day(on),
-                "weight_kg": weight,
-                "counseling_confirmed": counseling,
-                "comprehension_completed": comprehension,
-                "phq2": phq2,
-                "phq9": phq9,
-                "phq9_item9": item9,
-                "missed_dose_days": 0,
-                "next_visit_on": self.day(next_visit) if next_visit is not None else None,
-            },
+            patient, by=self.clinician, may_confirm_counseling=True, data=data
         )
 
     def prescribe(self, patient, on: int, *, dose: str = "40", dispensed: int | None = None):
@@ -219,6 +249,9 @@ class Builder:
                 rma_number=f"RMA{prescription.pk:07d}",
             )
         return prescription
+
+    def end_treatment(self, patient, last_dose: int):
+        monitoring.end_treatment(patient, by=self.clinician, last_dose_on=self.day(last_dose))
 
 
 def ready_first_prescription(b: Builder, patient, *, confirmation_on: int = -1):
@@ -275,7 +308,7 @@ def scenario_mood_screen_incomplete(b, patient):
 
 
 def scenario_new(b, patient):
-    patients.record_consent(patient, by=b.staff, kind="patient_information", signed_on=b.today)
+    b.consent(patient, "patient_information", 0)
 
 
 def scenario_cannot_in_treatment(b, patient):
@@ -292,7 +325,7 @@ def scenario_cannot_ready(b, patient):
 
 def scenario_ended(b, patient):
     scenario_in_treatment(b, patient)
-    monitoring.end_treatment(patient, by=b.clinician, last_dose_on=b.day(-1))
+    b.end_treatment(patient, -1)
 
 
 def scenario_too_early(b, patient):
@@ -306,24 +339,10 @@ def scenario_too_early(b, patient):
 
 def scenario_home_confirmation(b, patient):
     """A home confirmation test before the first dispense: RS-2026 wants a medical setting."""
-    from django.core.files.base import ContentFile
-
     b.baseline(patient, on=-11, can=True)
     b.test(patient, "screening", -26)
     b.contraception(patient, on=-1, started=-70)
-    patients.record_pregnancy_test(
-        patient,
-        by=b.staff,
-        data={
-            "kind": "confirmation",
-            "collected_on": b.day(-1),
-            "result": "negative",
-            "setting": "home",
-            "clia_lab": False,
-            "method": "urine",
-            "evidence": ContentFile(b"synthetic readout", name="readout.txt"),
-        },
-    )
+    b.home_test(patient, "confirmation", -1)
     b.visit(patient, -1)
 
 
@@ -416,3 +435,161 @@ def build_patient(b: Builder, index: int, rng: random.Random, scenarios=SCENARIO
     patient = b.enroll(index, rng, can=can, enrolled=enrolled)
     build(b, patient)
     return name, patient
+
+
+class BulkBuilder(Builder):
+    """The same scenarios as rows in memory, inserted by `flush()` with one bulk_create per
+    record type: for large demo clinics (benchmarks), where the services' per-record checks,
+    locks and audit would take most of the time.
+
+    It writes exactly the fields the services write (the same dates, the same people), so each
+    patient lands in the state the scenario gives through the services
+    (tests/clinic/test_seed_demo.py compares the rules' answers); no audit events are written
+    for these synthetic rows.
+    """
+
+    BATCH = 2000
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.target = self.clinic.default_target_mg_per_kg
+        self.reset()
+
+    def reset(self) -> None:
+        self.patients: list[Patient] = []
+        self.courses: dict[int, Course] = {}  # id(patient) -> its course
+        self.rows: dict[type, list] = defaultdict(list)
+        self.prescriptions: list[Prescription] = []
+        self.home_tests: list[PregnancyTest] = []
+        self.prescribed: dict[int, int] = defaultdict(int)
+
+    def enroll(self, index: int, rng: random.Random, *, can: bool, enrolled: int):
+        data = self.enrollment_data(index, rng, can=can, enrolled=enrolled)
+        patient = Patient(
+            clinic=self.clinic,
+            created_by=self.staff,
+            risk_category_set_on=data["enrolled_on"],
+            **data,
+        )
+        self.patients.append(patient)
+        self.courses[id(patient)] = Course(
+            patient=patient,
+            opened_on=patient.enrolled_on,
+            target_mg_per_kg=self.target,
+            recorded_by=self.staff,
+        )
+        return patient
+
+    def consent(self, patient, kind: str, on: int):
+        self.rows[Consent].append(
+            Consent(patient=patient, kind=kind, signed_on=self.day(on), recorded_by=self.staff)
+        )
+
+    def lab(self, patient, kind: str, on: int, value: str, unit: str):
+        self.rows[LabResult].append(
+            LabResult(
+                patient=patient,
+                kind=kind,
+                collected_on=self.day(on),
+                value=Decimal(value),
+                unit=unit,
+                recorded_by=self.staff,
+            )
+        )
+
+    def test(self, patient, kind: str, on: int, result: str = "negative"):
+        test = PregnancyTest(
+            patient=patient,
+            recorded_by=self.staff,
+            verified_by=self.staff,
+            **self.test_data(kind, on, result),
+        )
+        self.rows[PregnancyTest].append(test)
+        return test
+
+    def home_test(self, patient, kind: str, on: int):
+        data = self.home_test_data(kind, on)
+        data.pop("evidence")  # stored in flush(), once the patient has an id for its path
+        test = self.test(patient, kind, on)
+        for field, value in data.items():
+            setattr(test, field, value)
+        self.home_tests.append(test)
+        return test
+
+    def contraception(
+        self, patient, on: int, started: int, source: str = "staff", methods=("iud", "male_condom")
+    ):
+        self.rows[ContraceptionConfirmation].append(
+            ContraceptionConfirmation(
+                patient=patient,
+                confirmed_on=self.day(on),
+                source=source,
+                methods=sorted(methods),
+                abstinence=False,
+                started_on=self.day(started),
+                recorded_by=self.staff if source == "staff" else None,
+            )
+        )
+
+    def record_visit(self, patient, data: dict):
+        fields = {name: data[name] for name in VISIT_FIELDS if data.get(name) is not None}
+        visit = Visit(patient=patient, recorded_by=self.clinician, **fields)
+        self.rows[Visit].append(visit)
+        return visit
+
+    def prescribe(self, patient, on: int, *, dose: str = "40", dispensed: int | None = None):
+        self.prescribed[id(patient)] += 1
+        prescription = Prescription(
+            patient=patient,
+            course=self.courses[id(patient)],
+            written_on=self.day(on),
+            daily_dose_mg=Decimal(dose),
+            days_supply=30,
+            recorded_by=self.clinician,
+        )
+        if dispensed is not None:
+            prescription.dispensed_on = self.day(dispensed)
+            prescription.rma_number = f"RMA-{patient.mrn}-{self.prescribed[id(patient)]}"
+        self.prescriptions.append(prescription)
+        return prescription
+
+    def end_treatment(self, patient, last_dose: int):
+        course = self.courses[id(patient)]
+        course.last_dose_on = self.day(last_dose)
+        course.ended_by = self.clinician
+
+    def flush(self) -> int:
+        """Insert everything built since the last flush, in one transaction. Returns the number
+        of patients inserted."""
+        count = len(self.patients)
+        with transaction.atomic():
+            Patient.objects.bulk_create(self.patients, batch_size=self.BATCH)
+            Course.objects.bulk_create(list(self.courses.values()), batch_size=self.BATCH)
+            evidence = PregnancyTest._meta.get_field("evidence")
+            for test in self.home_tests:
+                name = evidence.generate_filename(test, "readout.txt")
+                test.evidence.name = evidence.storage.save(name, ContentFile(HOME_READOUT))
+            for model, rows in self.rows.items():
+                model.objects.bulk_create(rows, batch_size=self.BATCH)
+            Prescription.objects.bulk_create(self.prescriptions, batch_size=self.BATCH)
+        self.reset()
+        return count
+
+
+def bulk_seed(
+    b: BulkBuilder, indices, rngs, scenarios=SCENARIOS, *, chunk: int = 1000, report=None
+):
+    """Build the patients of `indices` (with their `rngs`) as `build_patient` would, and insert
+    them `chunk` patients at a time. `report(done, seconds)` is told after each chunk."""
+    done, started = 0, time.perf_counter()
+    for index, rng in zip(indices, rngs, strict=True):
+        build_patient(b, index, rng, scenarios)
+        if len(b.patients) >= chunk:
+            done += b.flush()
+            if report:
+                report(done, time.perf_counter() - started)
+    if b.patients:
+        done += b.flush()
+        if report:
+            report(done, time.perf_counter() - started)
+    return done

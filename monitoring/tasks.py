@@ -1,6 +1,7 @@
 """Celery tasks: thin wrappers around monitoring/reminders. Tasks take ids, never objects."""
 
 from celery import shared_task
+from celery.signals import worker_process_shutdown
 from django.conf import settings
 
 from .reminders import digest, dispatch, planner, sender
@@ -35,3 +36,9 @@ def send_reminder(reminder_id: int) -> str:
 @shared_task(ignore_result=True)
 def send_staff_digests() -> int:
     return digest.send_digests()
+
+
+@worker_process_shutdown.connect
+def close_smtp_connection(**kwargs) -> None:
+    """A worker process reuses one SMTP connection across reminders: QUIT it on the way out."""
+    sender.close_connection()

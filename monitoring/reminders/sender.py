@@ -17,11 +17,14 @@ as a possible duplicate (`possible_duplicate`), since the server may have accept
 
 import datetime as dt
 import logging
+import os
 import smtplib
+import time
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.mail import get_connection
+from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
 from django.db.models import F
 from django.utils import timezone
 
@@ -75,8 +78,98 @@ class SendError(Exception):
         self.maybe_sent = maybe_sent
 
 
+# A connection unused for this long is closed before the next message: servers drop idle
+# sessions (aiosmtpd after 300 s, many MTAs after 60 s or less).
+IDLE_SECONDS = getattr(settings, "REMINDER_SMTP_IDLE_SECONDS", 30)
+
+
+class _Connection:
+    """This process's SMTP connection, opened lazily and reused across messages.
+
+    One per worker process (a prefork child opens its own on its first message; a connection
+    inherited across a fork is left to its owner). It is dropped, with a best-effort QUIT, on
+    any error, so the next message opens a fresh one; after IDLE_SECONDS without use, when the
+    email settings change, and at worker shutdown (monitoring/tasks.py) it is closed.
+    Only Django's SMTP backend is kept open: other backends (the file backend of development,
+    locmem in tests) get a connection per message as before.
+    """
+
+    def __init__(self):
+        self.backend = None
+        self.key = None
+        self.pid = None
+        self.last_used = 0.0
+        self.data_sent = False
+
+    @staticmethod
+    def settings_key() -> tuple:
+        return tuple(
+            getattr(settings, name, None)
+            for name in (
+                "EMAIL_BACKEND",
+                "EMAIL_HOST",
+                "EMAIL_PORT",
+                "EMAIL_HOST_USER",
+                "EMAIL_USE_TLS",
+                "EMAIL_USE_SSL",
+                "EMAIL_TIMEOUT",
+            )
+        )
+
+    def current(self) -> tuple[object, bool]:
+        """(an open backend, whether it was opened just now)."""
+        idle = time.monotonic() - self.last_used
+        if self.backend is not None and (
+            self.pid != os.getpid() or self.key != self.settings_key() or idle > IDLE_SECONDS
+        ):
+            self.drop()
+        if self.backend is not None:
+            return self.backend, False
+        backend = get_connection()
+        backend.open()  # raises when the server cannot be reached: nothing was sent
+        self.data_sent = False
+        smtp = getattr(backend, "connection", None)
+        if isinstance(smtp, smtplib.SMTP):
+            issue_data = smtp.data
+
+            def data(msg):
+                self.data_sent = True
+                return issue_data(msg)
+
+            smtp.data = data
+        if isinstance(backend, SMTPBackend):
+            self.backend, self.key, self.pid = backend, self.settings_key(), os.getpid()
+        return backend, True
+
+    def release(self, backend) -> None:
+        if backend is self.backend:
+            self.last_used = time.monotonic()
+        else:
+            _close(backend)
+
+    def drop(self) -> None:
+        backend, self.backend = self.backend, None
+        if backend is not None and self.pid == os.getpid():
+            _close(backend)
+
+
+def _close(backend) -> None:
+    try:
+        backend.close()  # a failed QUIT changes nothing for a message already accepted
+    except Exception:  # noqa: S110
+        pass
+
+
+_connection = _Connection()
+
+
+def close_connection() -> None:
+    """Close this process's SMTP connection (worker shutdown, tests)."""
+    _connection.drop()
+
+
 def send_once(message) -> None:
-    """Send one message on its own connection and tell how far a failure got.
+    """Send one message on this process's connection and tell how far a failure got.
 
     Nothing can have been delivered when the connection could not be opened, was refused, or
     the server answered with a code (4xx, 5xx). A timeout, a dropped connection or the soft
@@ -84,35 +177,38 @@ def send_once(message) -> None:
     accepted the message without us reading its answer. With the SMTP backend the DATA command
     is watched on the smtplib connection; a backend without one counts as past DATA as soon as
     it is handed the message (the conservative answer).
+
+    A reused connection the server has meanwhile closed fails before DATA: it is dropped and
+    the message goes once more on a fresh connection (nothing can have been delivered).
     """
-    backend = get_connection()
-    try:
-        backend.open()
-    except Exception as error:
-        raise SendError(error, maybe_sent=False) from error
-    data_sent = False
-    smtp = getattr(backend, "connection", None)
-    if isinstance(smtp, smtplib.SMTP):
-        issue_data = smtp.data
-
-        def data(msg):
-            nonlocal data_sent
-            data_sent = True
-            return issue_data(msg)
-
-        smtp.data = data
-    else:
-        data_sent = True
-    try:
-        backend.send_messages([message])
-    except Exception as error:
-        maybe = data_sent and not answered(error) and not isinstance(error, ConnectionRefusedError)
-        raise SendError(error, maybe_sent=maybe) from error
-    finally:
+    for _ in range(2):
         try:
-            backend.close()  # after an accepted message, a failed QUIT changes nothing
-        except Exception:  # noqa: S110
-            pass
+            backend, fresh = _connection.current()
+        except Exception as error:
+            raise SendError(error, maybe_sent=False) from error
+        _connection.data_sent = not isinstance(getattr(backend, "connection", None), smtplib.SMTP)
+        try:
+            backend.send_messages([message])
+        except Exception as error:
+            data_sent = _connection.data_sent
+            if backend is _connection.backend:
+                _connection.drop()  # any error: the next message opens a fresh connection
+            else:
+                _close(backend)
+            stale = (
+                not fresh
+                and not data_sent
+                and isinstance(error, OSError | smtplib.SMTPServerDisconnected)
+                and not answered(error)
+            )
+            if stale:
+                continue
+            maybe = (
+                data_sent and not answered(error) and not isinstance(error, ConnectionRefusedError)
+            )
+            raise SendError(error, maybe_sent=maybe) from error
+        _connection.release(backend)
+        return
 
 
 def describe(error: BaseException) -> str:

@@ -1,6 +1,7 @@
 """Browser tests: Debian's Chromium driven by Playwright against Django's live server."""
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -65,17 +66,67 @@ def log_in(page, live_server):
     (clinic/twofactor.py)."""
     from clinic.twofactor import needs_second_factor
 
-    def log_in_as(user):
+    def log_in_as(user, on=None):
+        """Log in on `page`, or on another page `on` (a second user's own browser)."""
+        browser_page = on or page
         device = authenticator(user) if needs_second_factor(user) else None
-        page.goto(f"{live_server.url}/login/")
-        page.get_by_label("Username").fill(user.username)
-        page.get_by_label("Password").fill(PASSWORD)
-        page.get_by_role("button", name="Log in").click()
-        page.wait_for_load_state()
+        browser_page.goto(f"{live_server.url}/login/")
+        browser_page.get_by_label("Username").fill(user.username)
+        browser_page.get_by_label("Password").fill(PASSWORD)
+        browser_page.get_by_role("button", name="Log in").click()
+        browser_page.wait_for_load_state()
         if device is not None:
-            page.get_by_label("Code").fill(current_code(device))
-            page.get_by_role("button", name="Verify").click()
-            page.wait_for_load_state()
-        return page
+            browser_page.get_by_label("Code").fill(current_code(device))
+            browser_page.get_by_role("button", name="Verify").click()
+            browser_page.wait_for_load_state()
+        return browser_page
 
     return log_in_as
+
+
+# Screenshots for docs/screenshots/, written only with SCREENSHOTS=1 (`make screenshots`), so
+# `make test` leaves the committed images alone.
+SCREENSHOT_DIR = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+VIEWPORT = {"width": 1280, "height": 900}
+# axe-core impacts that fail a page (the others are reported by axe but not enforced here).
+FAILING_IMPACTS = {"serious", "critical"}
+
+
+@pytest.fixture
+def browser_context_args(browser_context_args):
+    return {**browser_context_args, "viewport": VIEWPORT, "locale": "en-US"}
+
+
+def axe_problems(page) -> list[str]:
+    """Serious and critical axe-core violations on the page as it is now, a line each and
+    a line per element (the first five)."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page)
+    lines = []
+    for violation in results.response["violations"]:
+        if violation["impact"] not in FAILING_IMPACTS:
+            continue
+        lines.append(f"{violation['impact']}: {violation['id']} ({violation['help']})")
+        for node in violation["nodes"][:5]:
+            target = " ".join(map(str, node["target"]))
+            summary = " ".join(node.get("failureSummary", "").split())
+            lines.append(f"  at {target}: {summary}")
+    return lines
+
+
+@pytest.fixture
+def look():
+    """look(page, "today"): the page passes axe-core (no serious or critical violation); with
+    SCREENSHOTS=1 a full-page screenshot goes to docs/screenshots/today.png."""
+
+    def check(page, screenshot: str | None = None):
+        page.wait_for_load_state()
+        problems = axe_problems(page)
+        assert not problems, f"{page.url}:\n" + "\n".join(problems)
+        if screenshot and os.environ.get("SCREENSHOTS") == "1":
+            SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=SCREENSHOT_DIR / f"{screenshot}.png", full_page=True)
+        return page
+
+    return check

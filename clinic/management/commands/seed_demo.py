@@ -2,11 +2,16 @@
 gate state.
 
 Idempotent: users and clinics are created once; a patient whose demo MRN exists is skipped,
-so running it twice gives the same data. A second, smaller clinic still judged by RS-2021 (its
-RS-2026 effective date is a year ahead, a clinic setting) shows the lockout.
+so running it twice gives the same data. Patients are built through the services (validated
+and audited, as staff would enter them); for more than BULK_ABOVE new patients, or with
+--bulk, the same scenarios are bulk-inserted a thousand patients at a time (clinic/demo.py,
+BulkBuilder), which `seed_demo --patients 100000` needs, and the time per 1,000 is printed.
+A second, smaller clinic still judged by RS-2021 (its RS-2026 effective date is a year ahead,
+a clinic setting) shows the lockout.
 """
 
 import datetime
+import importlib
 import os
 import random
 import secrets
@@ -20,7 +25,9 @@ from clinic.demo import (
     LEGACY_USERS,
     SCENARIOS,
     Builder,
+    BulkBuilder,
     build_patient,
+    bulk_seed,
     demo_users,
 )
 from clinic.models import Clinic
@@ -28,6 +35,9 @@ from patients.models import Patient
 
 DEMO_CLINIC = "Demo Dermatology"
 LEGACY_CLINIC = "Demo Dermatology (RS-2021 rules)"
+
+# More new patients than this are bulk-inserted (seconds instead of minutes per thousand).
+BULK_ABOVE = 500
 
 LOGINS = (
     f"{', '.join(name for name, _ in DEMO_USERS)} ({DEMO_CLINIC}); "
@@ -43,8 +53,14 @@ class Command(BaseCommand):
         parser.add_argument(
             "--once", action="store_true", help="Do nothing if the demo clinic already exists."
         )
+        parser.add_argument(
+            "--bulk",
+            action="store_true",
+            help=f"Bulk-insert the patients (no audit events); the default above {BULK_ABOVE}.",
+        )
 
     def handle(self, *args, patients: int, once: bool, **options):
+        self.bulk = options.get("bulk", False)
         if once and Clinic.objects.filter(name=DEMO_CLINIC).exists():
             self.stdout.write(
                 f"Demo clinic already seeded. Logins: {LOGINS} "
@@ -78,16 +94,42 @@ class Command(BaseCommand):
         return clinic
 
     def patients(self, clinic, users, prefix: str, count: int, scenarios) -> None:
-        builder = Builder(clinic, users["clinician"], users["staff"], clinic.today(), prefix)
         existing = set(Patient.objects.filter(clinic=clinic).values_list("mrn", flat=True))
         rng = random.Random(f"{prefix}-20261126")
-        made = 0
-        for index in range(1, count + 1):
+        missing = []  # (index, its own random generator): drawn for every index, so a rerun
+        for index in range(1, count + 1):  # gives each patient the same data
             patient_rng = random.Random(rng.random())
-            if f"{prefix}-{index:04d}" in existing:
-                continue
-            with transaction.atomic():
-                build_patient(builder, index, patient_rng, scenarios)
-            made += 1
+            if f"{prefix}-{index:04d}" not in existing:
+                missing.append((index, patient_rng))
+        today = clinic.today()
+        if missing and (self.bulk or len(missing) > BULK_ABOVE):
+            builder = BulkBuilder(clinic, users["clinician"], users["staff"], today, prefix)
+            made = bulk_seed(
+                builder,
+                [index for index, _ in missing],
+                [patient_rng for _, patient_rng in missing],
+                scenarios,
+                report=lambda done, seconds: self.stdout.write(
+                    f"  {clinic}: {done:,} patients in {seconds:.1f} s "
+                    f"({seconds * 1000 / done:.2f} s per 1,000)"
+                ),
+            )
+            refresh_triage(clinic, today)
+        else:
+            builder = Builder(clinic, users["clinician"], users["staff"], today, prefix)
+            for index, patient_rng in missing:
+                with transaction.atomic():
+                    build_patient(builder, index, patient_rng, scenarios)
+            made = len(missing)
         total = Patient.objects.filter(clinic=clinic).count()
         self.stdout.write(self.style.SUCCESS(f"{clinic}: {made} patients created, {total} in all."))
+
+
+def refresh_triage(clinic, on) -> None:
+    """Bulk rows bypass the services that keep each patient's triage row: refresh the clinic's
+    rows in one pass (the daily refresh), where that module exists."""
+    try:
+        rows = importlib.import_module("monitoring.triage_rows")
+    except ModuleNotFoundError:
+        return
+    rows.refresh_clinic(clinic, on)

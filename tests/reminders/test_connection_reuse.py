@@ -1,0 +1,156 @@
+"""One SMTP connection per worker process, reused across reminders, dropped on any error.
+
+Connections are counted at a real SMTP sink (aiosmtpd): each SMTP session gets a number the
+first time it delivers a message.
+"""
+
+import datetime as dt
+import itertools
+import smtplib
+import socket
+
+import pytest
+import time_machine
+from aiosmtpd.controller import Controller
+from django.db import connection
+
+from monitoring import tasks
+from monitoring.models import Reminder, ReminderStatus
+from monitoring.reminders import dispatch, sender
+from monitoring.reminders.emails import reminder_message_id
+from monitoring.reminders.planner import plan_clinic
+from tests.reminders.stack import Sink, free_port
+
+NOW = dt.datetime(2027, 5, 3, 16, 0, tzinfo=dt.UTC)  # 12:00 in New York
+
+
+class CountingSink(Sink):
+    """Accepts everything and remembers which SMTP session (connection) each message used."""
+
+    def __init__(self):
+        super().__init__()
+        self.peers: list[int] = []
+        self.numbers = itertools.count(1)
+
+    async def handle_DATA(self, server, session, envelope):
+        answer = await super().handle_DATA(server, session, envelope)
+        if answer.startswith("250"):
+            with self.lock:
+                if not hasattr(session, "number"):
+                    session.number = next(self.numbers)
+                self.peers.append(session.number)
+        return answer
+
+
+@pytest.fixture
+def sink(settings):
+    counting = CountingSink()
+    controller = Controller(counting, hostname="127.0.0.1", port=free_port(8525))
+    controller.start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", controller.port
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    settings.EMAIL_HOST_USER = settings.EMAIL_HOST_PASSWORD = ""
+    settings.EMAIL_TIMEOUT = 2
+    sender.close_connection()
+    yield counting
+    sender.close_connection()
+    controller.stop()
+
+
+@pytest.fixture
+def due(clinic, waiting_for_contraception, monkeypatch, django_capture_on_commit_callbacks):
+    """`count` contraception reminders planned and claimed now; their ids."""
+    monkeypatch.setattr(tasks.send_reminder, "delay", lambda pk: None)
+
+    def make(count: int) -> list[int]:
+        with time_machine.travel(NOW, tick=False):
+            for index in range(count):
+                waiting_for_contraception(email=f"patient{index}@example.org")
+            plan_clinic(clinic)
+            with django_capture_on_commit_callbacks(execute=True):
+                dispatch.dispatch_due()
+        ids = list(
+            Reminder.objects.filter(
+                kind="contraception_confirm", status=ReminderStatus.SENDING
+            ).values_list("pk", flat=True)
+        )
+        assert len(ids) == count
+        return ids
+
+    return make
+
+
+def message_ids(ids) -> dict:
+    return {reminder_message_id(reminder): 1 for reminder in Reminder.objects.filter(pk__in=ids)}
+
+
+def test_several_reminders_from_one_worker_go_over_one_smtp_connection(sink, due):
+    ids = due(5)
+    with time_machine.travel(NOW, tick=False):
+        assert [tasks.send_reminder(pk) for pk in ids] == ["sent"] * 5
+    assert len(sink.peers) == 5
+    assert len(set(sink.peers)) == 1
+    assert sink.accepted == message_ids(ids)
+    assert set(Reminder.objects.filter(pk__in=ids).values_list("status", flat=True)) == {"sent"}
+
+
+def test_after_an_smtp_error_the_next_message_opens_a_fresh_connection(sink, due):
+    first, second, third = due(3)
+    with time_machine.travel(NOW, tick=False):
+        assert sender.deliver(first) == "sent"
+        sink.tempfail_until = float("inf")  # 451 to DATA: the connection is dropped
+        assert sender.deliver(second) == "retry"
+        sink.tempfail_until = 0.0
+        assert sender.deliver(third) == "sent"
+    assert len(sink.peers) == 2 and sink.peers[0] != sink.peers[1]
+    assert Reminder.objects.get(pk=second).status == ReminderStatus.PENDING
+    assert Reminder.objects.get(pk=second).possible_duplicate is False
+
+
+def test_a_connection_the_server_closed_meanwhile_is_replaced_without_a_failed_attempt(sink, due):
+    first, second = due(2)
+    with time_machine.travel(NOW, tick=False):
+        assert sender.deliver(first) == "sent"
+        # The session ends under the worker (as when an MTA drops an idle one).
+        sender._connection.backend.connection.sock.shutdown(socket.SHUT_RDWR)
+        assert sender.deliver(second) == "sent"
+    reminder = Reminder.objects.get(pk=second)
+    assert (reminder.attempts, reminder.possible_duplicate, reminder.last_error) == (1, False, "")
+    assert sink.accepted == message_ids([first, second])
+    assert len(set(sink.peers)) == 2
+
+
+def test_a_timeout_after_data_drops_the_connection_and_is_a_possible_duplicate(sink, due, settings):
+    first, second = due(2)
+    settings.EMAIL_TIMEOUT = 0.5
+    sender.close_connection()
+    with time_machine.travel(NOW, tick=False):
+        assert sender.deliver(first) == "sent"
+        sink.delay = 1.5  # the server answers DATA after the client gave up waiting
+        assert sender.deliver(second) == "retry"
+        assert sender._connection.backend is None
+    reminder = Reminder.objects.get(pk=second)
+    assert reminder.possible_duplicate is True and reminder.attempts == 1
+
+
+def test_a_worker_shutting_down_quits_its_connection(sink, due):
+    (only,) = due(1)
+    with time_machine.travel(NOW, tick=False):
+        assert sender.deliver(only) == "sent"
+    smtp = sender._connection.backend.connection
+    tasks.close_smtp_connection()
+    assert sender._connection.backend is None
+    with pytest.raises(smtplib.SMTPServerDisconnected):
+        smtp.noop()
+
+
+def test_the_send_time_recheck_reads_a_bounded_number_of_queries(
+    sink, due, django_assert_max_num_queries
+):
+    ids = due(3)
+    connection.queries_log.clear()
+    with time_machine.travel(NOW, tick=False):
+        for pk in ids:
+            with django_assert_max_num_queries(13):
+                assert sender.deliver(pk) == "sent"
