@@ -1,12 +1,13 @@
 from django import forms
 from django.core.exceptions import ValidationError
 
-from patients.forms import METHOD_TIERS, CrispyMixin, date_input
+from patients.forms import METHOD_TIERS, CrispyMixin, WarningsMixin, date_input
 from patients.models import ContraceptionMethod
+from patients.services import contraception_record_warnings
 
 from .models import LAB_UNITS, LabKind, Prescription, Severity, SideEffect
 from .rules import constants as rule_constants
-from .services import validate_visit
+from .services import ALLOWED_LAB_UNITS, validate_visit, visit_warnings
 
 
 class LabForm(CrispyMixin, forms.Form):
@@ -14,14 +15,22 @@ class LabForm(CrispyMixin, forms.Form):
     kind = forms.ChoiceField(choices=LabKind.choices)
     collected_on = forms.DateField()
     value = forms.DecimalField(max_digits=8, decimal_places=2, min_value=0)
-    unit = forms.CharField(
-        max_length=16, required=False, help_text="Leave empty for the usual unit."
+    unit = forms.ChoiceField(
+        choices=[("", "The usual unit for the test")]
+        + sorted({(u, u) for units in ALLOWED_LAB_UNITS.values() for u in units}),
+        required=False,
+        help_text="ALT and AST: U/L or µkat/L; lipids: mg/dL or mmol/L.",
+        error_messages={"invalid_choice": "Choose a unit from the list."},
     )
 
     def clean(self):
         cleaned = super().clean()
-        if cleaned.get("kind") and not cleaned.get("unit"):
-            cleaned["unit"] = LAB_UNITS[LabKind(cleaned["kind"])]
+        kind, unit = cleaned.get("kind"), cleaned.get("unit")
+        if kind and not unit:
+            cleaned["unit"] = LAB_UNITS[LabKind(kind)]
+        elif kind and unit not in ALLOWED_LAB_UNITS[LabKind(kind)]:
+            allowed = " or ".join(ALLOWED_LAB_UNITS[LabKind(kind)])
+            self.add_error("unit", f"{LabKind(kind).label} is recorded in {allowed}.")
         return cleaned
 
 
@@ -86,7 +95,7 @@ def _css_class(widget) -> str:
     return "form-control"
 
 
-class VisitChecklistForm(forms.Form):
+class VisitChecklistForm(WarningsMixin, forms.Form):
     """The monthly visit, in the order it happens. Rendered by templates/monitoring/visit_form.
 
     The same checks run here and in the service: the page says what is wrong next to the field,
@@ -153,6 +162,7 @@ class VisitChecklistForm(forms.Form):
             )
         for field in self.fields.values():
             field.widget.attrs["class"] = _css_class(field.widget)
+        self.add_warnings_field()
 
     def side_effect_fields(self):
         return [self[SIDE_EFFECT_PREFIX + code] for code in SideEffect.values]
@@ -185,6 +195,17 @@ class VisitChecklistForm(forms.Form):
             if started and visited and started > visited:
                 self.add_error("started_on", "The methods cannot start after this visit.")
         self._apply_service_checks()
+        if not self.errors:
+            warnings = visit_warnings(self.patient, self.visit_data())
+            if contraception := self.contraception_data():
+                warnings.update(
+                    contraception_record_warnings(
+                        contraception["methods"], contraception["abstinence"]
+                    )
+                )
+            self.check_warnings(warnings)
+            if warnings:
+                self.fields["confirm_warnings"].widget.attrs["class"] = "form-check-input"
         return cleaned
 
     def _apply_service_checks(self):

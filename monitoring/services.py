@@ -13,7 +13,12 @@ from django.db import transaction
 
 from clinic.audit import acting_as
 from patients.models import Patient
-from patients.services import BEFORE_FIRST_RULE_SET, check_record_date, weight_error
+from patients.services import (
+    BEFORE_FIRST_RULE_SET,
+    changes_records,
+    check_record_date,
+    weight_error,
+)
 
 from . import rules
 from .history import load_history
@@ -46,6 +51,18 @@ def current_course(patient: Patient) -> Course:
     return Course.objects.filter(patient=patient).latest()
 
 
+# The units each lab kind is reported in (the first is the usual one, monitoring.models.LAB_UNITS).
+ALLOWED_LAB_UNITS = {
+    LabKind.ALT: ("U/L", "µkat/L"),
+    LabKind.AST: ("U/L", "µkat/L"),
+    LabKind.TRIGLYCERIDES: ("mg/dL", "mmol/L"),
+    LabKind.TOTAL_CHOLESTEROL: ("mg/dL", "mmol/L"),
+    LabKind.LDL: ("mg/dL", "mmol/L"),
+    LabKind.HDL: ("mg/dL", "mmol/L"),
+}
+
+
+@changes_records
 def record_lab(patient: Patient, *, by, kind: str, collected_on, value: Decimal, unit: str):
     if kind not in LabKind.values:
         raise ValidationError({"kind": "Choose a valid lab kind."})
@@ -62,6 +79,11 @@ def record_lab(patient: Patient, *, by, kind: str, collected_on, value: Decimal,
         raise ValidationError({"value": "Enter a value of zero or more."})
     if not unit or not unit.strip():
         raise ValidationError({"unit": "Enter the unit."})
+    allowed = ALLOWED_LAB_UNITS[LabKind(kind)]
+    if unit.strip() not in allowed:
+        raise ValidationError(
+            {"unit": f"{LabKind(kind).label} is recorded in {' or '.join(allowed)}."}
+        )
     with transaction.atomic(), acting_as(by):
         return LabResult.objects.create(
             patient=patient,
@@ -114,6 +136,35 @@ def validate_visit(patient: Patient, data: dict) -> None:
         raise ValidationError(errors)
 
 
+# A weight change this large within about a month is more often a typing slip than real; the
+# dose limit (2 mg/kg/day) is computed from it, so the page asks to check it.
+WEIGHT_CHANGE_WARNING = Decimal("0.15")
+WEIGHT_CHANGE_WITHIN = datetime.timedelta(days=45)
+
+
+def visit_warnings(patient: Patient, data: dict) -> dict:
+    """Field -> a sentence asking to check an unlikely but possible visit entry."""
+    weight, visited_on = data.get("weight_kg"), data.get("visited_on")
+    if weight is None or visited_on is None:
+        return {}
+    earlier = (
+        Visit.objects.filter(patient=patient, visited_on__lte=visited_on, weight_kg__isnull=False)
+        .order_by("-visited_on", "-id")
+        .values_list("visited_on", "weight_kg")
+        .first()
+    )
+    then, previous = earlier if earlier else (patient.enrolled_on, patient.weight_kg)
+    if previous is None or visited_on - then > WEIGHT_CHANGE_WITHIN or not previous:
+        return {}
+    if abs(weight - previous) / previous < WEIGHT_CHANGE_WARNING:
+        return {}
+    change = "fell" if weight < previous else "rose"
+    return {
+        "weight_kg": f"The weight {change} from {previous} kg on {then:%d %b %Y} to {weight} kg: "
+        "check the figure (the dose limit is computed from it)."
+    }
+
+
 VISIT_FIELDS = (
     "visited_on",
     "weight_kg",
@@ -129,6 +180,7 @@ VISIT_FIELDS = (
 )
 
 
+@changes_records
 def record_visit(patient: Patient, *, by, data: dict, may_confirm_counseling: bool) -> Visit:
     """Record a visit. Counseling can be confirmed only by a clinician."""
     if data.get("counseling_confirmed") and not may_confirm_counseling:
@@ -139,6 +191,7 @@ def record_visit(patient: Patient, *, by, data: dict, may_confirm_counseling: bo
         return Visit.objects.create(patient=patient, recorded_by=by, **fields)
 
 
+@changes_records
 def record_mood_review(visit: Visit, *, by, reviewed_on: datetime.date, note: str) -> MoodReview:
     check_record_date(visit.patient, "reviewed_on", reviewed_on)
     if reviewed_on < visit.visited_on:
@@ -155,12 +208,14 @@ def record_mood_review(visit: Visit, *, by, reviewed_on: datetime.date, note: st
         )
 
 
+@changes_records
 def record_comprehension_report(patient: Patient, *, on: datetime.date) -> ComprehensionReport:
     """The patient, on the self-service page, says the monthly questions are done."""
     with transaction.atomic():
         return ComprehensionReport.objects.create(patient=patient, reported_on=on)
 
 
+@changes_records
 def write_prescription(
     patient: Patient, *, by, written_on: datetime.date, daily_dose_mg: Decimal, days_supply: int
 ) -> Prescription:
@@ -196,6 +251,7 @@ def write_prescription(
         )
 
 
+@changes_records
 def dispense(prescription: Prescription, *, by, dispensed_on: datetime.date, rma_number: str):
     """Record the pharmacy's dispense and its RMA number."""
     rma_number = (rma_number or "").strip()
@@ -239,6 +295,7 @@ def _check_pickup(prescription: Prescription, dispensed_on: datetime.date) -> No
         )
 
 
+@changes_records
 def end_treatment(patient: Patient, *, by, last_dose_on: datetime.date) -> Course:
     with transaction.atomic(), acting_as(by):
         patient = _locked(patient)
@@ -262,6 +319,7 @@ def end_treatment(patient: Patient, *, by, last_dose_on: datetime.date) -> Cours
     return course
 
 
+@changes_records
 def start_new_course(
     patient: Patient, *, by, opened_on: datetime.date, target_mg_per_kg: Decimal | None = None
 ) -> Course:

@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
 from clinic.access import current_clinic, current_role, get_patient, get_record, may, require
-from clinic.audit import log_view, log_views
+from clinic.audit import log_export, log_view
 from clinic.audit_page import person
 from clinic.pages import record_page, submitted
 from clinic.roles import Action
@@ -198,38 +198,38 @@ def worklist_page(request):
     category = category if category in RiskCategory.values else None
     group = request.GET.get("group")
     group = group if group in rules.TRIAGE_LISTED_GROUPS else None
-    day = worklist.clinic_day(clinic, category=category)
-    listed = day.listed()
-    shown = {group: listed[group]} if group else listed
     if request.GET.get("format") == "csv":
-        # An export carries patients' records out of the app: each one is an access event.
-        log_views(request.user, {item.patient for items in shown.values() for item in items})
+        groups = [group] if group else list(rules.TRIAGE_LISTED_GROUPS)
+        rows = worklist.kept_rows(clinic, category=category).filter(group__in=groups)
+        # An export carries patients' records out of the app: one audit event naming them.
+        name = f"today-{group or 'all'}-{clinic.today():%Y-%m-%d}.csv"
+        log_export(request.user, clinic, list(rows.values_list("patient_id", flat=True)), name)
         response = StreamingHttpResponse(
-            worklist.csv_rows(shown, role), content_type="text/csv; charset=utf-8"
+            worklist.csv_rows(worklist.csv_groups(rows, groups, clinic.today()), role),
+            content_type="text/csv; charset=utf-8",
         )
-        name = f"today-{group or 'all'}-{day.on:%Y-%m-%d}.csv"
         response["Content-Disposition"] = f'attachment; filename="{name}"'
         return response
+    counts, shown = worklist.today_page(clinic, category=category, group=group)
     if group:
         page = Paginator(shown[group], worklist.GROUP_PAGE_SIZE).get_page(request.GET.get("page"))
-        sections = [(group, codes.label(group), page.object_list, len(shown[group]))]
+        sections = [(group, codes.label(group), page.object_list, counts[group])]
     else:
         page = None
         sections = [
-            (key, codes.label(key), items[: worklist.GROUP_PAGE_SIZE], len(items))
-            for key, items in shown.items()
+            (key, codes.label(key), list(items), counts[key]) for key, items in shown.items()
         ]
     return render(
         request,
         "monitoring/worklist.html",
         {
-            "today": day.on,
+            "today": clinic.today(),
             "horizon": clinic.triage_horizon_days,
             "sections": [
                 (key, title, [(item, item.next_step(role)) for item in items], total)
                 for key, title, items, total in sections
             ],
-            "summary": [(key, codes.label(key), n) for key, n in day.counts().items()],
+            "summary": [(key, codes.label(key), n) for key, n in counts.items()],
             "group": group,
             "page": page,
             "category": category,
@@ -293,7 +293,9 @@ def prescription_create(request, pk):
         entered = form.initial
     elif not entered and hasattr(form, "cleaned_data"):
         entered = form.cleaned_data  # the fields that were valid
-    written_on = entered.get("written_on") or today
+    written_on = entered.get("written_on")
+    if not written_on or not history.enrolled_on <= written_on <= today:
+        written_on = today  # a date the service refuses says nothing about pick-up
     dosing = prescription_figures(history, written_on, entered.get("daily_dose_mg"))
     # A bound field copies its help text when first built (by validation): set both.
     form.fields["daily_dose_mg"].help_text = form["daily_dose_mg"].help_text = dosing["hint"]
@@ -320,6 +322,8 @@ def prescription_figures(history, written_on, daily_dose_mg) -> dict:
     snapshot = rules.as_of(history, written_on)
     weight = latest_weight_kg(snapshot)
     most = (MAX_MG_PER_KG_PER_DAY * weight).quantize(Decimal("1"))
+    if daily_dose_mg is not None and not 0 < daily_dose_mg < 10_000:
+        daily_dose_mg = None  # refused as invalid input; no figure to show
     per_kg = (Decimal(daily_dose_mg) / weight).quantize(Decimal("0.01")) if daily_dose_mg else None
     limit = f"at most {most} mg a day (2 mg/kg/day) at {weight:f} kg"
     hint = f"{limit[0].upper()}{limit[1:]}."

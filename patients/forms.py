@@ -5,6 +5,7 @@ from django.core.exceptions import ValidationError
 
 from monitoring.rules import constants as rule_constants
 
+from . import services
 from .models import (
     Consent,
     ContraceptionConfirmation,
@@ -46,6 +47,31 @@ class CrispyMixin:
                 field.widget = date_input()
 
 
+class WarningsMixin:
+    """Warn, do not refuse, where a clinician may be right (a very young patient, a large
+    weight change, a confirmation that will not count): the form shows the warnings with a
+    "save anyway" box and saves once it is ticked. Every such form says it the same way."""
+
+    def add_warnings_field(self):
+        self.warnings = {}
+        self.fields["confirm_warnings"] = forms.BooleanField(
+            required=False,
+            label="I have checked the warning above: save anyway",
+            widget=forms.HiddenInput,
+        )
+
+    def check_warnings(self, warnings: dict) -> None:
+        self.warnings = warnings
+        # The box is the page's business: the services never see it.
+        confirmed = self.cleaned_data.pop("confirm_warnings", False)
+        if warnings and not confirmed:
+            self.fields["confirm_warnings"].widget = forms.CheckboxInput()
+            self["confirm_warnings"].help_text = ""
+            self.add_error(
+                None, "Nothing was saved yet: check the warning, then tick “save anyway”."
+            )
+
+
 def apply_service_errors(form: forms.BaseForm, error: ValidationError) -> None:
     """Show a service's ValidationError on the form, next to the field it names."""
     if hasattr(error, "error_dict"):
@@ -55,7 +81,7 @@ def apply_service_errors(form: forms.BaseForm, error: ValidationError) -> None:
         form.add_error(None, error.messages)
 
 
-class PatientForm(CrispyMixin, forms.ModelForm):
+class PatientForm(WarningsMixin, CrispyMixin, forms.ModelForm):
     submit_label = "Enroll patient"
     target_mg_per_kg = forms.IntegerField(
         label="Cumulative dose target (mg/kg)",
@@ -91,10 +117,22 @@ class PatientForm(CrispyMixin, forms.ModelForm):
     def clean_mrn(self):
         return self.cleaned_data["mrn"].strip()
 
-    def __init__(self, *args, may_allow_home_tests: bool = False, **kwargs):
+    def __init__(self, *args, may_allow_home_tests: bool = False, today=None, **kwargs):
         super().__init__(*args, **kwargs)
+        self.today = today
         if not may_allow_home_tests:
             del self.fields["home_tests_allowed"]  # the prescriber's decision
+        self.add_warnings_field()
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.today is not None and not self.errors:
+            self.check_warnings(
+                services.enrollment_warnings(
+                    cleaned, today=self.today, risk_category=self.instance.risk_category
+                )
+            )
+        return cleaned
 
 
 class PatientEditForm(PatientForm):
@@ -125,7 +163,7 @@ class ConsentForm(CrispyMixin, forms.ModelForm):
         fields = ["kind", "signed_on"]
 
 
-class ContraceptionForm(CrispyMixin, forms.ModelForm):
+class ContraceptionForm(WarningsMixin, CrispyMixin, forms.ModelForm):
     submit_label = "Record confirmation"
     methods = forms.MultipleChoiceField(
         choices=GROUPED_METHOD_CHOICES,
@@ -140,10 +178,20 @@ class ContraceptionForm(CrispyMixin, forms.ModelForm):
         fields = ["confirmed_on", "methods", "abstinence", "started_on"]
         labels = {"started_on": "Current methods started on"}
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.add_warnings_field()
+
     def clean(self):
         cleaned = super().clean()
         if not cleaned.get("methods") and not cleaned.get("abstinence"):
             self.add_error("methods", "Choose the methods, or tick abstinence.")
+        elif not self.errors:
+            self.check_warnings(
+                services.contraception_record_warnings(
+                    cleaned.get("methods") or [], bool(cleaned.get("abstinence"))
+                )
+            )
         return cleaned
 
 

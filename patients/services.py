@@ -2,6 +2,8 @@
 came in by (page, API, admin, command). Each owns its transaction and is audited."""
 
 import datetime
+import functools
+from collections.abc import Callable
 from decimal import Decimal
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -10,6 +12,7 @@ from django.db import transaction
 from clinic.audit import acting_as
 from clinic.models import Clinic
 from monitoring.rules import RS_2021_IN_FORCE_FROM
+from monitoring.rules import constants as rule_constants
 
 from .models import (
     Consent,
@@ -26,6 +29,29 @@ from .models import (
     TestResult,
     TestSetting,
 )
+
+# Work that must follow every write to a patient's records in the same transaction: monitoring
+# keeps each patient's triage row (docs/clinic-day.md). Apps that keep such state register a
+# function here in their AppConfig.ready, so this app needs no import of theirs.
+AFTER_WRITE: list[Callable[[Patient], None]] = []
+
+
+def changes_records(service):
+    """Run `service` and the registered after-write work in one transaction: the record and
+    what is kept from it commit together or not at all. The service returns the patient or a
+    record of the patient."""
+
+    @functools.wraps(service)
+    def write(*args, **kwargs):
+        with transaction.atomic():
+            result = service(*args, **kwargs)
+            patient = result if isinstance(result, Patient) else result.patient
+            for after in AFTER_WRITE:
+                after(patient)
+        return result
+
+    return write
+
 
 MIN_WEIGHT_KG = Decimal(20)
 MAX_WEIGHT_KG = Decimal(300)
@@ -72,6 +98,54 @@ def validate_enrollment(data: dict, *, clinic: Clinic, today: datetime.date, exc
         raise ValidationError(errors)
 
 
+# Warnings, not refusals (docs/rules.md: the category criteria for young patients are the
+# clinician's call): the page asks to check and confirm, then saves.
+YOUNGEST_USUAL_AGE = 12
+YOUNGEST_CAN_GET_PREGNANT = 8
+
+
+def age_on(birth_date: datetime.date, day: datetime.date) -> int:
+    return day.year - birth_date.year - ((day.month, day.day) < (birth_date.month, birth_date.day))
+
+
+def enrollment_warnings(data: dict, *, today: datetime.date, risk_category=None) -> dict:
+    """Field -> a sentence asking to check an unlikely but possible enrollment."""
+    warnings = {}
+    birth_date = data.get("birth_date")
+    if not birth_date or birth_date > today:
+        return warnings
+    age = age_on(birth_date, today)
+    category = data.get("risk_category", risk_category)
+    if category == RiskCategory.CAN_GET_PREGNANT and age < YOUNGEST_CAN_GET_PREGNANT:
+        warnings["risk_category"] = (
+            f"The patient is {age} year{'s' if age != 1 else ''} old and enrolled as able to get "
+            "pregnant: check the birth date and the risk category."
+        )
+    elif age < YOUNGEST_USUAL_AGE:
+        warnings["birth_date"] = (
+            f"The patient is {age} year{'s' if age != 1 else ''} old: check the birth date."
+        )
+    return warnings
+
+
+def contraception_record_warnings(methods, abstinence: bool) -> dict:
+    """A confirmation the gate will not count (DOMAIN 4) may still be worth recording."""
+    counted = set(methods) - set(rule_constants.UNACCEPTABLE_METHODS)
+    if abstinence or not methods:
+        return {}
+    if len(counted) < 2:
+        return {
+            "methods": "Only one method that counts is recorded: the program needs two (one "
+            "primary) or abstinence, so this confirmation will not count for a prescription."
+        }
+    if not counted & set(rule_constants.PRIMARY_METHODS):
+        return {
+            "methods": "No primary method is recorded: the program needs one of the two to be "
+            "primary, so this confirmation will not count for a prescription."
+        }
+    return {}
+
+
 ENROLLMENT_FIELDS = (
     "mrn",
     "given_name",
@@ -88,6 +162,7 @@ ENROLLMENT_FIELDS = (
 )
 
 
+@changes_records
 def enroll_patient(
     *, clinic: Clinic, by, data: dict, may_allow_home_tests: bool = False
 ) -> Patient:
@@ -127,6 +202,7 @@ def enroll_patient(
     return patient
 
 
+@changes_records
 def update_patient(patient: Patient, *, by, data: dict, may_allow_home_tests: bool) -> Patient:
     """Update contact and enrollment details (not the risk category: see below).
 
@@ -200,6 +276,7 @@ def earliest_record_date(patient: Patient) -> datetime.date | None:
     return min(dates) if dates else None
 
 
+@changes_records
 def change_risk_category(
     patient: Patient, *, by, new: str, changed_on: datetime.date, reason: str
 ) -> Patient:
@@ -261,6 +338,7 @@ def check_record_date(patient: Patient, field: str, value: datetime.date | None)
         )
 
 
+@changes_records
 def record_consent(patient: Patient, *, by, kind: str, signed_on: datetime.date) -> Consent:
     if kind not in ConsentKind.values:
         raise ValidationError({"kind": "Choose a valid consent kind."})
@@ -271,6 +349,7 @@ def record_consent(patient: Patient, *, by, kind: str, signed_on: datetime.date)
         )
 
 
+@changes_records
 def record_contraception(
     patient: Patient,
     *,
@@ -314,6 +393,7 @@ TEST_CHOICES = {
 }
 
 
+@changes_records
 def record_pregnancy_test(patient: Patient, *, by, data: dict) -> PregnancyTest:
     """Record a test; the staff member recording it is its verifier."""
     check_record_date(patient, "collected_on", data.get("collected_on"))
@@ -333,6 +413,7 @@ def record_pregnancy_test(patient: Patient, *, by, data: dict) -> PregnancyTest:
     return test
 
 
+@changes_records
 def supersede_test(test: PregnancyTest, *, by, reason: str, on: datetime.date) -> PregnancyTest:
     if test.result != TestResult.POSITIVE:
         raise ValidationError({"reason": "Only a positive test can be marked superseded."})

@@ -81,6 +81,7 @@ def patient_create(request):
     form = PatientForm(
         submitted(request)[0],
         may_allow_home_tests=may_allow_home_tests,
+        today=clinic.today(),
         initial={
             "enrolled_on": clinic.today(),
             "target_mg_per_kg": clinic.default_target_mg_per_kg,
@@ -129,7 +130,10 @@ def patient_edit(request, pk):
     patient = get_patient(request, pk)
     may_allow_home_tests = may(request, Action.ALLOW_HOME_TESTS)
     form = PatientEditForm(
-        submitted(request)[0], instance=patient, may_allow_home_tests=may_allow_home_tests
+        submitted(request)[0],
+        instance=patient,
+        may_allow_home_tests=may_allow_home_tests,
+        today=patient.clinic.today(),
     )
     if request.method == "POST" and form.is_valid():
         try:

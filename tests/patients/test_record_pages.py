@@ -12,6 +12,7 @@ from django.urls import reverse
 from clinic.demo import Builder, ready_first_prescription
 from monitoring.models import LabResult, MoodReview, Prescription, Visit
 from patients.models import Consent, ContraceptionConfirmation, PregnancyTest
+from tests.auth import verified_login
 
 
 @pytest.fixture
@@ -24,7 +25,7 @@ def iso(day: datetime.date) -> str:
 
 
 def test_staff_record_a_consent(client, staff, patient):
-    client.force_login(staff)
+    verified_login(client, staff)
     response = client.post(
         reverse("patients:consent_create", args=[patient.pk]),
         {"kind": "birth_defects", "signed_on": iso(patient.enrolled_on)},
@@ -34,7 +35,7 @@ def test_staff_record_a_consent(client, staff, patient):
 
 
 def test_a_record_dated_before_enrollment_is_refused_naming_the_field(client, staff, patient):
-    client.force_login(staff)
+    verified_login(client, staff)
     day_before = patient.enrolled_on - datetime.timedelta(days=1)
     response = client.post(
         reverse("patients:consent_create", args=[patient.pk]),
@@ -47,7 +48,7 @@ def test_a_record_dated_before_enrollment_is_refused_naming_the_field(client, st
 
 
 def test_a_test_collected_in_the_future_is_refused(client, staff, patient):
-    client.force_login(staff)
+    verified_login(client, staff)
     tomorrow = patient.clinic.today() + datetime.timedelta(days=1)
     response = client.post(
         reverse("patients:test_create", args=[patient.pk]),
@@ -65,7 +66,7 @@ def test_a_test_collected_in_the_future_is_refused(client, staff, patient):
 
 
 def test_a_home_test_needs_evidence_and_keeps_its_verifier(client, staff, patient):
-    client.force_login(staff)
+    verified_login(client, staff)
     url = reverse("patients:test_create", args=[patient.pk])
     data = {
         "kind": "monthly",
@@ -86,7 +87,7 @@ def test_a_home_test_needs_evidence_and_keeps_its_verifier(client, staff, patien
 
 
 def test_contraception_needs_methods_or_abstinence(client, staff, patient):
-    client.force_login(staff)
+    verified_login(client, staff)
     response = client.post(
         reverse("patients:contraception_create", args=[patient.pk]),
         {"confirmed_on": iso(patient.clinic.today())},
@@ -96,7 +97,7 @@ def test_contraception_needs_methods_or_abstinence(client, staff, patient):
 
 
 def test_staff_confirmations_are_stored_as_staff_sourced(client, staff, patient):
-    client.force_login(staff)
+    verified_login(client, staff)
     client.post(
         reverse("patients:contraception_create", args=[patient.pk]),
         {
@@ -110,7 +111,7 @@ def test_staff_confirmations_are_stored_as_staff_sourced(client, staff, patient)
 
 
 def test_a_lab_gets_its_usual_unit(client, staff, patient):
-    client.force_login(staff)
+    verified_login(client, staff)
     client.post(
         reverse("monitoring:lab_create", args=[patient.pk]),
         {"kind": "triglycerides", "collected_on": iso(patient.enrolled_on), "value": "140"},
@@ -119,7 +120,7 @@ def test_a_lab_gets_its_usual_unit(client, staff, patient):
 
 
 def test_the_prescription_page_lists_the_blockers_of_today(client, clinician, patient):
-    client.force_login(clinician)
+    verified_login(client, clinician)
     response = client.get(reverse("monitoring:prescription_create", args=[patient.pk]))
     codes = {b.code for b in response.context["blockers"]}
     assert {"consent_missing", "baseline_labs_missing", "screening_test_missing"} <= codes
@@ -127,7 +128,7 @@ def test_the_prescription_page_lists_the_blockers_of_today(client, clinician, pa
 
 
 def test_a_refused_prescription_saves_nothing_and_says_why(client, clinician, patient):
-    client.force_login(clinician)
+    verified_login(client, clinician)
     response = client.post(
         reverse("monitoring:prescription_create", args=[patient.pk]),
         {"written_on": iso(patient.clinic.today()), "daily_dose_mg": "40", "days_supply": "30"},
@@ -143,7 +144,7 @@ def test_a_ready_patient_gets_a_prescription_then_a_dispense(
     client, clinician, staff, patient, builder
 ):
     ready_first_prescription(builder, patient, confirmation_on=-1)
-    client.force_login(clinician)
+    verified_login(client, clinician)
     today = patient.clinic.today()
     response = client.post(
         reverse("monitoring:prescription_create", args=[patient.pk]),
@@ -152,7 +153,7 @@ def test_a_ready_patient_gets_a_prescription_then_a_dispense(
     assert response.status_code == 302
     prescription = Prescription.objects.get()
     assert prescription.daily_dose_mg == Decimal("40")
-    client.force_login(staff)
+    verified_login(client, staff)
     client.post(
         reverse("monitoring:dispense", args=[prescription.pk]),
         {"dispensed_on": iso(today), "rma_number": "RMA-123"},
@@ -165,7 +166,7 @@ def test_a_dose_above_2_mg_per_kg_is_invalid_input_not_a_blocker(
     client, clinician, patient, builder
 ):
     ready_first_prescription(builder, patient, confirmation_on=-1)
-    client.force_login(clinician)
+    verified_login(client, clinician)
     response = client.post(
         reverse("monitoring:prescription_create", args=[patient.pk]),
         {"written_on": iso(patient.clinic.today()), "daily_dose_mg": "120.1", "days_supply": "30"},
@@ -175,14 +176,14 @@ def test_a_dose_above_2_mg_per_kg_is_invalid_input_not_a_blocker(
 
 
 def test_staff_may_not_prescribe(client, staff, patient):
-    client.force_login(staff)
+    verified_login(client, staff)
     url = reverse("monitoring:prescription_create", args=[patient.pk])
     assert client.get(url).status_code == 403
 
 
 def test_a_clinician_supersedes_a_positive_test_with_a_reason(client, clinician, patient, builder):
     test = builder.test(patient, "screening", -1, result="positive")
-    client.force_login(clinician)
+    verified_login(client, clinician)
     url = reverse("patients:test_supersede", args=[test.pk])
     response = client.post(url, {"reason": ""})
     assert "reason" in response.context["form"].errors
@@ -194,7 +195,7 @@ def test_a_clinician_supersedes_a_positive_test_with_a_reason(client, clinician,
 
 def test_a_mood_review_clears_the_mood_blocker(client, clinician, patient, builder):
     visit = builder.visit(patient, -1, phq2=4, phq9=10, item9=1)
-    client.force_login(clinician)
+    verified_login(client, clinician)
     client.post(
         reverse("monitoring:mood_review", args=[visit.pk]),
         {"reviewed_on": iso(patient.clinic.today()), "note": "Seen; safety plan agreed"},
@@ -205,7 +206,7 @@ def test_a_mood_review_clears_the_mood_blocker(client, clinician, patient, build
 
 
 def test_ending_treatment_twice_is_refused(client, clinician, patient):
-    client.force_login(clinician)
+    verified_login(client, clinician)
     url = reverse("monitoring:end_treatment", args=[patient.pk])
     today = iso(patient.clinic.today())
     assert client.post(url, {"last_dose_on": today}).status_code == 302
@@ -269,7 +270,7 @@ def test_contraception_cannot_start_before_birth(staff, patient):
 def test_the_contraception_form_groups_methods_by_tier_and_warns_of_a_pill_that_never_counts(
     client, staff, patient
 ):
-    client.force_login(staff)
+    verified_login(client, staff)
     url = reverse("patients:contraception_create", args=[patient.pk])
     page = client.get(url).content.decode()
     primary, secondary, unacceptable = (
@@ -279,14 +280,13 @@ def test_the_contraception_form_groups_methods_by_tier_and_warns_of_a_pill_that_
     )
     assert primary < page.index("Implant") < secondary < page.index("Male condom")
     assert unacceptable < page.index("Progestin-only pill")
-    response = client.post(
-        url,
-        {
-            "confirmed_on": iso(patient.clinic.today()),
-            "methods": ["progestin_only_pill", "male_condom"],
-        },
-        follow=True,
-    )
+    data = {
+        "confirmed_on": iso(patient.clinic.today()),
+        "methods": ["progestin_only_pill", "male_condom"],
+    }
+    # One method that counts: the form asks to confirm first (tests/patients/test_warnings.py).
+    assert "methods" in client.post(url, data).context["form"].warnings
+    response = client.post(url, {**data, "confirm_warnings": "on"}, follow=True)
     texts = [str(m) for m in response.context["messages"]]
     assert any("progestin" in t.lower() for t in texts), texts
     assert ContraceptionConfirmation.objects.get().methods == ["male_condom", "progestin_only_pill"]
