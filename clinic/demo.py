@@ -4,7 +4,10 @@ Every date is relative to the clinic's today, so the demo is alive whenever it i
 All names and numbers are invented.
 """
 
+import base64
+import binascii
 import datetime
+import os
 import random
 import time
 from collections import defaultdict
@@ -13,6 +16,7 @@ from decimal import Decimal
 from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
 from django.db import transaction
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from monitoring import services as monitoring
 from monitoring.models import Course, LabResult, Prescription, Visit
@@ -30,6 +34,40 @@ LEGACY_USERS = (
     ("legacy_admin", "clinic_admin"),
 )
 ALL_DEMO_USERNAMES = {username for username, _ in DEMO_USERS + LEGACY_USERS}
+
+
+DEMO_DEVICE_NAME = "Demo authenticator"
+
+
+def demo_totp_secret() -> str | None:
+    """The base32 key every demo clinician and admin sets up at the first login: from
+    DEMO_TOTP_SECRET, else the one an earlier seeding chose, else None (a new random one)."""
+    secret = os.environ.get("DEMO_TOTP_SECRET", "").strip().upper().replace(" ", "")
+    if secret:
+        return secret
+    device = TOTPDevice.objects.filter(name=DEMO_DEVICE_NAME).order_by("pk").first()
+    return base64.b32encode(device.bin_key).decode() if device else None
+
+
+def demo_second_factor(users) -> str:
+    """An unconfirmed authenticator device with one known key for each demo user who needs a
+    second factor, so the set-up page at the first login shows the key the seeding printed.
+    A user who has a device already (set up, or being set up) keeps it."""
+    secret = demo_totp_secret()
+    if secret is None:
+        key = os.urandom(20)
+        secret = base64.b32encode(key).decode()
+    else:
+        try:
+            key = base64.b32decode(secret + "=" * (-len(secret) % 8))
+        except binascii.Error:
+            raise ValueError("DEMO_TOTP_SECRET must be base32 (A-Z, 2-7).") from None
+    for user in users:
+        if not TOTPDevice.objects.filter(user=user).exists():
+            TOTPDevice.objects.create(
+                user=user, name=DEMO_DEVICE_NAME, confirmed=False, key=key.hex()
+            )
+    return secret
 
 
 def demo_users(clinic, accounts, password: str) -> tuple[dict, bool]:

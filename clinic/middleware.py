@@ -1,8 +1,13 @@
+from urllib.parse import urlencode
+
 from django.shortcuts import redirect
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_cache_control
+from django_otp import user_has_device
 
 from .access import SESSION_CLINIC_KEY, load_memberships, must_choose_clinic
+from .twofactor import second_factor_passed
 
 # Pages a logged-in user reaches before choosing a clinic (or passing the second factor): the
 # account pages themselves, logging out, static files, the health check, the patients' signed
@@ -17,6 +22,7 @@ OPEN_PREFIXES = (
     "/api/",
     "/admin/",
 )
+OPEN_PREFIXES_BEFORE_SECOND_FACTOR = tuple(p for p in OPEN_PREFIXES if p != "/admin/")
 
 
 class CurrentClinicMiddleware:
@@ -37,6 +43,28 @@ class CurrentClinicMiddleware:
             timezone.activate(request.membership.clinic.zone)
         else:
             timezone.deactivate()
+        return self.get_response(request)
+
+
+class SecondFactorMiddleware:
+    """Clinicians and clinic admins pass a second factor before any page with patient data:
+    set it up at the first login, enter a code at every later one (QUALITY A4). The admin is
+    not open here: a superuser passes it too."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        user = request.user
+        if (
+            user.is_authenticated
+            and not request.path_info.startswith(OPEN_PREFIXES_BEFORE_SECOND_FACTOR)
+            and not second_factor_passed(user, request.memberships)
+        ):
+            url = reverse("otp_verify" if user_has_device(user, confirmed=True) else "otp_setup")
+            if request.method == "GET":
+                url += "?" + urlencode({"next": request.get_full_path()})
+            return redirect(url)
         return self.get_response(request)
 
 

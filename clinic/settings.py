@@ -58,6 +58,9 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",  # unused since the knox tokens; kept while views.py imports it
     "knox",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "django_otp.plugins.otp_static",
     "drf_spectacular",
     "auditlog",
     "axes",
@@ -73,11 +76,13 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "auditlog.middleware.AuditlogMiddleware",
     "clinic.middleware.CurrentClinicMiddleware",
+    "clinic.middleware.SecondFactorMiddleware",
     "clinic.middleware.ClinicChoiceMiddleware",
     "clinic.middleware.NoStoreMiddleware",
     "axes.middleware.AxesMiddleware",
@@ -133,6 +138,12 @@ SILENCED_SYSTEM_CHECKS = ["axes.W006"]  # by username on purpose: see the commen
 
 # An invitation link to the Team page's new member lasts this long (docs/security.md).
 INVITE_MAX_AGE_HOURS = int(os.environ.get("INVITE_MAX_AGE_HOURS", "72"))
+
+# A second factor for clinicians, clinic admins and superusers (clinic/twofactor.py). Only a
+# development server (DJANGO_DEBUG=true) may turn it off, with DEMO_OTP=off, for scripted demos;
+# production settings ignore DEMO_OTP.
+SECOND_FACTOR_REQUIRED = not (DEBUG and os.environ.get("DEMO_OTP", "").strip().lower() == "off")
+OTP_TOTP_ISSUER = "iPLEDGE clinic"
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"

@@ -25,6 +25,7 @@ from django.views.decorators.http import require_POST
 from .access import current_clinic, require
 from .models import Clinic, Membership
 from .roles import Action, Role
+from .twofactor import reset_second_factor
 
 INVITE_SALT = "clinic.team.invite"
 
@@ -220,4 +221,15 @@ def deactivate(request, pk: int):
         request,
         lambda: deactivate_member(membership, by=request.user),
         f"{membership.user} can no longer work in this clinic.",
+    )
+
+
+@require_POST
+@require(Action.MANAGE_CLINIC)
+def reset_otp(request, pk: int):
+    membership = _member(request, pk)
+    return _apply(
+        request,
+        lambda: reset_second_factor(membership, by=request.user),
+        f"{membership.user} sets up a new second factor at their next login.",
     )

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from . import account, team, views
+from . import account, team, twofactor, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -14,10 +14,14 @@ urlpatterns = [
     path("health/", views.health, name="health"),
     path("account/clinic/", account.choose_clinic, name="choose_clinic"),
     path("account/invite/<str:token>/", account.accept_invite, name="accept_invite"),
+    path("account/two-factor/", twofactor.verify, name="otp_verify"),
+    path("account/two-factor/setup/", twofactor.setup, name="otp_setup"),
+    path("account/two-factor/backup-codes/", twofactor.backup_codes, name="otp_backup_codes"),
     path("team/", team.team, name="team"),
     path("team/invite/", team.invite, name="team_invite"),
     path("team/<int:pk>/role/", team.set_role, name="team_role"),
     path("team/<int:pk>/deactivate/", team.deactivate, name="team_deactivate"),
+    path("team/<int:pk>/reset-second-factor/", team.reset_otp, name="team_reset_otp"),
     path("patients/", include("patients.urls")),
     path("api/v1/", include("clinic.api.urls")),
     path("p/", include("patients.self_service_urls")),

@@ -4,6 +4,7 @@ import pytest
 
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
+from tests.auth import verified_login  # noqa: E402
 from tests.factories import ClinicFactory, enroll, member  # noqa: E402
 
 
@@ -39,9 +40,10 @@ def patient(clinic, staff):
 
 @pytest.fixture
 def client_for(client):
+    """client_for(user): the test client logged in as the user, past the second factor."""
+
     def login(user):
-        client.force_login(user)
-        return client
+        return verified_login(client, user)
 
     return login
 

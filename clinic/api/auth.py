@@ -1,6 +1,7 @@
 """API tokens that end (DOMAIN section 8, docs/security.md).
 
-`POST /api/v1/auth/token/` exchanges a username and password for a token that lasts
+`POST /api/v1/auth/token/` exchanges a username and password (and, for clinicians and clinic
+admins, the current code of their second factor) for a token that lasts
 `API_TOKEN_HOURS` (django-rest-knox keeps only its hash); `DELETE` on the same URL revokes the
 token that signs the request. A token also dies with a password change (each token keeps a
 fingerprint of the password, compared on every request, as Django does for sessions) and with
@@ -8,6 +9,7 @@ the user's deactivation.
 """
 
 from django.contrib.auth import authenticate
+from django_otp import user_has_device
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.plumbing import build_bearer_security_scheme_object
 from drf_spectacular.utils import extend_schema
@@ -18,6 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from clinic.models import ApiToken
+from clinic.twofactor import matching_device, needs_second_factor
 
 from .authentication import ApiTokenAuthentication
 from .schema import FIELD_ERRORS
@@ -30,10 +33,29 @@ class TokenIn(serializers.Serializer):
     password = serializers.CharField(
         max_length=4096, trim_whitespace=False, style={"input_type": "password"}
     )
+    otp = serializers.CharField(
+        max_length=16,
+        required=False,
+        help_text="The current code of the authenticator app (or a backup code): required of "
+        "clinicians and clinic admins.",
+    )
 
 
 class TokenOut(serializers.Serializer):
     token = serializers.CharField()
+
+
+def check_code(user, code: str) -> None:
+    if not user_has_device(user, confirmed=True):
+        raise exceptions.ValidationError(
+            {"otp": ["Set up your second factor in the browser first."]}
+        )
+    if not code:
+        raise exceptions.ValidationError(
+            {"otp": ["Clinicians and clinic admins send the current code of their app."]}
+        )
+    if matching_device(user, code) is None:
+        raise exceptions.ValidationError({"otp": ["The code is wrong or has expired."]})
 
 
 def issue_token(user) -> str:
@@ -67,9 +89,13 @@ class Token(APIView):
         credentials = TokenIn(data=request.data)
         credentials.is_valid(raise_exception=True)
         # Through the backends, so django-axes counts a failure and locks (QUALITY A3).
-        user = authenticate(request=request, **credentials.validated_data)
+        data = credentials.validated_data
+        user = authenticate(request=request, username=data["username"], password=data["password"])
         if user is None:
             raise exceptions.ValidationError({"non_field_errors": [WRONG_CREDENTIALS]})
+        if needs_second_factor(user):
+            # Asked only once the password is right, so it tells nothing about who exists.
+            check_code(user, data.get("otp", ""))
         return Response({"token": issue_token(user)})
 
     @extend_schema(

@@ -9,6 +9,8 @@ from knox.auth import TokenAuthentication
 from rest_framework import exceptions
 from rest_framework.authentication import SessionAuthentication
 
+from clinic.twofactor import second_factor_passed
+
 
 class ApiTokenAuthentication(TokenAuthentication):
     """knox's token check, plus: the password has not changed since the token was issued."""
@@ -30,4 +32,11 @@ class ApiTokenAuthentication(TokenAuthentication):
 
 
 class VerifiedSessionAuthentication(SessionAuthentication):
-    """The browser's session, for the pages' own calls to the API."""
+    """The browser's session, for the pages' own calls to the API, once it has passed the
+    second factor where one is required (a token is only issued against a code)."""
+
+    def authenticate(self, request):
+        result = super().authenticate(request)
+        if result is None or not second_factor_passed(request._request.user):
+            return None
+        return result

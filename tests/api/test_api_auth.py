@@ -3,6 +3,7 @@
 import pytest
 
 from clinic.models import ApiToken, Membership
+from tests.auth import totp_code
 from tests.factories import UserFactory, enroll, member
 
 PASSWORD = "correct-horse-battery"
@@ -31,7 +32,9 @@ def every_api_url(patient_id=1, record_id=1):
 
 def test_the_token_endpoint_returns_a_token_for_the_right_password(api, clinician):
     response = api().post(
-        TOKEN_URL, {"username": clinician.username, "password": PASSWORD}, format="json"
+        TOKEN_URL,
+        {"username": clinician.username, "password": PASSWORD, "otp": totp_code(clinician)},
+        format="json",
     )
     assert response.status_code == 200
     assert list(response.json()) == ["token"]
@@ -41,7 +44,11 @@ def test_the_token_endpoint_returns_a_token_for_the_right_password(api, clinicia
 def test_the_token_opens_the_api_and_a_wrong_token_does_not(api, clinician, patient):
     token = (
         api()
-        .post(TOKEN_URL, {"username": clinician.username, "password": PASSWORD}, format="json")
+        .post(
+            TOKEN_URL,
+            {"username": clinician.username, "password": PASSWORD, "otp": totp_code(clinician)},
+            format="json",
+        )
         .json()["token"]
     )
     url = f"/api/v1/patients/{patient.pk}/"

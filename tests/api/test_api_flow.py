@@ -7,6 +7,7 @@ import time_machine
 from django.utils import timezone
 
 from monitoring.models import Prescription
+from tests.auth import totp_code
 
 PASSWORD = "correct-horse-battery"
 
@@ -24,7 +25,7 @@ def test_a_first_prescription_from_enrollment_to_dose_through_the_api(
             api()
             .post(
                 "/api/v1/auth/token/",
-                {"username": user.username, "password": PASSWORD},
+                {"username": user.username, "password": PASSWORD, "otp": totp_code(user)},
                 format="json",
             )
             .json()["token"]

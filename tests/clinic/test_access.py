@@ -4,6 +4,7 @@ import pytest
 from django.urls import reverse
 
 from clinic.models import Membership
+from tests.auth import verified_login
 from tests.factories import enroll, member
 
 
@@ -30,7 +31,7 @@ def clinic_b_clinician(other_clinic):
 def test_a_clinician_of_clinic_b_gets_404_on_every_patient_url_of_clinic_a(
     client, patient, clinic_b_clinician
 ):
-    client.force_login(clinic_b_clinician)
+    verified_login(client, clinic_b_clinician)
     for url in patient_urls(patient):
         assert client.get(url).status_code == 404, url
         assert client.post(url, {}).status_code == 404, url
@@ -40,7 +41,7 @@ def test_the_same_clinician_reaches_them_after_switching_to_clinic_a(
     client, patient, clinic_b_clinician
 ):
     Membership.objects.create(user=clinic_b_clinician, clinic=patient.clinic, role="clinician")
-    client.force_login(clinic_b_clinician)
+    verified_login(client, clinic_b_clinician)
     client.post(reverse("switch_clinic"), {"clinic": patient.clinic.pk})
     assert client.get(patient.get_absolute_url()).status_code == 200
 
@@ -48,7 +49,7 @@ def test_the_same_clinician_reaches_them_after_switching_to_clinic_a(
 def test_switching_to_a_clinic_one_is_not_a_member_of_changes_nothing(
     client, patient, clinic_b_clinician
 ):
-    client.force_login(clinic_b_clinician)
+    verified_login(client, clinic_b_clinician)
     client.post(reverse("switch_clinic"), {"clinic": patient.clinic.pk})
     assert client.get(patient.get_absolute_url()).status_code == 404
 
@@ -69,7 +70,7 @@ def test_records_of_another_clinic_are_404(client, clinic, other_clinic, clinic_
             "method": "serum",
         },
     )
-    client.force_login(clinic_b_clinician)
+    verified_login(client, clinic_b_clinician)
     assert client.get(reverse("patients:test_supersede", args=[test.pk])).status_code == 404
 
 
@@ -99,32 +100,32 @@ def test_login_and_health_answer_anonymously(client, db, url):
 def test_a_user_without_a_clinic_sees_no_patients(client, db):
     from tests.factories import UserFactory
 
-    client.force_login(UserFactory())
+    verified_login(client, UserFactory())
     assert client.get("/").status_code == 403
     assert client.get("/patients/").status_code == 403
 
 
 def test_patient_pages_are_not_cached(client, staff, patient):
-    client.force_login(staff)
+    verified_login(client, staff)
     response = client.get(patient.get_absolute_url())
     assert "no-store" in response["Cache-Control"]
 
 
 def test_clinic_admins_read_patients_but_cannot_enroll(client, clinic_admin, patient):
-    client.force_login(clinic_admin)
+    verified_login(client, clinic_admin)
     assert client.get(patient.get_absolute_url()).status_code == 200
     assert client.get(reverse("patients:create")).status_code == 403
 
 
 @pytest.mark.parametrize("value", ["abc", "", "99999999999999999999", "1e3"])
 def test_switching_to_a_malformed_clinic_is_refused_without_an_error(client, staff, value):
-    client.force_login(staff)
+    verified_login(client, staff)
     response = client.post(reverse("switch_clinic"), {"clinic": value})
     assert response.status_code == 302
 
 
 def test_the_switch_clinic_url_refuses_get(client, staff):
-    client.force_login(staff)
+    verified_login(client, staff)
     assert client.get(reverse("switch_clinic")).status_code == 405
 
 
@@ -139,14 +140,14 @@ def test_pages_show_times_in_the_clinics_time_zone(client, staff, patient):
         due_on=datetime.date(2027, 1, 14),
         send_at=datetime.datetime(2027, 1, 12, 14, 0, tzinfo=datetime.UTC),
     )
-    client.force_login(staff)
+    verified_login(client, staff)
     page = client.get(reverse("reminders:list")).content.decode()
     assert "12 Jan 2027 09:00" in page  # America/New_York in winter
     assert "14:00" not in page
 
 
 def test_pages_allow_only_the_apps_own_scripts_and_styles(client, staff, patient):
-    client.force_login(staff)
+    verified_login(client, staff)
     policy = client.get(patient.get_absolute_url())["Content-Security-Policy"]
     assert "script-src 'self'" in policy and "style-src 'self'" in policy
     assert "unsafe-inline" not in policy

@@ -3,6 +3,7 @@ from auditlog.models import LogEntry
 from django.urls import reverse
 
 from patients.models import Patient
+from tests.auth import verified_login
 from tests.factories import enroll
 
 
@@ -13,7 +14,7 @@ def entries_for(patient, action):
 
 
 def test_enrolling_writes_a_create_event_with_who(client, staff, clinic):
-    client.force_login(staff)
+    verified_login(client, staff)
     client.post(
         reverse("patients:create"),
         {
@@ -36,7 +37,7 @@ def test_enrolling_writes_a_create_event_with_who(client, staff, clinic):
 
 def test_editing_writes_an_update_event_with_what_changed(client, staff, clinic):
     patient = enroll(clinic, by=staff, phone="")
-    client.force_login(staff)
+    verified_login(client, staff)
     data = {
         f: getattr(patient, f)
         for f in (
@@ -59,7 +60,7 @@ def test_editing_writes_an_update_event_with_what_changed(client, staff, clinic)
 
 
 def test_each_view_of_a_patient_page_writes_one_access_event(client, clinician, patient):
-    client.force_login(clinician)
+    verified_login(client, clinician)
     client.get(patient.get_absolute_url())
     client.get(patient.get_absolute_url())
     accesses = entries_for(patient, LogEntry.Action.ACCESS)
@@ -71,17 +72,17 @@ def test_the_audit_page_is_for_clinic_admins_and_shows_only_their_clinic(
     client, clinic_admin, staff, patient, other_clinic
 ):
     enroll(other_clinic, mrn="ELSEWHERE")
-    client.force_login(staff)
+    verified_login(client, staff)
     assert client.get(reverse("audit_log")).status_code == 403
-    client.force_login(clinic_admin)
+    verified_login(client, clinic_admin)
     page = client.get(reverse("audit_log"), {"model": "patient"}).context["page"]
     assert {e.object_pk for e in page} == {str(patient.pk)}
 
 
 def test_the_audit_page_filters_by_action(client, clinic_admin, staff, patient):
-    client.force_login(staff)
+    verified_login(client, staff)
     client.get(patient.get_absolute_url())
-    client.force_login(clinic_admin)
+    verified_login(client, clinic_admin)
     page = client.get(
         reverse("audit_log"), {"action": LogEntry.Action.ACCESS, "patient": patient.pk}
     ).context["page"]
@@ -89,13 +90,13 @@ def test_the_audit_page_filters_by_action(client, clinic_admin, staff, patient):
 
 
 def test_an_impossible_date_filter_is_ignored_not_an_error(client, clinic_admin):
-    client.force_login(clinic_admin)
+    verified_login(client, clinic_admin)
     assert client.get(reverse("audit_log"), {"since": "2024-02-30"}).status_code == 200
 
 
 @pytest.mark.parametrize("url_name", ["monitoring:visit_create", "monitoring:prescription_create"])
 def test_pages_that_show_the_record_write_an_access_event(client, clinician, patient, url_name):
-    client.force_login(clinician)
+    verified_login(client, clinician)
     client.get(reverse(url_name, args=[patient.pk]))
     [entry] = entries_for(patient, LogEntry.Action.ACCESS)
     assert entry.actor == clinician
@@ -103,7 +104,7 @@ def test_pages_that_show_the_record_write_an_access_event(client, clinician, pat
 
 def test_a_worklist_export_writes_one_access_event_per_patient(client, staff, clinic):
     shown = [enroll(clinic, mrn=f"CSV{i}") for i in range(3)]
-    client.force_login(staff)
+    verified_login(client, staff)
     response = client.get(reverse("monitoring:worklist"), {"format": "csv"})
     assert response.status_code == 200
     for patient in shown:

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from monitoring.models import LabResult, Prescription, Visit
 from patients.models import Consent, ContraceptionConfirmation, Patient, PregnancyTest
+from tests.auth import verified_login
 
 NASTY = st.sampled_from(
     [
@@ -114,7 +115,7 @@ def counts():
 def test_no_bad_input_gives_a_server_error_and_a_refusal_saves_nothing(
     client, clinician, patient, url_name, body
 ):
-    client.force_login(clinician)
+    verified_login(client, clinician)
     url = (
         reverse(url_name) if url_name == "patients:create" else reverse(url_name, args=[patient.pk])
     )
@@ -130,7 +131,7 @@ def test_markup_in_a_name_is_shown_as_text(client, clinician, clinic):
     from tests.factories import enroll
 
     patient = enroll(clinic, given_name="<script>alert(1)</script>", family_name="{{ 7*7 }}")
-    client.force_login(clinician)
+    verified_login(client, clinician)
     page = client.get(patient.get_absolute_url()).content.decode()
     assert "<script>alert(1)</script>" not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
@@ -138,7 +139,7 @@ def test_markup_in_a_name_is_shown_as_text(client, clinician, clinic):
 
 
 def test_an_oversized_body_is_refused_without_a_server_error(client, clinician, patient):
-    client.force_login(clinician)
+    verified_login(client, clinician)
     response = client.post(
         reverse("monitoring:visit_create", args=[patient.pk]),
         {f"field{i}": "x" for i in range(2000)},
@@ -148,7 +149,7 @@ def test_an_oversized_body_is_refused_without_a_server_error(client, clinician, 
 
 
 def test_an_end_of_treatment_before_enrollment_names_the_field(client, clinician, patient):
-    client.force_login(clinician)
+    verified_login(client, clinician)
     before = (patient.enrolled_on - datetime.timedelta(days=1)).isoformat()
     response = client.post(
         reverse("monitoring:end_treatment", args=[patient.pk]), {"last_dose_on": before}

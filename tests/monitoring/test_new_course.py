@@ -8,6 +8,7 @@ from django.urls import reverse
 from clinic import demo
 from monitoring import services
 from monitoring.history import load_history
+from tests.auth import verified_login
 
 
 @pytest.fixture
@@ -29,7 +30,7 @@ def test_a_new_course_starts_56_days_after_the_last_dose(
     opened_on = builder.day(-1) + datetime.timedelta(days=days_after_last_dose)
     later = timezone.now() + datetime.timedelta(days=days_after_last_dose)
     with time_machine.travel(later, tick=False):
-        client.force_login(clinician)
+        verified_login(client, clinician)
         response = client.post(
             reverse("monitoring:course_create", args=[patient.pk]),
             {"opened_on": opened_on.isoformat()},
@@ -48,7 +49,7 @@ def test_a_new_course_starts_56_days_after_the_last_dose(
 
 
 def test_a_course_that_has_not_ended_cannot_be_replaced(client, clinician, patient):
-    client.force_login(clinician)
+    verified_login(client, clinician)
     response = client.post(
         reverse("monitoring:course_create", args=[patient.pk]),
         {"opened_on": patient.clinic.today().isoformat()},

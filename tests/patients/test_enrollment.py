@@ -5,6 +5,7 @@ import pytest
 from django.urls import reverse
 
 from patients.models import Patient
+from tests.auth import verified_login
 from tests.factories import enroll
 
 
@@ -29,7 +30,7 @@ def form_data(clinic, **overrides):
 
 @pytest.fixture
 def staff_client(client, staff):
-    client.force_login(staff)
+    verified_login(client, staff)
     return client
 
 
@@ -100,7 +101,7 @@ def test_the_same_mrn_in_another_clinic_is_allowed(staff_client, clinic, other_c
 
 
 def test_a_clinician_changes_the_risk_category_keeping_date_and_reason(client, clinician, patient):
-    client.force_login(clinician)
+    verified_login(client, clinician)
     day = patient.clinic.today().isoformat()
     response = client.post(
         reverse("patients:risk_category", args=[patient.pk]),
@@ -119,7 +120,7 @@ def test_a_clinician_changes_the_risk_category_keeping_date_and_reason(client, c
 
 
 def test_staff_cannot_change_the_risk_category(client, staff, patient):
-    client.force_login(staff)
+    verified_login(client, staff)
     response = client.post(
         reverse("patients:risk_category", args=[patient.pk]),
         {"risk_category": "cannot_get_pregnant", "changed_on": "2026-01-01", "reason": "x"},
@@ -150,20 +151,20 @@ def edit_data(patient, **overrides):
 
 def test_staff_cannot_allow_home_tests_but_a_clinician_can(client, staff, clinician, patient):
     url = reverse("patients:edit", args=[patient.pk])
-    client.force_login(staff)
+    verified_login(client, staff)
     assert "home_tests_allowed" not in client.get(url).context["form"].fields
     response = client.post(url, edit_data(patient, home_tests_allowed="on", phone="555-0142"))
     assert response.status_code == 302
     patient.refresh_from_db()
     assert (patient.phone, patient.home_tests_allowed) == ("555-0142", False)
-    client.force_login(clinician)
+    verified_login(client, clinician)
     client.post(url, edit_data(patient, home_tests_allowed="on"))
     patient.refresh_from_db()
     assert patient.home_tests_allowed is True
 
 
 def test_correcting_the_enrollment_date_moves_the_course_with_it(client, staff, patient):
-    client.force_login(staff)
+    verified_login(client, staff)
     earlier = patient.enrolled_on - datetime.timedelta(days=10)
     response = client.post(
         reverse("patients:edit", args=[patient.pk]), edit_data(patient, enrolled_on=earlier)
@@ -178,7 +179,7 @@ def test_the_enrollment_date_cannot_move_past_a_record(client, staff, patient):
     services.record_consent(
         patient, by=staff, kind="patient_information", signed_on=patient.enrolled_on
     )
-    client.force_login(staff)
+    verified_login(client, staff)
     later = patient.enrolled_on + datetime.timedelta(days=1)
     response = client.post(
         reverse("patients:edit", args=[patient.pk]), edit_data(patient, enrolled_on=later)
@@ -200,11 +201,11 @@ def test_a_dose_target_of_zero_is_refused_not_replaced(clinic, staff):
 def test_staff_enroll_without_home_tests_while_a_clinician_may_allow_them(
     client, staff, clinician, clinic
 ):
-    client.force_login(staff)
+    verified_login(client, staff)
     assert "home_tests_allowed" not in client.get(reverse("patients:create")).context["form"].fields
     client.post(reverse("patients:create"), form_data(clinic, home_tests_allowed="on"))
     assert Patient.objects.get(mrn="A-1001").home_tests_allowed is False
-    client.force_login(clinician)
+    verified_login(client, clinician)
     client.post(
         reverse("patients:create"), form_data(clinic, mrn="A-1002", home_tests_allowed="on")
     )

@@ -28,6 +28,8 @@ from clinic.demo import (
     BulkBuilder,
     build_patient,
     bulk_seed,
+    demo_second_factor,
+    demo_totp_secret,
     demo_users,
 )
 from clinic.models import Clinic
@@ -66,6 +68,7 @@ class Command(BaseCommand):
                 f"Demo clinic already seeded. Logins: {LOGINS} "
                 "(password from DEMO_PASSWORD or printed at the first seeding)."
             )
+            self.second_factor_note(demo_totp_secret())
             return
         password = os.environ.get("DEMO_PASSWORD") or secrets.token_urlsafe(9)
         with transaction.atomic():
@@ -76,11 +79,26 @@ class Command(BaseCommand):
             )
             users, created_demo = demo_users(clinic, DEMO_USERS, password)
             legacy_users, created_legacy = demo_users(legacy, LEGACY_USERS, password)
+            secret = demo_second_factor(
+                [users["clinician"], users["clinic_admin"]]
+                + [legacy_users["clinician"], legacy_users["clinic_admin"]]
+            )
         self.patients(clinic, users, "DEMO", patients, SCENARIOS)
         self.patients(legacy, legacy_users, "LEG", len(LEGACY_SCENARIOS), LEGACY_SCENARIOS)
         if created_demo or created_legacy:
             shown = "the value of DEMO_PASSWORD" if os.environ.get("DEMO_PASSWORD") else password
             self.stdout.write(f"Demo logins: {LOGINS} — password: {shown}")
+        self.second_factor_note(secret)
+
+    def second_factor_note(self, secret: str | None) -> None:
+        if secret is None:
+            return
+        self.stdout.write(
+            "Second factor (clinicians and clinic admins): at the first login, add this key to "
+            f"an authenticator app (the page shows it as a QR code too): {secret}\n"
+            f"  or, without an app: oathtool --totp -b {secret}   "
+            "(DJANGO_DEBUG=true DEMO_OTP=off turns it off for scripted demos)"
+        )
 
     def clinic(self, name: str, **extra) -> Clinic:
         clinic, _ = Clinic.objects.get_or_create(

@@ -1,0 +1,201 @@
+"""The second factor (QUALITY A4, docs/security.md), on django-otp.
+
+Clinicians and clinic admins (and superusers) see no patient data, on pages or in the API,
+until their session has passed a second factor: a TOTP code from an authenticator app, set up
+at the first login with a QR code, or one of ten single-use backup codes. The API's token
+endpoint asks for the code as well. A clinic admin can reset a colleague's device (audited).
+
+With DJANGO_DEBUG=true, DEMO_OTP=off turns the requirement off for scripted demos; production
+settings ignore it (SECOND_FACTOR_REQUIRED in settings.py).
+"""
+
+import base64
+
+import segno
+from auditlog.models import LogEntry
+from django import forms
+from django.conf import settings
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.safestring import mark_safe
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
+from django_otp import devices_for_user, user_has_device
+from django_otp import login as otp_login
+from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from .models import Membership
+from .roles import Role
+
+SECOND_FACTOR_ROLES = (Role.CLINICIAN, Role.CLINIC_ADMIN)
+BACKUP_CODE_COUNT = 10
+
+
+# --- who must pass it -----------------------------------------------------------------------
+
+
+def needs_second_factor(user, memberships=None) -> bool:
+    """Clinicians and clinic admins in any of their clinics, and superusers. `memberships`,
+    when the request has them loaded already, saves a query."""
+    if not settings.SECOND_FACTOR_REQUIRED or not user.is_authenticated:
+        return False
+    if user.is_superuser:
+        return True
+    if memberships is not None:
+        return any(m.role in SECOND_FACTOR_ROLES for m in memberships)
+    return Membership.objects.filter(user=user, role__in=SECOND_FACTOR_ROLES).exists()
+
+
+def is_verified(user) -> bool:
+    """The session passed a second factor (django-otp's OTPMiddleware sets is_verified)."""
+    check = getattr(user, "is_verified", None)
+    return bool(check and check())
+
+
+def second_factor_passed(user, memberships=None) -> bool:
+    return not needs_second_factor(user, memberships) or is_verified(user)
+
+
+# --- services -------------------------------------------------------------------------------
+
+
+def pending_totp_device(user) -> TOTPDevice:
+    """The device being set up: an unconfirmed one kept across page loads (so the QR code a
+    user scanned stays valid), else a new random key."""
+    device = TOTPDevice.objects.filter(user=user, confirmed=False).order_by("pk").first()
+    return device or TOTPDevice.objects.create(user=user, name="Authenticator app", confirmed=False)
+
+
+def new_backup_codes(user) -> list[str]:
+    """Ten fresh single-use codes; any earlier ones stop working."""
+    with transaction.atomic():
+        StaticDevice.objects.filter(user=user).delete()
+        device = StaticDevice.objects.create(user=user, name="Backup codes", confirmed=True)
+        codes = [StaticToken.random_token() for _ in range(BACKUP_CODE_COUNT)]
+        StaticToken.objects.bulk_create(StaticToken(device=device, token=code) for code in codes)
+    return codes
+
+
+def matching_device(user, code: str):
+    """The confirmed device (app or backup code) that accepts this code, else None. Each
+    device throttles repeated failures; a backup code is used up by matching."""
+    code = "".join(code.split()).lower()
+    if not code or len(code) > 16:
+        return None
+    with transaction.atomic():
+        for device in devices_for_user(user, confirmed=True, for_verify=True):
+            if device.verify_token(code):
+                return device
+    return None
+
+
+def reset_second_factor(membership: Membership, *, by) -> None:
+    """A clinic admin clears a colleague's devices: they set up a new one at the next login."""
+    if membership.user_id == by.pk:
+        raise ValidationError("You cannot reset your own second factor; ask another clinic admin.")
+    user = membership.user
+    with transaction.atomic():
+        TOTPDevice.objects.filter(user=user).delete()
+        StaticDevice.objects.filter(user=user).delete()
+        user.auth_token_set.all().delete()  # API tokens were issued on the old device's codes
+        LogEntry.objects.log_create(
+            user,
+            action=LogEntry.Action.UPDATE,
+            changes={"second_factor": ["set up", "reset"]},
+            actor=by,
+            additional_data={"clinic_id": membership.clinic_id},
+        )
+
+
+# --- pages ----------------------------------------------------------------------------------
+
+
+class CodeForm(forms.Form):
+    code = forms.CharField(
+        label="Code",
+        max_length=32,
+        widget=forms.TextInput(attrs={"autocomplete": "one-time-code", "inputmode": "numeric"}),
+    )
+
+
+def _next_url(request) -> str:
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return settings.LOGIN_REDIRECT_URL
+
+
+@never_cache
+def verify(request):
+    """Enter a code from the app or a backup code."""
+    if not needs_second_factor(request.user) or is_verified(request.user):
+        return redirect(_next_url(request))
+    if not user_has_device(request.user, confirmed=True):
+        return redirect("otp_setup")
+    form = CodeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        device = matching_device(request.user, form.cleaned_data["code"])
+        if device is not None:
+            otp_login(request, device)
+            if isinstance(device, StaticDevice):
+                left = device.token_set.count()
+                messages.warning(request, f"Backup code used: {left} left.")
+            return redirect(_next_url(request))
+        form.add_error("code", "That code is wrong or has expired. Try the newest one.")
+    return render(
+        request,
+        "clinic/otp_verify.html",
+        {"form": form, "next": _next_url(request)},
+        status=400 if form.errors else 200,
+    )
+
+
+@never_cache
+def setup(request):
+    """First login: scan the QR code, type a code to prove it works, keep the backup codes."""
+    user = request.user
+    if user_has_device(user, confirmed=True) and not is_verified(user):
+        # Someone with only the password must not add a device of their own.
+        return redirect("otp_verify")
+    device = pending_totp_device(user)
+    form = CodeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        code = "".join(form.cleaned_data["code"].split())
+        if device.verify_token(code):
+            with transaction.atomic():
+                TOTPDevice.objects.filter(user=user).exclude(pk=device.pk).delete()
+                device.confirmed = True
+                device.save(update_fields=["confirmed"])
+            otp_login(request, device)
+            return render(
+                request, "clinic/otp_backup_codes.html", {"codes": new_backup_codes(user)}
+            )
+        form.add_error("code", "That code did not match. Check the app and try the newest one.")
+    qr = segno.make(device.config_url, error="m").svg_inline(scale=4, border=2)
+    return render(
+        request,
+        "clinic/otp_setup.html",
+        {
+            "form": form,
+            "qr_svg": mark_safe(qr),  # noqa: S308 - segno's own SVG markup, no user input
+            "secret": base64.b32encode(device.bin_key).decode(),
+        },
+        status=400 if form.errors else 200,
+    )
+
+
+@never_cache
+@require_POST
+def backup_codes(request):
+    """A verified user replaces their backup codes (the old ones stop working)."""
+    if not is_verified(request.user):
+        return redirect("otp_verify")
+    return render(
+        request, "clinic/otp_backup_codes.html", {"codes": new_backup_codes(request.user)}
+    )

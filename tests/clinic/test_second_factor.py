@@ -1,0 +1,231 @@
+"""A second factor before any patient data for clinicians and clinic admins (QUALITY A4)."""
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from auditlog.models import LogEntry
+from django.urls import reverse
+from django_otp.plugins.otp_static.models import StaticDevice
+from django_otp.plugins.otp_totp.models import TOTPDevice
+from rest_framework.test import APIClient
+
+from clinic.models import Membership
+from tests.auth import current_code, totp_code
+from tests.factories import UserFactory, member
+
+PASSWORD = "correct-horse-battery"
+TOKEN_URL = "/api/v1/auth/token/"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def log_in(client, user):
+    return client.post(reverse("login"), {"username": user.username, "password": PASSWORD})
+
+
+def set_up(client, user) -> list[str]:
+    """The first login's set-up, as a person does it: read the key off the page, type a code."""
+    page = client.get(reverse("otp_setup"))
+    assert page.status_code == 200
+    assert "<svg" in page.content.decode()
+    device = TOTPDevice.objects.get(user=user, confirmed=False)
+    assert page.context["secret"].rstrip("=") in page.content.decode()
+    done = client.post(reverse("otp_setup"), {"code": current_code(device)})
+    assert done.status_code == 200
+    return re.findall(r"<li>([a-z2-7]+)</li>", done.content.decode())
+
+
+@pytest.mark.parametrize("role", ["clinician", "clinic_admin"])
+def test_first_login_goes_through_the_set_up_before_any_patient_page(client, clinic, patient, role):
+    user = member(clinic, role)
+    log_in(client, user)
+    blocked = client.get(patient.get_absolute_url())
+    assert blocked.status_code == 302
+    assert blocked.url.startswith(reverse("otp_setup"))
+    assert client.get(reverse("patients:list")).status_code == 302
+    codes = set_up(client, user)
+    assert len(set(codes)) == 10
+    assert client.get(patient.get_absolute_url()).status_code == 200
+
+
+def test_staff_are_not_asked_for_a_second_factor(client, staff, patient):
+    log_in(client, staff)
+    assert client.get(patient.get_absolute_url()).status_code == 200
+
+
+def test_later_logins_ask_for_the_code_and_refuse_a_wrong_one(client, clinician, patient):
+    code = totp_code(clinician)
+    device = TOTPDevice.objects.get(user=clinician)
+    log_in(client, clinician)
+    redirected = client.get(patient.get_absolute_url())
+    assert redirected.url.startswith(reverse("otp_verify"))
+    wrong = client.post(reverse("otp_verify"), {"code": "000000" if code != "000000" else "111111"})
+    assert wrong.status_code == 400
+    assert "code" in wrong.context["form"].errors
+    assert client.get(patient.get_absolute_url()).status_code == 302
+    device.refresh_from_db()
+    device.throttling_failure_count = 0  # the wrong code throttles the device for a second
+    device.save()
+    answer = client.post(reverse("otp_verify"), {"code": code, "next": patient.get_absolute_url()})
+    assert answer.url == patient.get_absolute_url()
+    assert client.get(patient.get_absolute_url()).status_code == 200
+
+
+def test_verify_does_not_follow_a_next_to_another_site(client, clinician):
+    code = totp_code(clinician)
+    log_in(client, clinician)
+    answer = client.post(reverse("otp_verify"), {"code": code, "next": "https://evil.example/"})
+    assert answer.url == reverse("home")
+
+
+def test_a_backup_code_works_once(client, clinician, patient):
+    log_in(client, clinician)
+    codes = set_up(client, clinician)
+    client.post(reverse("logout"))
+    log_in(client, clinician)
+    assert client.post(reverse("otp_verify"), {"code": codes[0]}).status_code == 302
+    assert client.get(patient.get_absolute_url()).status_code == 200
+    client.post(reverse("logout"))
+    log_in(client, clinician)
+    assert client.post(reverse("otp_verify"), {"code": codes[0]}).status_code == 400
+    assert StaticDevice.objects.get(user=clinician).token_set.count() == 9
+
+
+def test_with_only_the_password_no_new_device_can_be_added(client, clinician):
+    totp_code(clinician)  # a confirmed device exists
+    log_in(client, clinician)
+    assert client.get(reverse("otp_setup")).url == reverse("otp_verify")
+    assert client.post(reverse("otp_setup"), {"code": "123456"}).url == reverse("otp_verify")
+    assert TOTPDevice.objects.filter(user=clinician).count() == 1
+
+
+def test_an_unverified_session_gets_nothing_from_the_api(client, clinician, patient):
+    log_in(client, clinician)
+    response = client.get(f"/api/v1/patients/{patient.pk}/")
+    assert response.status_code in (401, 403)
+    assert b"given_name" not in response.content
+
+
+def test_the_admin_asks_a_superuser_for_the_second_factor_too(client, db):
+    superuser = UserFactory(is_staff=True, is_superuser=True)
+    log_in(client, superuser)
+    assert client.get("/admin/").url.startswith(reverse("otp_setup"))
+
+
+# --- the API token endpoint -----------------------------------------------------------------
+
+
+def ask_token(user, **extra):
+    return APIClient().post(
+        TOKEN_URL, {"username": user.username, "password": PASSWORD, **extra}, format="json"
+    )
+
+
+def test_the_token_endpoint_asks_a_clinician_for_the_code(clinician):
+    code = totp_code(clinician)
+    missing = ask_token(clinician)
+    assert missing.status_code == 400 and list(missing.json()) == ["otp"]
+    wrong = ask_token(clinician, otp="000000" if code != "000000" else "111111")
+    assert wrong.status_code == 400 and list(wrong.json()) == ["otp"]
+    device = TOTPDevice.objects.get(user=clinician)
+    device.throttling_failure_count = 0
+    device.save()
+    assert list(ask_token(clinician, otp=code).json()) == ["token"]
+
+
+def test_a_clinician_without_a_device_sets_it_up_in_the_browser_first(clinician):
+    response = ask_token(clinician, otp="123456")
+    assert response.status_code == 400
+    assert "browser" in response.json()["otp"][0]
+
+
+def test_a_wrong_password_says_nothing_about_the_second_factor(clinician):
+    response = ask_token(clinician, password="nope")
+    assert response.status_code == 400
+    assert list(response.json()) == ["non_field_errors"]
+
+
+def test_staff_get_a_token_without_a_code(staff):
+    assert list(ask_token(staff).json()) == ["token"]
+
+
+# --- a clinic admin resets a colleague's device ---------------------------------------------
+
+
+def test_a_clinic_admin_resets_a_colleagues_device_and_it_is_audited(
+    client_for, clinic, clinic_admin, clinician
+):
+    totp_code(clinician)
+    membership = Membership.objects.get(user=clinician)
+    client_for(clinic_admin).post(reverse("team_reset_otp", args=[membership.pk]))
+    assert not TOTPDevice.objects.filter(user=clinician).exists()
+    entry = LogEntry.objects.get(
+        additional_data__clinic_id=clinic.pk, content_type__model="user", object_pk=clinician.pk
+    )
+    assert entry.actor == clinic_admin
+    assert entry.changes_dict["second_factor"] == ["set up", "reset"]
+
+
+def test_a_reset_sends_the_colleague_back_to_the_set_up(
+    client, client_for, clinician, clinic_admin
+):
+    totp_code(clinician)
+    admin_client = client_for(clinic_admin)
+    admin_client.post(reverse("team_reset_otp", args=[Membership.objects.get(user=clinician).pk]))
+    admin_client.logout()
+    log_in(client, clinician)
+    assert client.get(reverse("patients:list")).url.startswith(reverse("otp_setup"))
+
+
+def test_an_admin_cannot_reset_their_own_or_another_clinics_device(
+    client_for, clinic_admin, other_clinic
+):
+    own_code = totp_code(clinic_admin)
+    theirs = member(other_clinic, "clinician")
+    totp_code(theirs)
+    client = client_for(clinic_admin)
+    client.post(reverse("team_reset_otp", args=[Membership.objects.get(user=clinic_admin).pk]))
+    other = client.post(reverse("team_reset_otp", args=[Membership.objects.get(user=theirs).pk]))
+    assert other.status_code == 404
+    assert TOTPDevice.objects.filter(user=clinic_admin).exists() and own_code
+    assert TOTPDevice.objects.filter(user=theirs).exists()
+
+
+# --- DEMO_OTP --------------------------------------------------------------------------------
+
+
+def test_demo_otp_off_lets_a_development_server_skip_it(client, clinician, patient, settings):
+    settings.SECOND_FACTOR_REQUIRED = False  # what DJANGO_DEBUG=true DEMO_OTP=off gives
+    log_in(client, clinician)
+    assert client.get(patient.get_absolute_url()).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("env", "required"),
+    [
+        ({"DJANGO_DEBUG": "true", "DEMO_OTP": "off"}, "False"),
+        ({"DJANGO_DEBUG": "true"}, "True"),
+        (
+            {
+                "DEMO_OTP": "off",
+                "DJANGO_SECRET_KEY": "x" * 50,
+                "DJANGO_ALLOWED_HOSTS": "clinic.example.org",
+            },
+            "True",
+        ),
+    ],
+)
+def test_production_settings_ignore_demo_otp(env, required):
+    base = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_") and k != "DEMO_OTP"}
+    result = subprocess.run(
+        [sys.executable, "-c", "import clinic.settings as s; print(s.SECOND_FACTOR_REQUIRED)"],
+        cwd=ROOT,
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.stdout.strip() == required, result.stderr
