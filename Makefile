@@ -12,7 +12,7 @@ PORT ?= 8000
 export SITE_URL ?= http://127.0.0.1:$(PORT)
 export DJANGO_DEBUG ?= true
 
-.PHONY: run test lint install install-dev browsers clean
+.PHONY: run test lint install install-dev browsers clean screenshots
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is needed ($(PYTHON) not found)"; exit 1; }
@@ -46,6 +46,10 @@ run: install
 test: install-dev browsers
 	DJANGO_ALLOW_ASYNC_UNSAFE=true $(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# The browser journeys again, writing docs/screenshots/*.png (`make test` leaves them alone).
+screenshots: install-dev browsers
+	SCREENSHOTS=1 DJANGO_ALLOW_ASYNC_UNSAFE=true $(BIN)/python -m pytest tests/e2e/test_journeys.py -q -p no:randomly
+
 # Debian's Chromium for the browser tests (Playwright cannot download browsers here).
 browsers:
 	@if [ ! -x /usr/bin/chromium ]; then \
@@ -62,3 +66,9 @@ lint: install-dev
 
 clean:
 	rm -rf $(VENV) var db.sqlite3 staticfiles
+
+# Speed and scale (QUALITY P1-P4) against PostgreSQL and Redis, written to docs/benchmarks.md;
+# BENCH_QUICK=1 for a short run at 1,000 patients. DATABASE_URL names the server (bench/run.py).
+.PHONY: bench
+bench: install-dev
+	$(BIN)/python bench/run.py
