@@ -65,6 +65,12 @@ def validate_clinic_settings(data: dict) -> None:
         raise ValidationError(errors)
 
 
+# Work that follows a change of the clinic's settings in the same transaction: monitoring marks
+# the kept triage rows stale (the horizon and the rule dates change every answer). Registered
+# by that app in its AppConfig.ready.
+AFTER_SETTINGS_CHANGE: list = []
+
+
 def update_clinic_settings(clinic: Clinic, *, by, data: dict) -> Clinic:
     """Save the settings that changed, with one audit event listing each old and new value."""
     with transaction.atomic(), acting_as(by):
@@ -88,4 +94,6 @@ def update_clinic_settings(clinic: Clinic, *, by, data: dict) -> Clinic:
             changes=changes,
             additional_data={"clinic_id": stored.pk},
         )
+        for after in AFTER_SETTINGS_CHANGE:
+            after(stored)
     return stored

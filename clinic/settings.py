@@ -285,6 +285,7 @@ REMINDER_ATTEMPT_TIMEOUT_SECONDS = int(
 )
 REMINDER_DISPATCH_BATCH = int(os.environ.get("REMINDER_DISPATCH_BATCH", "500"))
 REMINDER_LINK_MAX_AGE_DAYS = int(os.environ.get("REMINDER_LINK_MAX_AGE_DAYS", "14"))
+TRIAGE_REFRESH_EVERY_SECONDS = int(os.environ.get("TRIAGE_REFRESH_EVERY_SECONDS", "600"))
 CELERY_BEAT_SCHEDULE: dict = {
     "plan-reminders": {
         "task": "monitoring.tasks.plan_reminders",
@@ -297,6 +298,12 @@ CELERY_BEAT_SCHEDULE: dict = {
     "staff-digests": {
         "task": "monitoring.tasks.send_staff_digests",
         "schedule": REMINDER_DIGEST_EVERY_SECONDS,
+    },
+    # Kept triage rows follow the clinic's date: after midnight in the clinic's zone the first
+    # run recomputes every row; the other runs of the day find nothing to do.
+    "refresh-triage": {
+        "task": "monitoring.tasks.refresh_triage",
+        "schedule": TRIAGE_REFRESH_EVERY_SECONDS,
     },
 }
 

@@ -221,3 +221,38 @@ class StaffDigest(models.Model):
 
     def __str__(self) -> str:
         return f"Digest of {self.sent_on}"
+
+
+class PatientTriage(models.Model):
+    """A patient's triage kept as a row (docs/clinic-day.md): what Today, its CSV, the digest
+    and the API worklist read, instead of running the rules for the whole clinic per request.
+
+    The service layer rewrites it in the same transaction as every write that can change it;
+    a periodic task refreshes every row whose `computed_on` is not the clinic's date (the date
+    moved, or the clinic's settings changed). `tests/monitoring/test_triage_rows.py` checks the
+    rows against a fresh computation."""
+
+    patient = models.OneToOneField(
+        Patient, on_delete=models.CASCADE, primary_key=True, related_name="triage"
+    )
+    clinic = models.ForeignKey("clinic.Clinic", on_delete=models.CASCADE, related_name="+")
+    # The clinic date the row answers for; None = stale, recompute before reading.
+    computed_on = models.DateField(null=True)
+    group = models.CharField(max_length=24)
+    sort_on = models.DateField(null=True)
+    step = models.CharField(max_length=40, blank=True)
+    overdue = models.BooleanField(default=False)
+    # The blocker's sentence or the due item's label, as shown on Today.
+    what = models.CharField(max_length=500, blank=True)
+    next_prescription_needed_on = models.DateField(null=True)
+    # Visits waiting for a mood review (the "Review now" links of a safety row).
+    mood_visits = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["clinic", "group", "sort_on"], name="triage_by_group"),
+            models.Index(fields=["clinic", "computed_on"], name="triage_by_freshness"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Triage of patient {self.patient_id}: {self.group}"

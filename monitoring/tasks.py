@@ -4,7 +4,10 @@ from celery import shared_task
 from celery.signals import worker_process_shutdown
 from django.conf import settings
 
+from clinic.models import Clinic
+
 from .reminders import digest, dispatch, planner, sender
+from .worklist import refresh_clinic
 
 
 @shared_task(ignore_result=True)
@@ -42,3 +45,9 @@ def send_staff_digests() -> int:
 def close_smtp_connection(**kwargs) -> None:
     """A worker process reuses one SMTP connection across reminders: QUIT it on the way out."""
     sender.close_connection()
+
+
+@shared_task(ignore_result=True)
+def refresh_triage() -> int:
+    """Bring every clinic's kept triage rows to its date (docs/clinic-day.md)."""
+    return sum(refresh_clinic(clinic) for clinic in Clinic.objects.order_by("pk"))

@@ -10,14 +10,18 @@ from __future__ import annotations
 
 import csv
 import datetime
+import gc
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass
+
+from django.db.models import Count, F
 
 from patients.models import Patient
 
 from . import codes, rules
 from .history import load_histories
+from .models import PatientTriage
 
 CHUNK = 1000
 # Today shows the first rows of each group; the rest are a page away.
@@ -26,24 +30,17 @@ GROUP_PAGE_SIZE = 50
 
 @dataclass(frozen=True)
 class Item:
+    """One patient's line on Today: from a kept row, or computed for another date."""
+
     patient: Patient
-    triage: rules.Triage
-    status: rules.Status
+    group: str
+    sort_on: datetime.date | None
+    code: str | None  # the next step's code: a blocker, a due code or write_prescription
+    overdue: bool
+    what: str  # the blocker's own sentence, or the due item's label
     today: datetime.date
     # Visits waiting for a mood review, for the "Review now" links of a safety row.
     mood_visits: tuple[int, ...] = ()
-
-    @property
-    def group(self) -> str:
-        return self.triage.group
-
-    @property
-    def sort_on(self) -> datetime.date | None:
-        return self.triage.sort_on
-
-    @property
-    def code(self) -> str | None:
-        return self.triage.step
 
     @property
     def days(self) -> int | None:
@@ -54,21 +51,21 @@ class Item:
     def days_overdue(self) -> int:
         return -self.days if self.days is not None and self.days < 0 else 0
 
-    @property
-    def what(self) -> str:
-        """The blocker's own sentence, or the due item's label."""
-        step = self.triage.step
-        for blocker in self.status.blockers:
-            if blocker.code == step:
-                return blocker.message
-        if step in codes.DUE:
-            return codes.label(step)
-        if step == rules.WRITE_PRESCRIPTION:
-            return "Nothing blocks the next prescription."
-        return ""
-
     def next_step(self, role: str | None) -> str:
-        return codes.next_step(self.triage.step, role)
+        return codes.next_step(self.code, role)
+
+    @classmethod
+    def from_row(cls, row: PatientTriage, today: datetime.date) -> Item:
+        return cls(
+            row.patient,
+            row.group,
+            row.sort_on,
+            row.step or None,
+            row.overdue,
+            row.what,
+            today,
+            tuple(row.mood_visits),
+        )
 
 
 def _sort_key(item: Item) -> tuple:
@@ -81,27 +78,147 @@ def _sort_key(item: Item) -> tuple:
     )
 
 
-def triaged(clinic, on: datetime.date, *, category: str | None = None) -> Iterator[Item]:
-    """Every patient of the clinic with their triage on `on`, chunk by chunk."""
-    horizon = clinic.triage_horizon_days
-    patients = Patient.objects.filter(clinic=clinic).select_related("clinic").order_by("pk")
-    if category:
-        patients = patients.filter(risk_category=category)
+def _what(found: rules.Triage, status: rules.Status) -> str:
+    for blocker in status.blockers:
+        if blocker.code == found.step:
+            return blocker.message
+    if found.step in codes.DUE:
+        return codes.label(found.step)
+    if found.step == rules.WRITE_PRESCRIPTION:
+        return "Nothing blocks the next prescription."
+    return ""
+
+
+def _triage_fields(patient, history: rules.History, on: datetime.date) -> dict:
+    """What a kept row holds for `patient` on `on`: the engine's answer, triaged."""
+    status = rules.status(history, on)
+    found = rules.triage(status, on, patient.clinic.triage_horizon_days)
+    waiting = []
+    if found.step == rules.constants.MOOD_REVIEW_REQUIRED:
+        waiting = [v.id for v in rules.awaiting_mood_review(history, on)]
+    return {
+        "clinic_id": patient.clinic_id,
+        "computed_on": on,
+        "group": found.group,
+        "sort_on": found.sort_on,
+        "step": found.step or "",
+        "overdue": found.overdue,
+        "what": _what(found, status)[:500],
+        "next_prescription_needed_on": status.next_prescription_needed_on,
+        "mood_visits": waiting,
+    }
+
+
+def triaged(patients, on: datetime.date) -> Iterator[tuple[Patient, dict]]:
+    """(patient, kept-row fields) for each patient, read chunk by chunk as values.
+
+    The cyclic garbage collector is paused while a chunk's snapshots are alive: they are many
+    small acyclic objects, and collecting passes over them cost more than the rules."""
+    patients = patients.select_related("clinic").order_by("pk")
     last_pk = 0
     while True:
         chunk = list(patients.filter(pk__gt=last_pk)[:CHUNK])
         if not chunk:
             return
-        histories = load_histories(chunk)
-        for patient in chunk:
-            history = histories[patient.pk][1]
-            status = rules.status(history, on)
-            found = rules.triage(status, on, horizon)
-            waiting = ()
-            if found.step == rules.constants.MOOD_REVIEW_REQUIRED:
-                waiting = tuple(v.id for v in rules.awaiting_mood_review(history, on))
-            yield Item(patient, found, status, on, waiting)
+        gc.disable()
+        try:
+            histories = load_histories(chunk)
+            for patient in chunk:
+                yield patient, _triage_fields(patient, histories[patient.pk][1], on)
+        finally:
+            gc.enable()
         last_pk = chunk[-1].pk
+
+
+KEPT_FIELDS = (
+    "clinic_id",
+    "computed_on",
+    "group",
+    "sort_on",
+    "step",
+    "overdue",
+    "what",
+    "next_prescription_needed_on",
+    "mood_visits",
+)
+
+
+def refresh(patients, on: datetime.date) -> int:
+    """Recompute the kept rows of `patients` (a queryset) for `on`; write only those that
+    changed. Returns the number of rows written."""
+    written = 0
+    batch: list[tuple[Patient, dict]] = []
+
+    def flush():
+        nonlocal written
+        ids = [p.pk for p, _ in batch]
+        kept = {
+            row["patient_id"]: row
+            for row in PatientTriage.objects.filter(patient_id__in=ids).values(
+                "patient_id", *KEPT_FIELDS
+            )
+        }
+        changed = [
+            PatientTriage(patient_id=p.pk, **fields)
+            for p, fields in batch
+            if kept.get(p.pk) != {"patient_id": p.pk, **fields}
+        ]
+        if changed:
+            PatientTriage.objects.bulk_create(
+                changed,
+                update_conflicts=True,
+                unique_fields=["patient"],
+                update_fields=list(KEPT_FIELDS),
+                batch_size=500,
+            )
+        written += len(changed)
+        batch.clear()
+
+    for patient, fields in triaged(patients, on):
+        batch.append((patient, fields))
+        if len(batch) >= CHUNK:
+            flush()
+    if batch:
+        flush()
+    return written
+
+
+def refresh_patient(patient) -> None:
+    """Keep one patient's row in step with a write, inside the writer's transaction."""
+    clinic = patient.clinic
+    refresh(Patient.objects.filter(pk=patient.pk), clinic.today())
+
+
+def stale(clinic, on: datetime.date):
+    """The clinic's patients whose kept row is missing or answers for another date."""
+    fresh = PatientTriage.objects.filter(clinic=clinic, computed_on=on).values("patient_id")
+    return Patient.objects.filter(clinic=clinic).exclude(pk__in=fresh)
+
+
+def refresh_clinic(clinic, on: datetime.date | None = None) -> int:
+    """Bring every kept row of the clinic to `on` (default: the clinic's today). The periodic
+    task runs it for each clinic; after the first run of a day it finds nothing to do."""
+    on = on or clinic.today()
+    return refresh(stale(clinic, on), on)
+
+
+def mark_stale(clinic) -> None:
+    """The clinic's settings changed (horizon, rule dates): every row must be recomputed."""
+    PatientTriage.objects.filter(clinic=clinic).update(computed_on=None)
+
+
+def kept_rows(clinic, *, category: str | None = None):
+    """The clinic's kept rows for today, brought up to date first (normally a no-op)."""
+    refresh_clinic(clinic)
+    rows = PatientTriage.objects.filter(clinic=clinic).select_related("patient")
+    if category:
+        rows = rows.filter(patient__risk_category=category)
+    return rows.order_by(
+        F("sort_on").asc(nulls_last=True),
+        "patient__family_name",
+        "patient__given_name",
+        "patient_id",
+    )
 
 
 @dataclass
@@ -120,14 +237,64 @@ class ClinicDay:
 def clinic_day(
     clinic, on: datetime.date | None = None, *, category: str | None = None
 ) -> ClinicDay:
-    """Every patient in their group, each group sorted by its date then by name."""
-    on = on or clinic.today()
+    """Every patient in their group, each group sorted by its date then by name: today's from
+    the kept rows, another date's computed afresh."""
+    today = clinic.today()
+    on = on or today
     groups: dict[str, list[Item]] = {group: [] for group in rules.TRIAGE_GROUPS}
-    for item in triaged(clinic, on, category=category):
-        groups[item.group].append(item)
+    if on == today:
+        for row in kept_rows(clinic, category=category):
+            groups[row.group].append(Item.from_row(row, on))
+        return ClinicDay(on, groups)
+    patients = Patient.objects.filter(clinic=clinic)
+    if category:
+        patients = patients.filter(risk_category=category)
+    for patient, fields in triaged(patients, on):
+        row = PatientTriage(patient=patient, **fields)
+        groups[row.group].append(Item.from_row(row, on))
     for items in groups.values():
         items.sort(key=_sort_key)
     return ClinicDay(on, groups)
+
+
+def today_page(clinic, *, category: str | None = None, group: str | None = None):
+    """Today's counts per group and the rows to show: the first GROUP_PAGE_SIZE of each listed
+    group (a query each, by index), or every row of one group (paged by the caller)."""
+    rows = kept_rows(clinic, category=category)
+    counts = dict.fromkeys(rules.TRIAGE_GROUPS, 0)
+    for key, n in rows.order_by().values_list("group").annotate(n=Count("pk")):
+        counts[key] = n
+    today = clinic.today()
+    shown = [group] if group else list(rules.TRIAGE_LISTED_GROUPS)
+    items = {}
+    for key in shown:
+        in_group = rows.filter(group=key)
+        if not group:
+            in_group = in_group[:GROUP_PAGE_SIZE]
+        items[key] = ItemList(in_group, today)
+    return counts, items
+
+
+class ItemList:
+    """A group's rows as Items, lazily: a Paginator slices it before any row is read."""
+
+    def __init__(self, rows, today: datetime.date):
+        self.rows, self.today = rows, today
+
+    def __len__(self) -> int:
+        return self.rows.count()
+
+    def count(self) -> int:
+        return self.rows.count()
+
+    def __getitem__(self, index):
+        found = self.rows[index]
+        if isinstance(index, slice):
+            return [Item.from_row(row, self.today) for row in found]
+        return Item.from_row(found, self.today)
+
+    def __iter__(self):
+        return (Item.from_row(row, self.today) for row in self.rows)
 
 
 def patient_triage(patient, status: rules.Status, on: datetime.date) -> rules.Triage:
@@ -172,7 +339,15 @@ CSV_HEADER = (
 )
 
 
-def csv_rows(groups: dict[str, list[Item]], role: str | None) -> Iterator[str]:
+def csv_groups(rows, groups: list[str], today: datetime.date) -> dict:
+    """Each group's kept rows as Items, read in batches as the CSV streams."""
+    return {
+        key: (Item.from_row(row, today) for row in rows.filter(group=key).iterator(2000))
+        for key in groups
+    }
+
+
+def csv_rows(groups: dict, role: str | None) -> Iterator[str]:
     """The CSV, a line at a time (a streaming response sends it as it is made)."""
     out = io.StringIO()
     writer = csv.writer(out)

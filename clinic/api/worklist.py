@@ -73,7 +73,7 @@ class Worklist(ClinicView):
                         "next_step": item.next_step(role),
                         "next_step_code": item.code,
                         "sort_on": item.sort_on,
-                        "overdue": item.triage.overdue,
+                        "overdue": item.overdue,
                     }
                     for item in items
                 ],
