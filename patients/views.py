@@ -56,7 +56,8 @@ def patient_list(request):
     if category in RiskCategory.values:
         patients = patients.filter(risk_category=category)
     sort = request.GET.get("sort", "name")
-    patients = patients.order_by(*SORTS.get(sort, SORTS["name"]))
+    # Each row shows the patient's group on Today from the kept triage row (no rules run here).
+    patients = patients.select_related("triage").order_by(*SORTS.get(sort, SORTS["name"]))
     page = Paginator(patients, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
         request,
