@@ -66,16 +66,21 @@ def log_in(page, live_server):
     (clinic/twofactor.py)."""
     from clinic.twofactor import needs_second_factor
 
-    def log_in_as(user, on=None):
-        """Log in on `page`, or on another page `on` (a second user's own browser)."""
+    def log_in_as(user, on=None, check=None):
+        """Log in on `page`, or on another page `on` (a second user's own browser); `check`,
+        if given, is called on the login page and on the code page (e.g. `look`)."""
         browser_page = on or page
         device = authenticator(user) if needs_second_factor(user) else None
         browser_page.goto(f"{live_server.url}/login/")
+        if check:
+            check(browser_page)
         browser_page.get_by_label("Username").fill(user.username)
         browser_page.get_by_label("Password").fill(PASSWORD)
         browser_page.get_by_role("button", name="Log in").click()
         browser_page.wait_for_load_state()
         if device is not None:
+            if check:
+                check(browser_page)
             browser_page.get_by_label("Code").fill(current_code(device))
             browser_page.get_by_role("button", name="Verify").click()
             browser_page.wait_for_load_state()

@@ -112,21 +112,25 @@ def group_count(page, group: str) -> int:
     return int(page.locator(f'.triage-summary [data-group="{group}"]').get_attribute("data-count"))
 
 
-def record_dispense(page, rma: str):
+def record_dispense(page, look, on: datetime.date, rma: str):
+    """From the patient page: the pick-up today, with the RMA number from the iPLEDGE system."""
     page.get_by_role("link", name="Record dispense").click()
-    page.get_by_label("Dispensed on").fill(page.get_by_label("Dispensed on").input_value() or "")
+    look(page)
+    page.get_by_label("Dispensed on").fill(on.isoformat())
     page.get_by_label("RMA number").fill(rma)
     page.get_by_role("button", name="Record dispense").click()
+    expect(page.get_by_role("alert").first).to_contain_text("saved")
+    look(page)
 
 
 def test_staffs_morning_a_closing_window_is_unblocked_and_picked_up(
-    log_in, look, live_server, browser, clinic, clinician, staff, clinic_admin
+    log_in, look, live_server, new_context, clinic, clinician, staff, clinic_admin
 ):
     b = Builder(clinic, clinician, staff, clinic.today())
     morning_clinic(b)
     patient = window_closes_tomorrow_without_contraception(b)
 
-    page = log_in(staff)
+    page = log_in(staff, check=look)
     expect(page).to_have_url(f"{live_server.url}/today/")
     expect(page.get_by_role("heading", name=re.compile("^Today"))).to_be_visible()
     safety = page.locator("section#group-safety")
@@ -160,17 +164,19 @@ def test_staffs_morning_a_closing_window_is_unblocked_and_picked_up(
     expect(panel.locator('[data-code="contraception_unconfirmed"]')).to_have_count(0)
     expect(panel).to_contain_text("A prescription can be written today.")
     expect(panel.locator(".triage-line")).to_contain_text("Ask the prescriber")
+    look(page)
     page.get_by_role("link", name="Today").first.click()
     row = today_row(page, "Brightwater")
     expect(row.locator(".badge")).to_have_text("closes tomorrow")
     expect(row).to_contain_text("Ask the prescriber to write the prescription.")
     expect(row).not_to_contain_text("Confirm two forms of contraception")
+    look(page)
 
     # The prescriber writes it at their desk; at the pick-up staff record the dispense, and the
     # patient leaves Today: on track until a week before the supply runs out.
     b.prescribe(patient, 0)
     row.get_by_role("link", name="Brightwater, Rowan").click()
-    record_dispense(page, "RMA0000042")
+    record_dispense(page, look, clinic.today(), "RMA0000042")
     panel = page.locator("#status-panel")
     until = clinic.today() + datetime.timedelta(days=30 - clinic.triage_horizon_days)
     expect(panel.locator(".triage-banner")).to_have_text(f"On track until {short(until)}.")
@@ -179,8 +185,8 @@ def test_staffs_morning_a_closing_window_is_unblocked_and_picked_up(
     expect(page.locator("main")).not_to_contain_text("Brightwater")
     assert group_count(page, "on_track") == on_track_before + 1
 
-    # The clinic admin's audit page shows who did it, by name.
-    admin_page = log_in(clinic_admin, on=browser.new_page(viewport={"width": 1280, "height": 900}))
+    # The clinic admin, in a browser of their own, finds on the audit page who did it, by name.
+    admin_page = log_in(clinic_admin, on=new_context().new_page(), check=look)
     admin_page.goto(f"{live_server.url}/audit/")
     expect(admin_page.get_by_role("heading", level=1)).to_contain_text("Audit")
     expect(admin_page.locator("main")).to_contain_text("Brightwater")
@@ -206,7 +212,7 @@ def test_a_clinicians_monthly_visit_ends_in_a_written_prescription(
     morning_clinic(b)
     patient = due_for_the_monthly_visit(b)
 
-    page = log_in(clinician)
+    page = log_in(clinician, check=look)
     expect(page).to_have_url(f"{live_server.url}/today/")
     look(page)
     row = today_row(page, "Ellery")
@@ -238,6 +244,7 @@ def test_a_clinicians_monthly_visit_ends_in_a_written_prescription(
 
     # The full prescription form (dosing weight, mg/kg/day, pick-up deadline) from the patient.
     page.get_by_role("link", name=re.compile("Quinn Ellery")).first.click()
+    look(page)
     page.get_by_role("link", name="Write prescription").first.click()
     expect(page.get_by_role("heading", name="Prescription", exact=True)).to_be_visible()
     page.get_by_label("Daily dose (mg)").fill("40")
@@ -251,7 +258,7 @@ def test_a_clinicians_monthly_visit_ends_in_a_written_prescription(
     look(page)
 
     # Picked up today: the page turns green, on track until a week before this supply ends.
-    record_dispense(page, "RMA0000077")
+    record_dispense(page, look, clinic.today(), "RMA0000077")
     panel = page.locator("#status-panel")
     until = clinic.today() + datetime.timedelta(days=30 - clinic.triage_horizon_days)
     expect(panel.locator(".triage-banner")).to_have_text(f"On track until {short(until)}.")
