@@ -307,6 +307,8 @@ def test_a_patient_follows_the_emailed_link_and_says_what_is_done(
     page.get_by_label("Male condom").check()
     page.get_by_role("button", name="Confirm my methods").click()
     expect(page.get_by_text("Thank you: the clinic will see the methods you use.")).to_be_visible()
+    expect(main).not_to_contain_text("Confirm your two forms of birth control")
+    expect(main).to_contain_text("Done: you confirmed your birth control")
     look(page)
 
     page.get_by_role("button", name="I have answered this month's questions").click()
