@@ -61,13 +61,15 @@ browsers:
 lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	# Security lint of the three apps; each `nosec` says why on its line.
+	$(BIN)/bandit -q -r clinic patients monitoring -x '*/migrations/*'
 	$(BIN)/python manage.py check
 	$(BIN)/python manage.py makemigrations --check --dry-run
 
 clean:
 	rm -rf $(VENV) var db.sqlite3 staticfiles
 
-# Speed and scale (QUALITY P1-P4) against PostgreSQL and Redis, written to docs/benchmarks.md;
+# Speed and scale (docs/quality.md P1-P4) against PostgreSQL and Redis, written to docs/benchmarks.md;
 # BENCH_QUICK=1 for a short run at 1,000 patients. DATABASE_URL names the server (bench/run.py).
 .PHONY: bench
 bench: install-dev

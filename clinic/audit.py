@@ -2,7 +2,7 @@
 
 Writes are logged by auditlog's registration of each model; this module adds the actor for
 writes that do not come through a logged-in browser request (API tokens, tasks, commands) and
-the access event for each view of a patient's record (QUALITY A6).
+the access event for each view of a patient's record (docs/quality.md A6).
 """
 
 import contextlib

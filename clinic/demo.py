@@ -26,7 +26,7 @@ from patients.models import Consent, ContraceptionConfirmation, Patient, Pregnan
 
 from .models import Membership
 
-# Each demo clinic has users of its own (DOMAIN section 8): (username, role).
+# Each demo clinic has users of its own (docs/domain.md section 8): (username, role).
 DEMO_USERS = (("clinician", "clinician"), ("staff", "staff"), ("clinic_admin", "clinic_admin"))
 LEGACY_USERS = (
     ("legacy_clinician", "clinician"),

@@ -48,7 +48,7 @@ class CurrentClinicMiddleware:
 
 class SecondFactorMiddleware:
     """Clinicians and clinic admins pass a second factor before any page with patient data:
-    set it up at the first login, enter a code at every later one (QUALITY A4). The admin is
+    set it up at the first login, enter a code at every later one (docs/quality.md A4). The admin is
     not open here: a superuser passes it too."""
 
     def __init__(self, get_response):
@@ -99,7 +99,7 @@ CONTENT_SECURITY_POLICY = "; ".join(
 
 class NoStoreMiddleware:
     """Pages with patient data must not be kept by browsers or proxies, and run only the app's
-    own scripts (QUALITY A7)."""
+    own scripts (docs/quality.md A7)."""
 
     def __init__(self, get_response):
         self.get_response = get_response

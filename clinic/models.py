@@ -25,7 +25,7 @@ class Clinic(models.Model):
     )
     contact_phone = models.CharField(max_length=40, blank=True)
     contact_email = models.EmailField(blank=True)
-    # The clinic settings DOMAIN.md names; rules read them through the history snapshot.
+    # The clinic settings docs/domain.md names; rules read them through the history snapshot.
     rs2026_effective_on = models.DateField(
         "RS-2026 effective date", default=DEFAULT_RS2026_EFFECTIVE_ON
     )

@@ -1,6 +1,6 @@
 """What each role may do: one small pure function, checked role by role in tests.
 
-Clinicians may do everything staff may, plus the clinical acts (DOMAIN section 8: staff may
+Clinicians may do everything staff may, plus the clinical acts (docs/domain.md section 8: staff may
 not write prescriptions, confirm counseling, review mood or supersede a test; changing the risk
 category and allowing home tests are the prescriber's decisions too). Clinic admins manage
 users, settings and read the audit log, and may look at patients but not change clinical

@@ -15,11 +15,25 @@ from django.core.exceptions import ImproperlyConfigured
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
+TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+FALSE_WORDS = frozenset({"0", "false", "no", "off"})
+
+
 def env_bool(name: str, default: bool = False) -> bool:
+    """A boolean setting; a value it cannot read stops start-up (DJANGO_DEBUG=flase must not
+    quietly mean False, nor a misspelt "off" quietly mean on)."""
     value = os.environ.get(name)
-    if value is None or value == "":
+    if value is None or value.strip() == "":
         return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
+    word = value.strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise ImproperlyConfigured(
+        f"{name}={value!r} is not a boolean: use one of "
+        f"{', '.join(sorted(TRUE_WORDS | FALSE_WORDS))}."
+    )
 
 
 def env_list(name: str, default: str = "") -> list[str]:
@@ -196,7 +210,7 @@ MAX_EVIDENCE_UPLOAD_BYTES = 5 * 1024 * 1024
 # API tokens end (docs/security.md): after API_TOKEN_HOURS, when revoked with DELETE on the token
 # URL, when the password changes or the user is deactivated. Only a hash of each token is stored.
 API_TOKEN_HOURS = float(os.environ.get("API_TOKEN_HOURS", "12"))
-KNOX_TOKEN_MODEL = "clinic.ApiToken"
+KNOX_TOKEN_MODEL = "clinic.ApiToken"  # nosec B105  # a model's name, not a secret
 REST_KNOX = {
     "TOKEN_TTL": datetime.timedelta(hours=API_TOKEN_HOURS),
     "AUTH_HEADER_PREFIX": "Token",

@@ -318,7 +318,7 @@ def prescription_create(request, pk):
 
 def prescription_figures(history, written_on, daily_dose_mg) -> dict:
     """The dosing weight on `written_on`, the dose in mg/kg/day, the most the rules accept
-    (2 mg/kg/day, DOMAIN 4) and the last day of pick-up for a prescription written that day."""
+    (2 mg/kg/day, docs/domain.md §4) and the last pick-up day of a prescription written that day."""
     snapshot = rules.as_of(history, written_on)
     weight = latest_weight_kg(snapshot)
     most = (MAX_MG_PER_KG_PER_DAY * weight).quantize(Decimal("1"))

@@ -23,7 +23,7 @@ def date_input() -> forms.DateInput:
     return forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
 
-# Contraception methods by tier, as the rules count them (DOMAIN section 4).
+# Contraception methods by tier, as the rules count them (docs/domain.md section 4).
 METHOD_TIERS = (
     ("Primary", rule_constants.PRIMARY_METHODS),
     ("Secondary", rule_constants.SECONDARY_METHODS),

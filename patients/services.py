@@ -129,7 +129,7 @@ def enrollment_warnings(data: dict, *, today: datetime.date, risk_category=None)
 
 
 def contraception_record_warnings(methods, abstinence: bool) -> dict:
-    """A confirmation the gate will not count (DOMAIN 4) may still be worth recording."""
+    """A confirmation the gate will not count (docs/domain.md §4) may still be worth recording."""
     counted = set(methods) - set(rule_constants.UNACCEPTABLE_METHODS)
     if abstinence or not methods:
         return {}

@@ -1,4 +1,4 @@
-"""API tokens that end (DOMAIN section 8, docs/security.md).
+"""API tokens that end (docs/domain.md section 8, docs/security.md).
 
 `POST /api/v1/auth/token/` exchanges a username and password (and, for clinicians and clinic
 admins, the current code of their second factor) for a token that lasts
@@ -88,7 +88,7 @@ class Token(APIView):
     def post(self, request):
         credentials = TokenIn(data=request.data)
         credentials.is_valid(raise_exception=True)
-        # Through the backends, so django-axes counts a failure and locks (QUALITY A3).
+        # Through the backends, so django-axes counts a failure and locks (docs/quality.md A3).
         data = credentials.validated_data
         user = authenticate(request=request, username=data["username"], password=data["password"])
         if user is None:
@@ -115,7 +115,7 @@ class ApiTokenScheme(OpenApiAuthenticationExtension):
     def get_security_definition(self, auto_schema):
         return build_bearer_security_scheme_object(
             header_name="Authorization",
-            token_prefix="Token",  # noqa: S106 - the header scheme, not a secret
+            token_prefix="Token",  # noqa: S106  # nosec B106  # a header scheme, not a secret
         )
 
 

@@ -13,7 +13,7 @@ from rest_framework import exceptions, parsers, status
 # leaves room for harmless wrapping without letting anything near the interpreter's limit.
 MAX_JSON_DEPTH = 32
 
-# A home test's evidence may be at most this big (DOMAIN section 8: at most 10 MB).
+# A home test's evidence may be at most this big (docs/domain.md section 8: at most 10 MB).
 EVIDENCE_MAX_BYTES = 10 * 1024 * 1024
 # The text fields of the upload form, its part headers and boundaries fit well inside this.
 MULTIPART_OVERHEAD_BYTES = 256 * 1024

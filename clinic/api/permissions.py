@@ -4,7 +4,7 @@ The web pages get `request.membership` from CurrentClinicMiddleware, which runs 
 read the token, so for token requests it is always empty. The API works it out here instead:
 the `X-Clinic-Id` header picks among the user's clinics, else the clinic chosen in the browser
 session, else the user's only clinic; a user of several clinics who names none gets a 400
-naming the header (DOMAIN section 8), never a default. Naming a clinic the user is not a member
+naming the header (docs/domain.md §8), never a default. Naming a clinic the user is not a member
 of is refused rather than silently falling back to another one, so a script never writes into
 the wrong clinic.
 """

@@ -1,4 +1,4 @@
-"""API v1 routes, exactly the table of DOMAIN.md section 8 plus the token and the schema."""
+"""API v1 routes, exactly the table of docs/domain.md section 8 plus the token and the schema."""
 
 from django.urls import path
 

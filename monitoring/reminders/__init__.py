@@ -1,4 +1,4 @@
-"""Reminders (DOMAIN.md section 7): a row first, a Celery message second.
+"""Reminders (docs/domain.md section 7): a row first, a Celery message second.
 
 - `planner`: asks the rules engine what each patient needs and inserts the missing rows.
 - `dispatch`: claims due rows and enqueues one task per id after commit; re-claims stuck rows.

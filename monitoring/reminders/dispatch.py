@@ -8,8 +8,8 @@ States of a row (docs/reminders.md):
 - sent, failed, cancelled, expired: final.
 
 Claims are compare-and-swap UPDATEs (or SELECT ... FOR UPDATE SKIP LOCKED where the database
-has it), so two beats or two dispatchers never claim one row twice (QUALITY F3). A claim whose
-message was lost (Redis restarted without persistence, F1) is claimed again after
+has it), so two beats or two dispatchers never claim one row twice (docs/quality.md F3). A
+claim whose message was lost (Redis restarted without persistence, F1) is claimed again after
 REMINDER_CLAIM_TIMEOUT_SECONDS; an attempt whose worker died (F2) after
 REMINDER_ATTEMPT_TIMEOUT_SECONDS, longer than the task's hard time limit, and it is recorded as
 a possible duplicate (`possible_duplicate`, which later errors never clear, and `last_error`)
@@ -114,7 +114,7 @@ def _enqueue(ids: list[int], claimed_at: dt.datetime) -> None:
 
 def dispatch_due(now: dt.datetime | None = None, *, limit: int | None = None) -> list[int]:
     """Claim due and stuck rows; their tasks are enqueued only once the claim is committed,
-    so a rolled-back transaction enqueues nothing (QUALITY F6). Returns the claimed ids."""
+    so a rolled-back transaction enqueues nothing (docs/quality.md F6). Returns the claimed ids."""
     now = now or timezone.now()
     limit = limit or settings.REMINDER_DISPATCH_BATCH
     with transaction.atomic():

@@ -6,7 +6,7 @@ dispatcher and the sender also hold back rows of a clinic that is quiet now (`cl
 
 Pure functions of dates, hours and a ZoneInfo. The local wall-clock time is built in the
 clinic's zone and only then converted to UTC, so 09:00 stays 09:00 on the days daylight saving
-starts and ends (QUALITY F7).
+starts and ends (docs/quality.md F7).
 """
 
 import datetime as dt

@@ -1,4 +1,4 @@
-"""Named numbers and codes of the iPLEDGE rules (DOMAIN.md sections 2-6).
+"""Named numbers and codes of the iPLEDGE rules (docs/domain.md sections 2-6).
 
 Every day count the rules use lives here, so a reader can check it against the program documents
 in one place and a changed rule is a one-line change.

@@ -1,4 +1,4 @@
-"""Contraception validity (DOMAIN.md section 4)."""
+"""Contraception validity (docs/domain.md section 4)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Which records count for a prescription written on a date (DOMAIN.md section 4: cycle)."""
+"""Which records count for a prescription written on a date (docs/domain.md section 4: cycle)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Cumulative dose (DOMAIN.md section 6) and prescription input checks (section 4)."""
+"""Cumulative dose (docs/domain.md section 6) and prescription input checks (section 4)."""
 
 from __future__ import annotations
 

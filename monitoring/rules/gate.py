@@ -1,4 +1,4 @@
-"""The pre-prescription gate (DOMAIN.md section 5).
+"""The pre-prescription gate (docs/domain.md section 5).
 
 `evaluate(history, on)` answers: may a prescription be written on `on`, and if not, why. Each
 check is a small function of a `Context`; the lists at the bottom say who gets which check.

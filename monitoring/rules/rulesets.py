@@ -1,4 +1,4 @@
-"""The iPLEDGE rule sets as data (DOMAIN.md section 3).
+"""The iPLEDGE rule sets as data (docs/domain.md section 3).
 
 A decision is judged by the rule set in force on its date. Adding a third rule set means adding
 one `RuleSet` value and one line to `_schedule`; the checks read only these fields.
@@ -56,7 +56,7 @@ RS_2026 = RuleSet(
     home_tests_policy=HOME_TESTS_PRESCRIBER_PER_PATIENT,
     medical_setting_before_first_dispense=True,
     cannot_get_pregnant_counseling=ENROLLMENT_ONLY,
-    # DOMAIN section 9: what replaced the 30-day window is not verified; the clinic sets it.
+    # docs/domain.md section 9: what replaced the 30-day window is not verified; the clinic sets it.
     cannot_get_pregnant_visit_days=None,
 )
 

@@ -1,4 +1,4 @@
-"""The current pick-up window and the due list (DOMAIN.md section 6)."""
+"""The current pick-up window and the due list (docs/domain.md section 6)."""
 
 from __future__ import annotations
 
@@ -205,7 +205,7 @@ def due_for(ctx: Context) -> tuple[Due, ...]:
 
 
 def due(history: History, on: date) -> tuple[Due, ...]:
-    """Every deadline that applies as of `on`, in the order of DOMAIN section 6."""
+    """Every deadline that applies as of `on`, in the order of docs/domain.md section 6."""
     return due_for(context(history, on))
 
 
@@ -220,7 +220,7 @@ def pickup_deadline(history: History, written_on: date) -> date:
     """The last day a prescription written on `written_on` may be dispensed.
 
     The open window's last day where the rules draw one (SCD + 6; for cannot_get_pregnant under
-    RS-2021 the visit + 29). Elsewhere (cannot_get_pregnant under RS-2026, DOMAIN section 9) one
+    RS-2021 the visit + 29). Elsewhere (cannot_get_pregnant under RS-2026, docs/domain.md §9) one
     month from writing, so no prescription can be picked up months later.
     """
     open_window = window(history, written_on)

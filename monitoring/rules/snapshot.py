@@ -22,9 +22,9 @@ class RuleSettings:
     home_tests_under_discretion: bool = False
     # followup_labs_due = course start + weeks * 7.
     followup_lab_weeks: int = 8
-    # DOMAIN section 9: not yet verified against the program documents.
+    # docs/domain.md section 9: not yet verified against the program documents.
     end_of_treatment_test_required: bool = True
-    # DOMAIN section 9: None = no day-count window for cannot_get_pregnant under RS-2026 (a visit
+    # docs/domain.md §9: None = no day-count window for cannot_get_pregnant under RS-2026 (a visit
     # is still required in the cycle).
     rs2026_cannot_get_pregnant_visit_days: int | None = None
 

@@ -102,7 +102,7 @@ def test_a_clinician_of_clinic_b_gets_404_on_every_object_of_clinic_a_and_nothin
     assert database_state() == before
 
 
-# DOMAIN section 8: staff may not write prescriptions, confirm counseling, review mood or
+# docs/domain.md section 8: staff may not write prescriptions, confirm counseling, review mood or
 # supersede a test.
 STAFF_MAY_NOT = {"counseling", "prescription", "mood_review", "supersede"}
 

@@ -1,4 +1,4 @@
-"""Bad input is a 400 naming the field and saves nothing; never a 500 (QUALITY B1, B3)."""
+"""Bad input is a 400 naming the field and saves nothing; never a 500 (docs/quality.md B1, B3)."""
 
 import datetime
 import json

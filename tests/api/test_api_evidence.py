@@ -1,5 +1,5 @@
 """Home pregnancy tests through the API: multipart/form-data with an `evidence` file, its type
-told from its bytes, at most 10 MB, kept where the web page keeps evidence (DOMAIN section 8)."""
+told from its bytes, at most 10 MB, kept where the web page keeps evidence (docs/domain.md §8)."""
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile

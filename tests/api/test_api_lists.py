@@ -1,5 +1,5 @@
 """GET on a patient's record collections: the records in date order, for that patient only,
-each listing one access event in the audit log (DOMAIN section 8, QUALITY A6)."""
+each listing one access event in the audit log (docs/domain.md section 8, docs/quality.md A6)."""
 
 import random
 from decimal import Decimal

@@ -1,5 +1,5 @@
 """POST .../risk-category/ (clinician only) and POST .../courses/ (a new course, not before the
-last dose + 56 days), through the services the web pages use (DOMAIN sections 4 and 8)."""
+last dose + 56 days), through the services the web pages use (docs/domain.md sections 4 and 8)."""
 
 import datetime
 from decimal import Decimal

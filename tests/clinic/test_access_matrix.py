@@ -1,4 +1,4 @@
-"""The access matrix (QUALITY A1, A2), generated from the URL configuration.
+"""The access matrix (docs/quality.md A1, A2), generated from the URL configuration.
 
 Every URL pattern is tried with each method it serves, by every actor: clinician, staff and
 admin of clinic A, clinician and admin of clinic B, a user of both clinics (having chosen B, and

@@ -1,5 +1,5 @@
 """API tokens end: they expire, can be revoked, and die with a password change or deactivation
-(DOMAIN section 8)."""
+(docs/domain.md section 8)."""
 
 import datetime
 
@@ -96,8 +96,6 @@ def test_a_malformed_or_unknown_token_is_401_not_500(staff, url, header):
 
 
 def test_the_token_endpoint_refuses_a_username_too_long_naming_it(db):
-    response = APIClient().post(
-        TOKEN_URL, {"username": "u" * 151, "password": "x"}, format="json"
-    )
+    response = APIClient().post(TOKEN_URL, {"username": "u" * 151, "password": "x"}, format="json")
     assert response.status_code == 400
     assert list(response.json()) == ["username"]

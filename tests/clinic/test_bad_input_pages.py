@@ -1,5 +1,5 @@
 """Property-based bad input to every record page: never a 500; a refusal saves nothing
-(QUALITY B1, B2, B3 for the pages; the API has its own in tests/api)."""
+(docs/quality.md B1, B2, B3 for the pages; the API has its own in tests/api)."""
 
 import datetime
 

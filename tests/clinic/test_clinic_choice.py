@@ -1,5 +1,5 @@
 """A user of several clinics chooses one: on the web after login, in the API with X-Clinic-Id.
-Never a silent default (DOMAIN section 8)."""
+Never a silent default (docs/domain.md section 8)."""
 
 import pytest
 from django.urls import reverse

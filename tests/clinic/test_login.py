@@ -1,4 +1,4 @@
-"""Login, logout and lockout after repeated wrong passwords (QUALITY A3, A5)."""
+"""Login, logout and lockout after repeated wrong passwords (docs/quality.md A3, A5)."""
 
 import time_machine
 from django.urls import reverse

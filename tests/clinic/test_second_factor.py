@@ -1,4 +1,4 @@
-"""A second factor before any patient data for clinicians and clinic admins (QUALITY A4)."""
+"""A second factor before any patient data for clinicians and clinic admins (docs/quality.md A4)."""
 
 import os
 import re

@@ -1,4 +1,4 @@
-"""A clinician's first login in the browser goes through the TOTP set-up (QUALITY A4)."""
+"""A clinician's first login in the browser goes through the TOTP set-up (docs/quality.md A4)."""
 
 import base64
 

@@ -1,4 +1,4 @@
-"""QUALITY F1-F6 with real components: PostgreSQL, Redis, Celery worker and beat, an SMTP sink.
+"""docs/quality.md F1-F6 with real components: PostgreSQL, Redis, a worker and beat, an SMTP sink.
 
 Counts are taken at the sink by Message-ID (one per reminder id) and printed for each scenario.
 They need a database the worker processes can open too, so they skip on SQLite; CI runs them on
@@ -26,7 +26,7 @@ from tests.reminders.stack import FAULT_REPORTS, Sink, Stack, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
-# QUALITY F1 asks for 60 s; REMINDER_F1_OUTAGE_SECONDS=15 makes a quicker local run.
+# docs/quality.md F1 asks for 60 s; REMINDER_F1_OUTAGE_SECONDS=15 makes a quicker local run.
 OUTAGE_SECONDS = float(os.environ.get("REMINDER_F1_OUTAGE_SECONDS", "60"))
 FINAL = {
     ReminderStatus.SENT,

@@ -1,4 +1,4 @@
-"""Send instants: the clinic's hour in its zone, quiet hours, daylight saving (QUALITY F7)."""
+"""Send instants: the clinic hour in its zone, quiet hours, DST changes (docs/quality.md F7)."""
 
 import datetime as dt
 from zoneinfo import ZoneInfo

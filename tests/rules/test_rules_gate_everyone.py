@@ -1,4 +1,4 @@
-"""Blockers that apply to every patient (DOMAIN.md section 5, first table)."""
+"""Blockers that apply to every patient (docs/domain.md section 5, first table)."""
 
 from dataclasses import replace
 

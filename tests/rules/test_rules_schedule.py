@@ -1,4 +1,4 @@
-"""The pick-up window and every due code of DOMAIN.md section 6, at each edge."""
+"""The pick-up window and every due code of docs/domain.md section 6, at each edge."""
 
 from dataclasses import replace
 from datetime import date
@@ -388,5 +388,5 @@ def test_a_prescription_is_picked_up_by_the_end_of_its_window(on):
 def test_without_a_window_a_prescription_is_picked_up_within_a_month():
     from monitoring.rules import pickup_deadline
 
-    on = RS2026_DAY  # cannot_get_pregnant under RS-2026 has no window (DOMAIN section 9)
+    on = RS2026_DAY  # cannot_get_pregnant under RS-2026 has no window (docs/domain.md section 9)
     assert pickup_deadline(ready_cannot_get_pregnant(on), on) == on + days(29)
