@@ -38,3 +38,10 @@ def test_production_settings_pass_the_deployment_checks():
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+def test_a_boolean_setting_that_cannot_be_read_stops_start_up():
+    result = manage("check", DJANGO_DEBUG="flase")
+    assert result.returncode != 0
+    assert "DJANGO_DEBUG='flase' is not a boolean" in result.stderr
+    assert manage("check", DJANGO_DEBUG="TRUE").returncode == 0
