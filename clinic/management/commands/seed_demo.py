@@ -113,10 +113,10 @@ class Command(BaseCommand):
 
     def patients(self, clinic, users, prefix: str, count: int, scenarios) -> None:
         existing = set(Patient.objects.filter(clinic=clinic).values_list("mrn", flat=True))
-        rng = random.Random(f"{prefix}-20261126")
+        rng = random.Random(f"{prefix}-20261126")  # nosec B311  # synthetic demo data, repeatable
         missing = []  # (index, its own random generator): drawn for every index, so a rerun
         for index in range(1, count + 1):  # gives each patient the same data
-            patient_rng = random.Random(rng.random())
+            patient_rng = random.Random(rng.random())  # nosec B311  # synthetic demo data
             if f"{prefix}-{index:04d}" not in existing:
                 missing.append((index, patient_rng))
         today = clinic.today()
