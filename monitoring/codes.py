@@ -235,7 +235,7 @@ GROUPS = {
     entry.code: entry
     for entry in (
         Code("safety", "Safety: act today"),
-        Code("window_closing", "Pick-up windows open"),
+        Code("window_closing", "Pick-up window open"),
         Code("needs_prescription", "Next prescription blocked"),
         Code("ready", "Ready to prescribe"),
         Code("post_treatment", "After treatment"),
@@ -252,6 +252,12 @@ STEPS = {
         "Ready to prescribe",
         ASK_PRESCRIBER,
         "Write the prescription.",
+    ),
+    rules.RECORD_PICKUP: Code(
+        rules.RECORD_PICKUP,
+        "Prescription written, not yet picked up",
+        "Record the pick-up (RMA number) when the pharmacy dispenses.",
+        "Prescription written: staff record the pick-up when the pharmacy dispenses.",
     ),
 }
 

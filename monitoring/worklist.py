@@ -86,6 +86,8 @@ def _what(found: rules.Triage, status: rules.Status) -> str:
         return codes.label(found.step)
     if found.step == rules.WRITE_PRESCRIPTION:
         return "Nothing blocks the next prescription."
+    if found.step == rules.RECORD_PICKUP:
+        return f"Prescription written {rules.text.day(status.awaiting_pickup_since)}."
     return ""
 
 

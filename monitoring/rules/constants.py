@@ -211,7 +211,9 @@ TASK_DUE_CODES = frozenset(
         POST_TREATMENT_TEST_DUE,
     }
 )
-# The next step of a patient the gate lets through: the prescription itself.
+# The next step of a patient the gate lets through: the prescription itself; once it is
+# written and waits at the pharmacy, its pick-up.
 WRITE_PRESCRIPTION = "write_prescription"
+RECORD_PICKUP = "record_pickup"
 # Days Today looks ahead unless the clinic says otherwise.
 DEFAULT_TRIAGE_HORIZON_DAYS = 7

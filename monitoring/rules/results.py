@@ -60,6 +60,9 @@ class Status:
     # The day after the latest dispensed supply ends; before the first dispense the day asked
     # about (the patient is waiting to start); None once the course has ended.
     next_prescription_needed_on: date | None = None
+    # The written date of the course's latest prescription while it waits to be picked up (not
+    # dispensed, its pick-up deadline not passed); None otherwise.
+    awaiting_pickup_since: date | None = None
 
     @property
     def course_open(self) -> bool:

@@ -9,7 +9,7 @@ from .contraception import contraception_warnings, latest_staff_confirmation
 from .dose import cumulative
 from .gate import Context, blockers_for, context
 from .results import Status, Warning
-from .schedule import due_for, window_for
+from .schedule import due_for, pickup_deadline, window_for
 from .snapshot import History, course_ended, latest_dispensed, supply_end
 from .text import day
 
@@ -26,7 +26,21 @@ def status(history: History, on: date) -> Status:
         due=due_for(ctx),
         cumulative=cumulative(history, on),
         next_prescription_needed_on=next_prescription_needed_on(ctx),
+        awaiting_pickup_since=awaiting_pickup_since(ctx),
     )
+
+
+def awaiting_pickup_since(ctx: Context) -> date | None:
+    """The latest prescription's written date while it waits at the pharmacy: not dispensed and
+    still inside its pick-up deadline (docs/rules.md: pick-up deadline)."""
+    if not ctx.history.prescriptions or course_ended(ctx.history, ctx.on):
+        return None
+    latest = ctx.history.prescriptions[-1]  # as_of sorts them by written date
+    if latest.dispensed_on is not None:
+        return None
+    if pickup_deadline(ctx.history, latest.written_on) < ctx.on:
+        return None
+    return latest.written_on
 
 
 def next_prescription_needed_on(ctx: Context) -> date | None:

@@ -26,11 +26,11 @@ def triage(status: Status, on: date, horizon_days: int = c.DEFAULT_TRIAGE_HORIZO
     if status.course_open:
         window = status.window
         if window is not None and window.opens_on <= on <= window.closes_on:
-            return Triage(c.WINDOW_CLOSING, window.closes_on, _gate_step(codes))
+            return Triage(c.WINDOW_CLOSING, window.closes_on, _gate_step(status, codes))
         needed_on = status.next_prescription_needed_on
         if needed_on is not None and needed_on <= horizon:
             group = c.NEEDS_PRESCRIPTION if codes else c.READY
-            return Triage(group, needed_on, _gate_step(codes))
+            return Triage(group, needed_on, _gate_step(status, codes))
     elif tasks:
         first = tasks[0]
         return Triage(c.POST_TREATMENT_GROUP, first.due_on, first.code, first.due_on < on)
@@ -47,8 +47,11 @@ def triage(status: Status, on: date, horizon_days: int = c.DEFAULT_TRIAGE_HORIZO
     return Triage(c.INACTIVE, None, None)
 
 
-def _gate_step(codes: list[str]) -> str:
-    """The first blocker is the next step; with none, the prescription itself."""
+def _gate_step(status: Status, codes: list[str]) -> str:
+    """A prescription waiting at the pharmacy is picked up next; otherwise the first blocker,
+    and with none the prescription itself."""
+    if status.awaiting_pickup_since is not None:
+        return c.RECORD_PICKUP
     return codes[0] if codes else c.WRITE_PRESCRIPTION
 
 

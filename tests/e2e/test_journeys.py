@@ -144,7 +144,7 @@ def test_staffs_morning_a_closing_window_is_unblocked_and_picked_up(
     row.get_by_role("link", name="Brightwater, Rowan").click()
     expect(page).to_have_url(f"{live_server.url}{patient.get_absolute_url()}")
     panel = page.locator("#status-panel")
-    expect(panel.locator(".triage-line")).to_contain_text("Today: Pick-up windows open")
+    expect(panel.locator(".triage-line")).to_contain_text("Today: Pick-up window open")
     expect(panel.locator('[data-code="contraception_unconfirmed"]')).to_be_visible()
     expect(panel).to_contain_text("1 day left")
     look(page)

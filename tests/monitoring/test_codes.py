@@ -11,6 +11,7 @@ ENGINE_CODES = [
     *rules.DUE_CODES,
     *rules.TRIAGE_GROUPS,
     rules.WRITE_PRESCRIPTION,
+    rules.RECORD_PICKUP,
 ]
 
 

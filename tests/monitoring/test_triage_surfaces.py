@@ -152,7 +152,7 @@ def test_the_patient_page_names_the_group_and_next_step_when_listed(client_for, 
 
     patient = build(demo.scenario_no_contraception)
     page = client_for(staff).get(patient.get_absolute_url()).content.decode()
-    assert "Today: Pick-up windows open" in page
+    assert "Today: Pick-up window open" in page
     assert "Confirm two forms of contraception" in page
 
 
@@ -162,6 +162,6 @@ def test_the_patient_list_shows_each_patients_group(client_for, staff, build):
     ready = build(demo.scenario_window_closing)
     mid_supply = build(overdue_by(-27), enrolled=-80)
     page = client_for(staff).get(reverse("patients:list")).content.decode()
-    assert page.count("Pick-up windows open") == 1
+    assert page.count("Pick-up window open") == 1
     assert page.count(">On track<") == 1
     assert ready.mrn in page and mid_supply.mrn in page

@@ -201,7 +201,7 @@ def test_csv_export_of_one_group(client_for, staff, build):
     table = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
     assert table[0] == list(worklist.CSV_HEADER)
     assert [line[2] for line in table[1:]] == [patient.mrn]
-    assert table[1][0] == "Pick-up windows open"
+    assert table[1][0] == "Pick-up window open"
     assert table[1][6] == "tomorrow"
 
 

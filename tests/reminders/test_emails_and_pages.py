@@ -236,7 +236,7 @@ def test_the_staff_digest_goes_to_staff_and_clinicians_with_counts_and_names(
     [message] = mail.outbox
     assert sorted(message.to) == sorted([staff.email, clinician.email])
     assert message.subject == "Clinic A: daily reminder summary"
-    assert "Pick-up windows open: 1" in message.body and patient.full_name in message.body
+    assert "Pick-up window open: 1" in message.body and patient.full_name in message.body
     assert "Safety: act today: 0" in message.body
 
 

@@ -107,6 +107,27 @@ def test_an_open_window_with_nothing_blocking_asks_for_the_prescription():
     )
 
 
+def test_a_prescription_written_in_the_window_is_picked_up_next():
+    """Written on D, not yet dispensed: staff record the pick-up, nobody writes it again."""
+    history = ready_can_get_pregnant(D)
+    history = replace(history, prescriptions=(prescription(1, D),))
+    for on in (D, D + days(4)):  # the window closes on D + 4
+        found_status = status(history, on)
+        assert found_status.awaiting_pickup_since == D
+        found = triage(found_status, on, H)
+        assert (found.group, found.step) == ("window_closing", "record_pickup")
+    # After the window closed, the prescription can no longer be picked up.
+    assert status(history, D + days(5)).awaiting_pickup_since is None
+    assert triage(status(history, D + days(5)), D + days(5), H).step != "record_pickup"
+
+
+def test_a_dispensed_prescription_no_longer_waits_for_pick_up():
+    history = replace(
+        ready_can_get_pregnant(D), prescriptions=(prescription(1, D, dispensed_on=D),)
+    )
+    assert status(history, D).awaiting_pickup_since is None
+
+
 # needs_prescription and ready: from H days before the supply runs out.
 
 
