@@ -1,20 +1,29 @@
 """OpenAPI descriptions shared by the endpoints: the clinic header and the error bodies."""
 
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 
 from .permissions import CLINIC_HEADER
-from .serializers import DetailOut, RefusedOut
+from .serializers import STATUS_DATE_PATTERN, DetailOut, RefusedOut
 
+# Exactly what permissions._chosen_clinic_id accepts: 1 to 18 ASCII digits.
 CLINIC_PARAMETER = OpenApiParameter(
     CLINIC_HEADER,
-    OpenApiTypes.INT,
+    {"type": "string", "pattern": "^[0-9]{1,18}$"},
     OpenApiParameter.HEADER,
     required=False,
     description=(
         "The clinic to act in, required of users who belong to several (else a 400 naming "
         "it). A clinic the user does not belong to is a 403."
     ),
+)
+
+# `?on=` of the status and the worklist: a date in the range StatusQuery accepts.
+ON_PARAMETER = OpenApiParameter(
+    "on",
+    {"type": "string", "format": "date", "pattern": STATUS_DATE_PATTERN},
+    OpenApiParameter.QUERY,
+    required=False,
+    description="Default: today. From 2021-12-13 (the first rule set) to 2999-12-31.",
 )
 
 FIELD_ERRORS = OpenApiResponse(
@@ -46,7 +55,9 @@ ERRORS = {
 
 def document(summary: str, *, ok, status: int = 200, request=None, errors=(400, 403, 404), **kw):
     """extend_schema with the clinic header and the error answers an endpoint can give."""
-    responses = {status: ok, 401: ERRORS[401]}
+    # Every operation can be a 400: a malformed X-Clinic-Id header, or none from a user of
+    # several clinics.
+    responses = {status: ok, 400: ERRORS[400], 401: ERRORS[401]}
     responses.update({code: ERRORS[code] for code in errors})
     return extend_schema(
         summary=summary,

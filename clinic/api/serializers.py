@@ -6,7 +6,9 @@ Decimals are returned as strings, DRF's default, so no figure loses a digit on t
 
 import datetime
 import secrets
+from decimal import Decimal
 
+from django.core.validators import RegexValidator
 from rest_framework import serializers
 
 from monitoring.models import (
@@ -36,13 +38,30 @@ from patients.models import (
     TestResult,
     TestSetting,
 )
-from patients.services import ENROLLMENT_FIELDS
+from patients.services import ENROLLMENT_FIELDS, MAX_WEIGHT_KG, MIN_WEIGHT_KG
+
+# What a text field accepts, as a pattern the schema states too: no NUL character (DRF refuses
+# it) and, unless it may be blank, one character that Python's strip() keeps (DRF strips the
+# value first, then refuses it blank). Written out, since JavaScript's \s is another set.
+_KEPT_BY_STRIP = (
+    "[^\\x00\\t\\n\\x0b\\x0c\\r\\x1c-\\x1f \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029"
+    "\\u202f\\u205f\\u3000]"
+)
+NOT_BLANK = f"^[^\\x00]*{_KEPT_BY_STRIP}[^\\x00]*$"
+NO_NUL = "^[^\\x00]*$"
 
 
 class Text(serializers.CharField):
     """A JSON string. DRF's CharField also takes numbers (an MRN of 1e+308); this one does not."""
 
     default_error_messages = {"invalid": "Send text, not a number or a true/false value."}
+
+    def __init__(self, **kwargs):
+        pattern = NO_NUL if kwargs.get("allow_blank") else NOT_BLANK
+        # The validator only puts the pattern in the schema: CharField has already refused a
+        # NUL or a blank value with its own message by the time it runs.
+        validators = [*kwargs.pop("validators", []), RegexValidator(pattern)]
+        super().__init__(validators=validators, **kwargs)
 
     def to_internal_value(self, data):
         if not isinstance(data, str):
@@ -68,11 +87,15 @@ class PatientIn(serializers.Serializer):
     birth_date = serializers.DateField()
     email = serializers.EmailField(max_length=254)
     risk_category = serializers.ChoiceField(choices=RiskCategory.choices)
-    weight_kg = serializers.DecimalField(max_digits=5, decimal_places=1)
+    weight_kg = serializers.DecimalField(
+        max_digits=5, decimal_places=1, min_value=MIN_WEIGHT_KG, max_value=MAX_WEIGHT_KG
+    )
     phone = optional_text(40)
     ipledge_id = optional_text(40)
     home_tests_allowed = serializers.BooleanField(required=False)
-    target_mg_per_kg = serializers.DecimalField(max_digits=5, decimal_places=1, required=False)
+    target_mg_per_kg = serializers.DecimalField(
+        max_digits=5, decimal_places=1, min_value=50, max_value=300, required=False
+    )
     enrolled_on = serializers.DateField(
         required=False, help_text="Defaults to today in the clinic's time zone."
     )
@@ -173,36 +196,43 @@ class PregnancyTestUploadIn(PregnancyTestIn):
 class LabIn(serializers.Serializer):
     kind = serializers.ChoiceField(choices=LabKind.choices)
     collected_on = serializers.DateField()
-    value = serializers.DecimalField(max_digits=8, decimal_places=2)
+    value = serializers.DecimalField(max_digits=8, decimal_places=2, min_value=0)
     unit = Text(max_length=16)
 
 
 class VisitIn(serializers.Serializer):
     visited_on = serializers.DateField()
     weight_kg = serializers.DecimalField(
-        max_digits=5, decimal_places=1, required=False, allow_null=True
+        max_digits=5,
+        decimal_places=1,
+        min_value=MIN_WEIGHT_KG,
+        max_value=MAX_WEIGHT_KG,
+        required=False,
+        allow_null=True,
     )
     counseling_confirmed = serializers.BooleanField(
         default=False, help_text="Only a clinician may send true."
     )
     comprehension_completed = serializers.BooleanField(default=False)
-    phq2 = serializers.IntegerField()
-    phq9 = serializers.IntegerField(required=False, allow_null=True)
-    phq9_item9 = serializers.IntegerField(required=False, allow_null=True)
+    phq2 = serializers.IntegerField(min_value=0, max_value=6)
+    phq9 = serializers.IntegerField(min_value=0, max_value=27, required=False, allow_null=True)
+    phq9_item9 = serializers.IntegerField(min_value=0, max_value=3, required=False, allow_null=True)
     side_effects = serializers.DictField(
         child=serializers.ChoiceField(choices=Severity.choices),
         required=False,
         help_text="Side effect code -> mild, moderate or severe.",
     )
-    missed_dose_days = serializers.IntegerField(default=0)
+    missed_dose_days = serializers.IntegerField(min_value=0, max_value=30, default=0)
     next_visit_on = optional_date()
     notes = optional_text(4000)
 
 
 class PrescriptionIn(serializers.Serializer):
     written_on = serializers.DateField()
-    daily_dose_mg = serializers.DecimalField(max_digits=6, decimal_places=1)
-    days_supply = serializers.IntegerField()
+    daily_dose_mg = serializers.DecimalField(
+        max_digits=6, decimal_places=1, min_value=Decimal("0.1")
+    )
+    days_supply = serializers.IntegerField(min_value=1, max_value=30)
 
 
 class DispenseIn(serializers.Serializer):
@@ -250,8 +280,20 @@ EARLIEST_STATUS_DATE = RS_2021_IN_FORCE_FROM
 LATEST_STATUS_DATE = datetime.date(2999, 12, 31)
 
 
+# The same range as a pattern, so the schema states it (format: date alone allows 0001-9999).
+STATUS_DATE_PATTERN = (
+    "^(2021-12-(1[3-9]|2[0-9]|3[01])|202[2-9]-[0-9]{2}-[0-9]{2}|20[3-9][0-9]-[0-9]{2}-[0-9]{2}"
+    "|2[1-9][0-9]{2}-[0-9]{2}-[0-9]{2})$"
+)
+
+
 class StatusQuery(serializers.Serializer):
-    on = serializers.DateField(required=False, help_text="Defaults to today at the clinic.")
+    on = serializers.DateField(
+        required=False,
+        help_text="Defaults to today at the clinic. From 2021-12-13 (the first rule set) to 2999.",
+        # Only states the range in the schema; validate_on below words the refusal.
+        validators=[RegexValidator(STATUS_DATE_PATTERN)],
+    )
 
     def validate_on(self, value: datetime.date) -> datetime.date:
         if not EARLIEST_STATUS_DATE <= value <= LATEST_STATUS_DATE:

@@ -7,8 +7,7 @@ request (400, 403, 404, 409) changes nothing.
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework import exceptions, status
 from rest_framework.authtoken.views import ObtainAuthToken
@@ -27,7 +26,7 @@ from patients.models import Consent, ContraceptionConfirmation, PregnancyTest
 from . import serializers as s
 from .parsers import EvidenceUploadParser, JSONParser
 from .permissions import IsClinicMember
-from .schema import FIELD_ERRORS, document
+from .schema import FIELD_ERRORS, ON_PARAMETER, document
 
 
 def field_errors(error: DjangoValidationError) -> dict:
@@ -259,7 +258,7 @@ class PatientStatus(ClinicView):
     @document(
         "The gate, windows, due dates and dose as of a date",
         ok=s.StatusOut,
-        parameters=[OpenApiParameter("on", OpenApiTypes.DATE, description="Default: today.")],
+        parameters=[ON_PARAMETER],
     )
     def get(self, request, id):
         patient = self.patient(id, Action.VIEW_PATIENTS)

@@ -4,8 +4,6 @@ The same `clinic_day` as the Today page, its CSV and the staff digest, so their 
 next steps are worded for the caller's role, as on Today.
 """
 
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers
 from rest_framework.response import Response
 
@@ -14,7 +12,7 @@ from clinic.roles import Action
 from monitoring import codes, rules
 from monitoring.worklist import clinic_day
 
-from .schema import document
+from .schema import ON_PARAMETER, document
 from .serializers import StatusQuery
 from .views import ClinicView
 
@@ -52,7 +50,7 @@ class Worklist(ClinicView):
         "The clinic's triage groups on a date, most urgent first",
         ok=WorklistOut,
         errors=(400, 403),
-        parameters=[OpenApiParameter("on", OpenApiTypes.DATE, description="Default: today.")],
+        parameters=[ON_PARAMETER],
     )
     def get(self, request):
         self.require(Action.VIEW_PATIENTS)

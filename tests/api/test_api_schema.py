@@ -69,3 +69,34 @@ def test_the_schema_is_served_to_a_signed_in_user_and_not_to_anyone_else(api, st
     response = api(staff).get("/api/v1/schema/")
     assert response.status_code == 200
     assert "/api/v1/patients/{id}/status/" in response.content.decode()
+
+
+def test_the_status_date_pattern_is_exactly_the_range_the_server_accepts():
+    import datetime
+    import re
+
+    from clinic.api.serializers import (
+        EARLIEST_STATUS_DATE,
+        LATEST_STATUS_DATE,
+        STATUS_DATE_PATTERN,
+    )
+
+    one = datetime.timedelta(days=1)
+    for accepted in (EARLIEST_STATUS_DATE, LATEST_STATUS_DATE, datetime.date(2026, 2, 28)):
+        assert re.match(STATUS_DATE_PATTERN, accepted.isoformat()), accepted
+    for refused in (EARLIEST_STATUS_DATE - one, LATEST_STATUS_DATE + one, datetime.date(1, 1, 1)):
+        assert not re.match(STATUS_DATE_PATTERN, refused.isoformat()), refused
+
+
+def test_text_patterns_say_what_the_server_refuses(tmp_path, db):
+    import re
+
+    components = generated_schema(tmp_path)["components"]["schemas"]
+    reason = components["RiskCategoryIn"]["properties"]["reason"]
+    assert reason["maxLength"] == 300
+    assert re.search(reason["pattern"], "Reassessed") and not re.search(reason["pattern"], "  ")
+    clinic = generated_schema(tmp_path)["paths"]["/api/v1/patients/{id}/"]["get"]["parameters"][0]
+    assert clinic["name"] == "X-Clinic-Id"
+    assert clinic["schema"] == {"type": "string", "pattern": "^[0-9]{1,18}$"}
+    phq2 = components["VisitIn"]["properties"]["phq2"]
+    assert (phq2["minimum"], phq2["maximum"]) == (0, 6)
