@@ -28,6 +28,9 @@ class Code:
     clinician_step: str = ""
     # What it asks of the patient on the self-service page; "" = the clinic must act.
     patient_step: str = ""
+    # Why the clinic needs to talk with the patient, in plain words without clinical detail,
+    # where the patient has nothing to do themselves.
+    patient_talk: str = ""
     # A date someone can miss (shown as overdue once past); an earliest date is not one.
     deadline: bool = False
     # The reminder a patient gets for it, and how many days before its date (None: at once).
@@ -73,6 +76,7 @@ BLOCKERS = {
             "Counseling not confirmed",
             "Book a visit: the clinician confirms counseling.",
             "Confirm counseling at a visit.",
+            patient_talk="Your prescriber needs to go over the program with you at a visit.",
         ),
         _blocker(
             "mood_screen_incomplete",
@@ -143,6 +147,8 @@ BLOCKERS = {
             "contraception_mismatch",
             "Contraception answers differ",
             "Re-confirm contraception: the patient's answer differs.",
+            patient_talk="The birth control you told us about is not the same as what the "
+            "clinic has on record. They will go over it with you.",
         ),
         _blocker(
             "comprehension_incomplete",

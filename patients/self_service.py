@@ -28,17 +28,10 @@ from monitoring.reminders.planner import DUE_CODE_KINDS
 from . import services
 from .models import ContraceptionMethod, Patient, Source
 
-# Why the clinic needs to talk with the patient, in plain words and without clinical detail
-# (the page may be read over a shoulder): the reason names no result and no screen.
-TALK_REASONS = {
-    "contraception_mismatch": "The birth control you told us about is not the same as what "
-    "the clinic has on record. They will go over it with you.",
-    "counseling_unconfirmed": "Your prescriber needs to go over the program with you at a visit.",
-    "visit_missing": "Your prescriber needs to see you at a visit.",
-}
+# Why the clinic needs to talk with the patient when the registry has no plainer reason: no
+# clinical detail (the page may be read over a shoulder), no result and no screen named.
 TALK_DEFAULT = "Your prescriber needs to go over your treatment with you before the next "
 TALK_DEFAULT += "prescription."
-DUE_KINDS = {**DUE_CODE_KINDS, "window_closes": "window_closing"}
 
 
 class ContraceptionForm(forms.Form):
@@ -91,19 +84,19 @@ def _page_context(patient: Patient) -> dict:
     )
     steps, talk = [], []
     for blocker in status.blockers:
-        if blocker.code == "contraception_unconfirmed" and confirmed_on:
+        if blocker.code == rules.constants.CONTRACEPTION_UNCONFIRMED and confirmed_on:
             continue
-        step = codes.patient_step(blocker.code) if blocker.code in codes.ALL else ""
+        step = codes.patient_step(blocker.code)
         if step and step not in steps:
             steps.append(step)
         elif not step:
-            reason = TALK_REASONS.get(blocker.code, TALK_DEFAULT)
+            reason = codes.entry(blocker.code).patient_talk or TALK_DEFAULT
             if reason not in talk:
                 talk.append(reason)
     upcoming = [
-        {"kind": DUE_KINDS[d.code], "due_on": d.due_on}
+        {"kind": DUE_CODE_KINDS[d.code], "due_on": d.due_on}
         for d in ical.upcoming(status, today)
-        if d.code in DUE_KINDS
+        if d.code in DUE_CODE_KINDS
     ]
     # Mid-supply the blockers concern next month's prescription: the dates say it better.
     now = status.window is not None or not upcoming
@@ -114,23 +107,15 @@ def _page_context(patient: Patient) -> dict:
         "steps": steps if now else [],
         "talk": talk if now else [],
         "contraception_confirmed_on": confirmed_on,
-        "prescribed": _prescribed_in_window(history, status),
+        # A prescription waits at the pharmacy inside the open window: only then can the page
+        # say it "must be picked up by" the window's last day.
+        "prescribed": status.window is not None and status.awaiting_pickup_since is not None,
         "upcoming": upcoming,
         "asks_contraception": patient.can_get_pregnant,
-        "questions_open": "comprehension_incomplete" in {b.code for b in status.blockers},
+        "questions_open": rules.constants.COMPREHENSION_INCOMPLETE
+        in {b.code for b in status.blockers},
         **patient_links(patient),
     }
-
-
-def _prescribed_in_window(history, status) -> bool:
-    """A prescription is written and waits to be picked up in the open window: only then can
-    the page say it "must be picked up by" the window's last day."""
-    if status.window is None:
-        return False
-    return any(
-        p.dispensed_on is None and p.written_on >= status.window.opens_on
-        for p in history.prescriptions
-    )
 
 
 @_guarded
