@@ -38,6 +38,8 @@ class Code:
     reminder_days_before: int | None = None
     # Shown on the patient's calendar feed (titles there never name the clinical item).
     in_calendar: bool = False
+    # A triage group's badge colour (Bootstrap), the same on Today, the list and the banner.
+    tone: str = "text-bg-primary"
 
     def step_for(self, role: str) -> str:
         return self.clinician_step if role == CLINICIAN else self.staff_step
@@ -48,6 +50,7 @@ def _blocker(code, label, staff, clinician="", patient="", **extra) -> Code:
 
 
 ASK_PRESCRIBER = "Ask the prescriber to write the prescription."
+QUIET = "text-bg-light border text-dark"
 
 BLOCKERS = {
     entry.code: entry
@@ -240,15 +243,15 @@ DUE = {
 GROUPS = {
     entry.code: entry
     for entry in (
-        Code("safety", "Safety: act today"),
-        Code("window_closing", "Pick-up window open"),
+        Code("safety", "Safety: act today", tone="text-bg-danger"),
+        Code("window_closing", "Pick-up window open", tone="text-bg-warning"),
         Code("needs_prescription", "Next prescription blocked"),
-        Code("ready", "Ready to prescribe"),
+        Code("ready", "Ready to prescribe", tone="text-bg-success"),
         Code("post_treatment", "After treatment"),
-        Code("overdue", "Overdue"),
+        Code("overdue", "Overdue", tone="text-bg-warning"),
         Code("due_soon", "Due soon"),
-        Code("on_track", "On track"),
-        Code("inactive", "Inactive"),
+        Code("on_track", "On track", tone=QUIET),
+        Code("inactive", "Inactive", tone=QUIET),
     )
 }
 

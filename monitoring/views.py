@@ -86,7 +86,9 @@ def visit_create(request, pk):
             "form": form,
             "latest_prescription": latest,
             "dosing_weight": latest_weight_kg(rules.as_of(page["history"], page["today"])),
-            "labs_due": [d for d in page["status"].due if d.code == "followup_labs_due"],
+            "labs_due": [
+                d for d in page["status"].due if d.code == rules.constants.FOLLOWUP_LABS_DUE
+            ],
         },
     )
 

@@ -68,3 +68,9 @@ def clinic_time(moment, clinic) -> str:
         return ""
     local = timezone.localtime(moment, clinic.zone)
     return f"{local:%d %b %Y %H:%M} {local.tzname()}"
+
+
+@register.filter
+def tone(code: str | None) -> str:
+    """The badge classes of a triage group (the registry's), quiet for an unknown one."""
+    return codes.ALL[code].tone if code in codes.GROUPS else codes.QUIET
