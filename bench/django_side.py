@@ -71,10 +71,14 @@ def pages(urls: dict) -> dict:
     for name, url in urls.items():
         user = api if url.startswith("/api/") else client
         extra = {"HTTP_AUTHORIZATION": f"Token {token}"} if user is api else {}
-        user.get(url, **extra)  # warm: caches, the session's clinic
-        with CaptureQueriesContext(connection) as queries:
-            response = user.get(url, **extra)
-            body = b"".join(response) if response.streaming else response.content
+        try:
+            user.get(url, **extra)  # warm: caches, the session's clinic
+            with CaptureQueriesContext(connection) as queries:
+                response = user.get(url, **extra)
+                body = b"".join(response) if response.streaming else response.content
+        except Exception as error:  # a broken page is a figure too, not the end of the run
+            result[name] = {"queries": None, "status": f"error: {error}"[:200], "bytes": 0}
+            continue
         result[name] = {"queries": len(queries), "status": response.status_code, "bytes": len(body)}
     return result
 

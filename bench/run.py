@@ -320,6 +320,8 @@ def p1(state: dict) -> dict:
     counts = django(state["url"], "pages", json.dumps(urls))
     for name, count in counts.items():
         results[name]["queries"] = count["queries"]
+        if results[name]["status"] != 200:
+            say(f"  {name}: HTTP {results[name]['status']} ({count['status']})")
     return results
 
 
@@ -570,9 +572,10 @@ def report(
         for size in P1_SIZES:
             r = p1s[size][name]
             ratio = r["median_ms"] / p1s[size]["trivial"]["median_ms"]
+            broken = "" if r["status"] == 200 else f" (HTTP {r['status']})"
             row += (
                 f" {r['median_ms']:.1f} | {r['p95_ms']:.1f} | {ratio:.1f}x | {r['queries']} |"
-                f" {r['bytes'] / 1024:.0f} KB |"
+                f" {r['bytes'] / 1024:.0f} KB{broken} |"
             )
         lines.append(row)
     big = p1s[P1_SIZES[-1]]
