@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from . import auth, views, worklist
+from . import auth, fhir, views, worklist
 
 app_name = "api"
 
@@ -38,6 +38,7 @@ urlpatterns = [
     path("patients/<int:id>/courses/", views.CourseCreate.as_view(), name="courses"),
     path("patients/<int:id>/end-treatment/", views.EndTreatment.as_view(), name="end_treatment"),
     path("patients/<int:id>/reminders/", views.ReminderList.as_view(), name="reminders"),
+    path("patients/<int:id>/fhir/", fhir.PatientFHIR.as_view(), name="patient_fhir"),
     path("prescriptions/<int:id>/dispense/", views.Dispense.as_view(), name="dispense"),
     path("visits/<int:id>/mood-review/", views.MoodReviewCreate.as_view(), name="mood_review"),
     path("pregnancy-tests/<int:id>/supersede/", views.Supersede.as_view(), name="supersede"),

@@ -20,6 +20,7 @@ SECTION_8 = {
     ("post", "/api/v1/visits/{id}/mood-review/"),
     ("post", "/api/v1/pregnancy-tests/{id}/supersede/"),
     ("get", "/api/v1/patients/{id}/reminders/"),
+    ("get", "/api/v1/patients/{id}/fhir/"),
     ("get", "/api/v1/patients/{id}/consents/"),
     ("get", "/api/v1/patients/{id}/contraception/"),
     ("get", "/api/v1/patients/{id}/pregnancy-tests/"),
