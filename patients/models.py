@@ -14,6 +14,14 @@ class RiskCategory(models.TextChoices):
     CANNOT_GET_PREGNANT = "cannot_get_pregnant", "Cannot get pregnant"
 
 
+class Language(models.TextChoices):
+    """The language of everything the patient reads: emails, their page, the calendar feed.
+    Each name is written in its own language, so a patient finds theirs in any list."""
+
+    ENGLISH = "en", "English"
+    SPANISH = "es", "Español"
+
+
 class PatientQuerySet(models.QuerySet):
     def for_clinic(self, clinic: Clinic) -> "PatientQuerySet":
         return self.filter(clinic=clinic)
@@ -37,6 +45,13 @@ class Patient(models.Model):
         default=False, help_text="The prescriber allows verified home pregnancy tests (RS-2026)."
     )
     email_opt_out = models.BooleanField("opted out of reminder emails", default=False)
+    preferred_language = models.CharField(
+        "preferred language",
+        max_length=5,
+        choices=Language.choices,
+        default=Language.ENGLISH,
+        help_text="Emails, the patient's page and calendar come in this language.",
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True
     )
