@@ -106,9 +106,13 @@ class PatientForm(WarningsMixin, CrispyMixin, forms.ModelForm):
             "risk_category_reason",
             "enrolled_on",
             "home_tests_allowed",
+            "preferred_language",
         ]
         # Django capitalises a model field's name ("IPLEDGE ID"); the program spells it so.
-        labels = {"ipledge_id": "iPLEDGE ID"}
+        labels = {
+            "ipledge_id": "iPLEDGE ID",
+            "preferred_language": "Language of the patient's emails and page",
+        }
         error_messages = {
             "weight_kg": {"invalid": "Enter the weight in kilograms, e.g. 62.5."},
             "email": {"invalid": "Enter a valid email address, e.g. name@example.org."},
@@ -117,11 +121,16 @@ class PatientForm(WarningsMixin, CrispyMixin, forms.ModelForm):
     def clean_mrn(self):
         return self.cleaned_data["mrn"].strip()
 
+    def clean_preferred_language(self):
+        # Optional: a form posted without it keeps the patient's language (English when new).
+        return self.cleaned_data["preferred_language"] or self.instance.preferred_language
+
     def __init__(self, *args, may_allow_home_tests: bool = False, today=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.today = today
         if not may_allow_home_tests:
             del self.fields["home_tests_allowed"]  # the prescriber's decision
+        self.fields["preferred_language"].required = False
         self.add_warnings_field()
 
     def clean(self):

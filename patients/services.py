@@ -19,6 +19,7 @@ from .models import (
     ConsentKind,
     ContraceptionConfirmation,
     ContraceptionMethod,
+    Language,
     Patient,
     PregnancyTest,
     RiskCategory,
@@ -94,6 +95,8 @@ def validate_enrollment(data: dict, *, clinic: Clinic, today: datetime.date, exc
             duplicates = duplicates.exclude(pk=exclude_pk)
         if duplicates.exists():
             errors["mrn"] = "Another patient in this clinic already has this MRN."
+    if message := language_error(data.get("preferred_language", Language.ENGLISH)):
+        errors["preferred_language"] = message
     if errors:
         raise ValidationError(errors)
 
@@ -159,6 +162,7 @@ ENROLLMENT_FIELDS = (
     "risk_category_reason",
     "enrolled_on",
     "home_tests_allowed",
+    "preferred_language",
 )
 
 
@@ -427,3 +431,23 @@ def supersede_test(test: PregnancyTest, *, by, reason: str, on: datetime.date) -
         test.superseded_by = by
         test.save(update_fields=["superseded_on", "superseded_reason", "superseded_by"])
     return test
+
+
+def language_error(language) -> str | None:
+    if language not in Language.values:
+        return "Choose English or Spanish."
+    return None
+
+
+def set_preferred_language(patient: Patient, language: str) -> Patient:
+    """The patient's own choice of language, from their page (no staff user: the signed link
+    is the key). Emails, the page and the calendar feed follow it from the next one on."""
+    if message := language_error(language):
+        raise ValidationError({"preferred_language": message})
+    with transaction.atomic():
+        stored = Patient.objects.select_for_update().get(pk=patient.pk)
+        if stored.preferred_language != language:
+            stored.preferred_language = language
+            stored.save(update_fields=["preferred_language", "updated_at"])  # audited
+    patient.preferred_language = language
+    return patient

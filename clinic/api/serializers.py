@@ -28,6 +28,7 @@ from patients.models import (
     ConsentKind,
     ContraceptionConfirmation,
     ContraceptionMethod,
+    Language,
     Patient,
     PregnancyTest,
     RiskCategory,
@@ -98,6 +99,11 @@ class PatientIn(serializers.Serializer):
     )
     enrolled_on = serializers.DateField(
         required=False, help_text="Defaults to today in the clinic's time zone."
+    )
+    preferred_language = serializers.ChoiceField(
+        choices=Language.choices,
+        required=False,
+        help_text="The language of the patient's emails, page and calendar (default en).",
     )
 
 
