@@ -171,6 +171,11 @@ SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False
 
 LANGUAGE_CODE = "en-us"
+# Patients read their emails, page and calendar in English or Spanish (Patient.preferred_language,
+# switched on per patient with translation.override); staff pages stay English: no
+# LocaleMiddleware. The catalogue is locale/es/LC_MESSAGES/django.po, compiled by `make install`.
+LANGUAGES = [("en", "English"), ("es", "Español")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.utils.translation import gettext_lazy as _
+
 from clinic.roles import Role
 
 from . import rules
@@ -26,7 +28,8 @@ class Code:
     # What the clinic does next, in the words of the one who does it.
     staff_step: str = ""
     clinician_step: str = ""
-    # What it asks of the patient on the self-service page; "" = the clinic must act.
+    # What it asks of the patient on the self-service page; "" = the clinic must act. The
+    # patient's words are marked for translation (locale/): the page is in the patient's language.
     patient_step: str = ""
     # Why the clinic needs to talk with the patient, in plain words without clinical detail,
     # where the patient has nothing to do themselves.
@@ -59,27 +62,27 @@ BLOCKERS = {
             "consent_missing",
             "Consent not signed",
             "Have the patient sign the missing consent.",
-            patient="Sign the consent forms with the clinic.",
+            patient=_("Sign the consent forms with the clinic."),
         ),
         _blocker(
             "baseline_labs_missing",
             "Baseline labs missing",
             "Draw the baseline labs (triglycerides, cholesterol, ALT).",
-            patient="Have your blood tests.",
+            patient=_("Have your blood tests."),
         ),
         _blocker(
             "visit_missing",
             "No visit this cycle",
             "Book a visit with the clinician.",
             "See the patient for this month's visit.",
-            patient="Come to a clinic visit.",
+            patient=_("Come to a clinic visit."),
         ),
         _blocker(
             "counseling_unconfirmed",
             "Counseling not confirmed",
             "Book a visit: the clinician confirms counseling.",
             "Confirm counseling at a visit.",
-            patient_talk="Your prescriber needs to go over the program with you at a visit.",
+            patient_talk=_("Your prescriber needs to go over the program with you at a visit."),
         ),
         _blocker(
             "mood_screen_incomplete",
@@ -108,31 +111,31 @@ BLOCKERS = {
             "screening_test_missing",
             "Screening test missing",
             "Collect the screening pregnancy test in a medical setting.",
-            patient="Have your pregnancy test at the clinic or a lab.",
+            patient=_("Have your pregnancy test at the clinic or a lab."),
         ),
         _blocker(
             "confirmation_test_missing",
             "Confirmation test missing",
             "Collect the confirmation pregnancy test.",
-            patient="Have your pregnancy test at the clinic or a lab.",
+            patient=_("Have your pregnancy test at the clinic or a lab."),
         ),
         _blocker(
             "confirmation_test_too_early",
             "Confirmation test too early",
             "Repeat the confirmation test on or after the earliest date.",
-            patient="Have your pregnancy test again on the date the clinic gives you.",
+            patient=_("Have your pregnancy test again on the date the clinic gives you."),
         ),
         _blocker(
             "pregnancy_test_missing",
             "Pregnancy test missing",
             "Collect this month's pregnancy test.",
-            patient="Have your pregnancy test.",
+            patient=_("Have your pregnancy test."),
         ),
         _blocker(
             "test_setting_not_allowed",
             "Test setting not allowed",
             "Repeat the pregnancy test in an allowed setting.",
-            patient="Have your pregnancy test again at the clinic or a lab.",
+            patient=_("Have your pregnancy test again at the clinic or a lab."),
         ),
         _blocker(
             "lockout_active",
@@ -143,21 +146,23 @@ BLOCKERS = {
             "contraception_unconfirmed",
             "Contraception not confirmed",
             "Confirm two forms of contraception with the patient.",
-            patient="Confirm your two forms of birth control.",
+            patient=_("Confirm your two forms of birth control."),
             reminder_kind=ReminderKind.CONTRACEPTION_CONFIRM,
         ),
         _blocker(
             "contraception_mismatch",
             "Contraception answers differ",
             "Re-confirm contraception: the patient's answer differs.",
-            patient_talk="The birth control you told us about is not the same as what the "
-            "clinic has on record. They will go over it with you.",
+            patient_talk=_(
+                "The birth control you told us about is not the same as what the "
+                "clinic has on record. They will go over it with you."
+            ),
         ),
         _blocker(
             "comprehension_incomplete",
             "Monthly questions not done",
             "Ask the patient to finish the monthly iPLEDGE questions.",
-            patient="Answer this month's iPLEDGE questions, then tell us below.",
+            patient=_("Answer this month's iPLEDGE questions, then tell us below."),
             reminder_kind=ReminderKind.COMPREHENSION,
         ),
     )
@@ -186,7 +191,7 @@ DUE = {
             "Monthly pregnancy test",
             "Book the monthly pregnancy test.",
             "Book the monthly pregnancy test.",
-            "Have your monthly pregnancy test.",
+            _("Have your monthly pregnancy test."),
             deadline=True,
             reminder_kind=ReminderKind.MONTHLY_TEST,
             reminder_days_before=2,
@@ -197,7 +202,7 @@ DUE = {
             "Next visit",
             "Book the monthly visit.",
             "See the patient for the monthly visit.",
-            "Come to your clinic visit.",
+            _("Come to your clinic visit."),
             deadline=True,
             reminder_kind=ReminderKind.VISIT,
             reminder_days_before=2,
@@ -208,7 +213,7 @@ DUE = {
             "Follow-up labs",
             "Order the follow-up labs.",
             "Order the follow-up labs.",
-            "Have your follow-up blood tests.",
+            _("Have your follow-up blood tests."),
             deadline=True,
             reminder_kind=ReminderKind.FOLLOWUP_LABS,
             reminder_days_before=3,
@@ -219,7 +224,7 @@ DUE = {
             "End-of-treatment pregnancy test",
             "Collect the end-of-treatment pregnancy test.",
             "Collect the end-of-treatment pregnancy test.",
-            "Have your end-of-treatment pregnancy test.",
+            _("Have your end-of-treatment pregnancy test."),
             deadline=True,
             in_calendar=True,
         ),
@@ -228,7 +233,7 @@ DUE = {
             "Post-treatment pregnancy test",
             "Collect the post-treatment pregnancy test.",
             "Collect the post-treatment pregnancy test.",
-            "Have your post-treatment pregnancy test.",
+            _("Have your post-treatment pregnancy test."),
             deadline=True,
             reminder_kind=ReminderKind.POST_TREATMENT_TEST,
             reminder_days_before=3,
@@ -244,6 +249,7 @@ GROUPS = {
     entry.code: entry
     for entry in (
         Code("safety", "Safety: act today", tone="text-bg-danger"),
+        Code("to_enter", "To enter in iPLEDGE", tone="text-bg-info"),
         Code("window_closing", "Pick-up window open", tone="text-bg-warning"),
         Code("needs_prescription", "Next prescription blocked"),
         Code("ready", "Ready to prescribe", tone="text-bg-success"),
@@ -261,6 +267,12 @@ STEPS = {
         "Ready to prescribe",
         ASK_PRESCRIBER,
         "Write the prescription.",
+    ),
+    rules.ENTER_IN_IPLEDGE: Code(
+        rules.ENTER_IN_IPLEDGE,
+        "Values to enter in iPLEDGE",
+        "Type this cycle's values into iPLEDGE from the entry sheet, then tick each.",
+        "Enter this cycle's values in iPLEDGE from the entry sheet (staff may do it for you).",
     ),
     rules.RECORD_PICKUP: Code(
         rules.RECORD_PICKUP,
@@ -293,7 +305,8 @@ def next_step(code: str | None, role: str | None) -> str:
 
 
 def patient_step(code: str) -> str:
-    return ALL[code].patient_step
+    """In the active language (the patient's, under translation.override)."""
+    return str(ALL[code].patient_step)
 
 
 def reminded_due_codes() -> dict[str, str]:

@@ -10,6 +10,7 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import translation
 
 from . import signing
 
@@ -74,6 +75,13 @@ def reminder_email(reminder) -> EmailMultiAlternatives:
         "action_template": f"emails/actions/{reminder.kind}.txt",
         **links,
     }
+    # Subject and bodies in the patient's language (locale/); staff digests stay English.
+    with translation.override(patient.preferred_language):
+        return _reminder_message(reminder, context, links)
+
+
+def _reminder_message(reminder, context, links) -> EmailMultiAlternatives:
+    patient, clinic = reminder.patient, reminder.patient.clinic
     return _message(
         "reminder",
         context,

@@ -7,6 +7,8 @@ the feed's link never expires, so it carries no link to the patient's page (whos
 
 import datetime as dt
 
+from django.utils import translation
+from django.utils.translation import gettext as _
 from icalendar import Calendar, Event
 
 from monitoring import codes, rules
@@ -26,6 +28,12 @@ def upcoming(status: rules.Status, today: dt.date) -> list[rules.Due]:
 
 
 def feed(patient, *, now: dt.datetime, domain: str) -> bytes:
+    """The feed's words come in the patient's language."""
+    with translation.override(patient.preferred_language):
+        return _feed(patient, now=now, domain=domain)
+
+
+def _feed(patient, *, now: dt.datetime, domain: str) -> bytes:
     clinic = patient.clinic
     today = clinic.today(now)
     status = rules.status(load_history(patient)[1], today)
@@ -33,7 +41,7 @@ def feed(patient, *, now: dt.datetime, domain: str) -> bytes:
     calendar = Calendar()
     calendar.add("prodid", "-//iPLEDGE clinic//reminders//EN")
     calendar.add("version", "2.0")
-    calendar.add("x-wr-calname", f"{clinic_name} appointments")
+    calendar.add("x-wr-calname", _("%(clinic)s appointments") % {"clinic": clinic_name})
     # No link to the patient's page: the feed never expires, page links must (a link
     # minted here would outlive REMINDER_LINK_MAX_AGE_DAYS in every subscribed calendar).
     contact = clean_header(clinic.contact_phone or clinic.contact_email)
@@ -43,12 +51,14 @@ def feed(patient, *, now: dt.datetime, domain: str) -> bytes:
         event.add("dtstamp", now)
         event.add("dtstart", item.due_on)
         event.add("dtend", item.due_on + dt.timedelta(days=1))
-        event.add("summary", f"{clinic_name}: appointment or task due")
-        event.add(
-            "description",
-            f"Something is due at {clinic_name}."
-            + (f" Contact {clinic_name}: {contact}" if contact else ""),
-        )
+        event.add("summary", _("%(clinic)s: appointment or task due") % {"clinic": clinic_name})
+        description = _("Something is due at %(clinic)s.") % {"clinic": clinic_name}
+        if contact:
+            description += " " + _("Contact %(clinic)s: %(contact)s") % {
+                "clinic": clinic_name,
+                "contact": contact,
+            }
+        event.add("description", description)
         event.add("transp", "TRANSPARENT")
         calendar.add_component(event)
     return calendar.to_ical()
