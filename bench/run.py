@@ -708,7 +708,8 @@ def main() -> None:
             say(
                 f"  {name:13} median {r['median_ms']:8.1f} ms  p95 {r['p95_ms']:8.1f} ms  "
                 f"{r['median_ms'] / p1s[size]['trivial']['median_ms']:6.1f}x  "
-                f"{r['queries']!s:>4} queries  {r['bytes'] / 1024:7.0f} KB  ({r['samples']} samples)"
+                f"{r['queries']!s:>4} queries  {r['bytes'] / 1024:7.0f} KB"
+                f"  ({r['samples']} samples)"
             )
     p2s = {}
     for size in P2_SIZES:
