@@ -24,8 +24,16 @@ from patients.models import (
     pregnancy_test_verified,
 )
 
-from . import rules
-from .models import ComprehensionReport, Course, LabResult, MoodReview, Prescription, Visit
+from . import ipledge, rules
+from .models import (
+    ComprehensionReport,
+    Course,
+    IpledgeEntry,
+    LabResult,
+    MoodReview,
+    Prescription,
+    Visit,
+)
 
 
 def rule_settings_for(clinic) -> rules.RuleSettings:
@@ -302,12 +310,25 @@ def snapshot(patient: Patient, records: Records) -> rules.History:
     )
 
 
+def load_ipledge_ticks(patient: Patient) -> list[ipledge.Tick]:
+    """The patient's iPLEDGE entry ticks as the sheet reads them, with who ticked and when."""
+    return [
+        ipledge.Tick(e.item, e.cycle_from, e.value, _user_name(e.entered_by), e.entered_at)
+        for e in IpledgeEntry.objects.filter(patient=patient).select_related("entered_by")
+    ]
+
+
+def _user_name(user) -> str:
+    return user.get_full_name() or user.get_username()
+
+
 def load_patient_page(patient: Patient, *, on: datetime.date | None = None) -> dict:
     """Everything the patient page shows: the records and the engine's answer for today."""
     on = on or patient.clinic.today()
     records = load_records([patient])[patient.pk]
     history = snapshot(patient, records)
     status = rules.status(history, on)
+    sheet = ipledge.build(history, on, load_ipledge_ticks(patient))
     return {
         "patient": patient,
         "records": records,
@@ -315,7 +336,10 @@ def load_patient_page(patient: Patient, *, on: datetime.date | None = None) -> d
         "history": history,
         "status": status,
         # The same triage as Today's, for the banner (docs/clinic-day.md).
-        "triage": rules.triage(status, on, patient.clinic.triage_horizon_days),
+        "triage": rules.triage(
+            status, on, patient.clinic.triage_horizon_days, to_enter=sheet.to_enter
+        ),
+        "ipledge_sheet": sheet,
         "today": on,
         "risk_changes": list(patient.risk_changes.select_related("changed_by")),
     }

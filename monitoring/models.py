@@ -256,3 +256,46 @@ class PatientTriage(models.Model):
 
     def __str__(self) -> str:
         return f"Triage of patient {self.patient_id}: {self.group}"
+
+
+class IpledgeItem(models.TextChoices):
+    COUNSELING = "counseling", "Counseling confirmation"
+    CONTRACEPTION = "contraception", "Two forms of contraception"
+    PREGNANCY_TEST = "pregnancy_test", "Pregnancy test result"
+
+
+class IpledgeEntry(models.Model):
+    """Staff typed one item of the entry sheet into the iPLEDGE website (docs/ipledge-sheet.md).
+
+    The tick holds the value as it was typed: once the record behind it changes, the sheet's
+    value no longer matches, the tick stops counting and the item is due again, because iPLEDGE
+    now holds a different value. Ticks are never edited or deleted; they are the history."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="ipledge_entries")
+    item = models.CharField(max_length=20, choices=IpledgeItem.choices)
+    # The cycle the entry belongs to: the day after the last dispensed prescription was written
+    # (the course's opening day before the first dispense).
+    cycle_from = models.DateField()
+    value = models.CharField(max_length=500)
+    entered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    entered_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["entered_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["patient", "item", "cycle_from", "value"], name="one_tick_per_value"
+            )
+        ]
+        indexes = [models.Index(fields=["patient", "cycle_from"], name="ipledge_by_cycle")]
+
+    def __str__(self) -> str:
+        return f"{self.get_item_display()} entered in iPLEDGE"
+
+    def get_additional_data(self) -> dict:
+        return {"clinic_id": self.patient.clinic_id, "patient_id": self.patient_id}
+
+
+auditlog.register(IpledgeEntry)

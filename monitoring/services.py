@@ -20,11 +20,12 @@ from patients.services import (
     weight_error,
 )
 
-from . import rules
-from .history import load_history
+from . import ipledge, rules
+from .history import load_history, load_ipledge_ticks
 from .models import (
     ComprehensionReport,
     Course,
+    IpledgeEntry,
     LabKind,
     LabResult,
     MoodReview,
@@ -353,3 +354,28 @@ def start_new_course(
 
 def patient_status(patient: Patient, on: datetime.date) -> rules.Status:
     return rules.status(load_history(patient)[1], on)
+
+
+@changes_records
+def record_ipledge_entry(patient: Patient, *, by, item: str) -> IpledgeEntry:
+    """Staff typed one item of this cycle's entry sheet into iPLEDGE: keep the value they typed
+    (docs/ipledge-sheet.md). Refused when the item has nothing to enter or is already ticked."""
+    with transaction.atomic(), acting_as(by):
+        patient = _locked(patient)
+        _, history = load_history(patient)
+        today = patient.clinic.today()
+        ticks = load_ipledge_ticks(patient)
+        found = ipledge.build(history, today, ticks).item(item)
+        if found is None:
+            raise ValidationError({"item": "This item is not on the patient's iPLEDGE sheet."})
+        if not found.ready:
+            raise ValidationError({"item": f"Nothing to enter yet: {found.missing}"})
+        if found.entered is not None:
+            raise ValidationError({"item": "This value is already ticked as entered."})
+        return IpledgeEntry.objects.create(
+            patient=patient,
+            item=item,
+            cycle_from=ipledge.cycle_from(history, today),
+            value=found.value[:500],
+            entered_by=by,
+        )

@@ -4,7 +4,7 @@ treatment, and today's worklist. Each fetches through clinic.access, calls a ser
 from decimal import Decimal
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import StreamingHttpResponse
@@ -26,7 +26,7 @@ from patients.models import (
 )
 from patients.services import record_contraception
 
-from . import codes, rules, services, worklist
+from . import codes, ipledge, rules, services, worklist
 from .forms import (
     DispenseForm,
     EndTreatmentForm,
@@ -36,7 +36,7 @@ from .forms import (
     PrescriptionForm,
     VisitChecklistForm,
 )
-from .history import load_history, load_patient_page
+from .history import load_history, load_ipledge_ticks, load_patient_page
 from .models import Prescription, Severity, SideEffect, Visit
 from .rules.constants import MAX_MG_PER_KG_PER_DAY
 from .rules.snapshot import latest_weight_kg
@@ -384,3 +384,30 @@ def course_create(request, pk):
         services.start_new_course(patient, by=request.user, **data)
 
     return record_page(request, patient, NewCourseForm, "New treatment course", save)
+
+
+@require(Action.VIEW_PATIENTS)
+@require_http_methods(["GET", "POST"])
+def ipledge_sheet(request, pk):
+    """The iPLEDGE entry sheet (docs/ipledge-sheet.md). POST `item` ticks it as entered."""
+    patient = get_patient(request, pk)
+    if request.method == "POST":
+        if not may(request, Action.RECORD_CHECKS):
+            raise PermissionDenied("Your role does not tick iPLEDGE entries.")
+        try:
+            services.record_ipledge_entry(patient, by=request.user, item=request.POST.get("item"))
+        except ValidationError as error:
+            for message in error.message_dict.get("item", error.messages):
+                messages.error(request, message)
+        else:
+            messages.success(request, "Ticked as entered in iPLEDGE.")
+        return redirect("monitoring:ipledge_sheet", patient.pk)
+    _, history = load_history(patient)
+    today = patient.clinic.today()
+    sheet = ipledge.build(history, today, load_ipledge_ticks(patient))
+    log_view(request.user, patient)
+    return render(
+        request,
+        "monitoring/ipledge_sheet.html",
+        {"patient": patient, "sheet": sheet, "today": today},
+    )

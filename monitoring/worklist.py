@@ -19,9 +19,9 @@ from django.db.models import Count, F
 
 from patients.models import Patient
 
-from . import codes, rules
+from . import codes, ipledge, rules
 from .history import load_histories
-from .models import PatientTriage
+from .models import IpledgeEntry, PatientTriage
 
 CHUNK = 1000
 # Today shows the first rows of each group; the rest are a page away.
@@ -78,7 +78,7 @@ def _sort_key(item: Item) -> tuple:
     )
 
 
-def _what(found: rules.Triage, status: rules.Status) -> str:
+def _what(found: rules.Triage, status: rules.Status, sheet: ipledge.Sheet) -> str:
     for blocker in status.blockers:
         if blocker.code == found.step:
             return blocker.message
@@ -86,15 +86,20 @@ def _what(found: rules.Triage, status: rules.Status) -> str:
         return codes.label(found.step)
     if found.step == rules.WRITE_PRESCRIPTION:
         return "Nothing blocks the next prescription."
+    if found.step == rules.ENTER_IN_IPLEDGE:
+        titles = ", ".join(i.title.lower() for i in sheet.pending)
+        return f"To enter in iPLEDGE: {titles}."
     if found.step == rules.RECORD_PICKUP:
         return f"Prescription written {rules.text.day(status.awaiting_pickup_since)}."
     return ""
 
 
-def _triage_fields(patient, history: rules.History, on: datetime.date) -> dict:
-    """What a kept row holds for `patient` on `on`: the engine's answer, triaged."""
+def _triage_fields(patient, history: rules.History, on: datetime.date, ticks=()) -> dict:
+    """What a kept row holds for `patient` on `on`: the engine's answer and the iPLEDGE entry
+    sheet, triaged."""
     status = rules.status(history, on)
-    found = rules.triage(status, on, patient.clinic.triage_horizon_days)
+    sheet = ipledge.build(history, on, ticks)
+    found = rules.triage(status, on, patient.clinic.triage_horizon_days, to_enter=sheet.to_enter)
     waiting = []
     if found.step == rules.constants.MOOD_REVIEW_REQUIRED:
         waiting = [v.id for v in rules.awaiting_mood_review(history, on)]
@@ -105,7 +110,7 @@ def _triage_fields(patient, history: rules.History, on: datetime.date) -> dict:
         "sort_on": found.sort_on,
         "step": found.step or "",
         "overdue": found.overdue,
-        "what": _what(found, status)[:500],
+        "what": _what(found, status, sheet)[:500],
         "next_prescription_needed_on": status.next_prescription_needed_on,
         "mood_visits": waiting,
     }
@@ -125,11 +130,24 @@ def triaged(patients, on: datetime.date) -> Iterator[tuple[Patient, dict]]:
         gc.disable()
         try:
             histories = load_histories(chunk)
+            ticks = _ticks([p.pk for p in chunk])
             for patient in chunk:
-                yield patient, _triage_fields(patient, histories[patient.pk][1], on)
+                history = histories[patient.pk][1]
+                yield patient, _triage_fields(patient, history, on, ticks.get(patient.pk, ()))
         finally:
             gc.enable()
         last_pk = chunk[-1].pk
+
+
+def _ticks(patient_ids: list[int]) -> dict[int, list[ipledge.Tick]]:
+    """The entry sheet's ticks of many patients, one query."""
+    found: dict[int, list[ipledge.Tick]] = {}
+    rows = IpledgeEntry.objects.filter(patient_id__in=patient_ids).order_by("entered_at", "id")
+    for patient_id, item, since, value in rows.values_list(
+        "patient_id", "item", "cycle_from", "value"
+    ):
+        found.setdefault(patient_id, []).append(ipledge.Tick(item, since, value))
+    return found
 
 
 KEPT_FIELDS = (

@@ -7,6 +7,7 @@ planner) builds a `History` snapshot and asks these functions about a date; none
 from .constants import (
     BLOCKER_CODES,
     DUE_CODES,
+    ENTER_IN_IPLEDGE,
     ONE_MONTH_DAYS,
     RECORD_PICKUP,
     TASK_DUE_CODES,
@@ -46,6 +47,7 @@ from .triage import triage
 __all__ = [
     "BLOCKER_CODES",
     "DUE_CODES",
+    "ENTER_IN_IPLEDGE",
     "ONE_MONTH_DAYS",
     "RECORD_PICKUP",
     "TASK_DUE_CODES",

@@ -177,6 +177,7 @@ CONTRACEPTION_START_UNKNOWN = "contraception_start_unknown"
 
 # Triage groups (section 6a), in the order a patient is placed: the first that applies.
 SAFETY = "safety"
+TO_ENTER = "to_enter"
 WINDOW_CLOSING = "window_closing"
 NEEDS_PRESCRIPTION = "needs_prescription"
 READY = "ready"
@@ -187,6 +188,7 @@ ON_TRACK = "on_track"
 INACTIVE = "inactive"
 TRIAGE_GROUPS = (
     SAFETY,
+    TO_ENTER,
     WINDOW_CLOSING,
     NEEDS_PRESCRIPTION,
     READY,
@@ -197,7 +199,7 @@ TRIAGE_GROUPS = (
     INACTIVE,
 )
 # Groups that ask the clinic to act today: Today lists these and no other.
-TRIAGE_LISTED_GROUPS = TRIAGE_GROUPS[:7]
+TRIAGE_LISTED_GROUPS = TRIAGE_GROUPS[:8]
 # Blockers that put a patient in `safety`, whatever else is true.
 SAFETY_BLOCKERS = (MOOD_REVIEW_REQUIRED, PREGNANCY_TEST_POSITIVE)
 # Due items that ask the clinic to act; the other due codes are dates to tell the patient.
@@ -215,5 +217,7 @@ TASK_DUE_CODES = frozenset(
 # written and waits at the pharmacy, its pick-up.
 WRITE_PRESCRIPTION = "write_prescription"
 RECORD_PICKUP = "record_pickup"
+# Values of this cycle wait to be typed into the iPLEDGE website (the entry sheet).
+ENTER_IN_IPLEDGE = "enter_in_ipledge"
 # Days Today looks ahead unless the clinic says otherwise.
 DEFAULT_TRIAGE_HORIZON_DAYS = 7

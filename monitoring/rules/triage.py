@@ -13,8 +13,19 @@ from . import constants as c
 from .results import Due, Status, Triage
 
 
-def triage(status: Status, on: date, horizon_days: int = c.DEFAULT_TRIAGE_HORIZON_DAYS) -> Triage:
-    """The first group that applies, with the date that sorts it and the next step."""
+def triage(
+    status: Status,
+    on: date,
+    horizon_days: int = c.DEFAULT_TRIAGE_HORIZON_DAYS,
+    *,
+    to_enter: bool = False,
+) -> Triage:
+    """The first group that applies, with the date that sorts it and the next step.
+
+    `to_enter`: values of this cycle wait to be typed into iPLEDGE (the entry sheet, kept by
+    the clinic outside the rules); it matters while a window is open or a prescription waits
+    at the pharmacy, because iPLEDGE must hold them before the pick-up.
+    """
     horizon = on + timedelta(days=horizon_days)
     codes = [b.code for b in status.blockers]
     tasks = sorted(
@@ -25,7 +36,11 @@ def triage(status: Status, on: date, horizon_days: int = c.DEFAULT_TRIAGE_HORIZO
         return Triage(c.SAFETY, on, safety[0])
     if status.course_open:
         window = status.window
-        if window is not None and window.opens_on <= on <= window.closes_on:
+        window_open = window is not None and window.opens_on <= on <= window.closes_on
+        if to_enter and (window_open or status.awaiting_pickup_since is not None):
+            by = window.closes_on if window_open else on
+            return Triage(c.TO_ENTER, by, c.ENTER_IN_IPLEDGE)
+        if window_open:
             return Triage(c.WINDOW_CLOSING, window.closes_on, _gate_step(status, codes))
         needed_on = status.next_prescription_needed_on
         if needed_on is not None and needed_on <= horizon:

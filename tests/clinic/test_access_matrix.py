@@ -87,6 +87,7 @@ SPEC = {
     "reminders:retry": ("reminder", {"POST": CSA}),
     "monitoring:worklist": (None, {"GET": CSA}),
     "monitoring:lab_create": ("patient", {"GET": CS, "POST": CS}),
+    "monitoring:ipledge_sheet": ("patient", {"GET": CSA, "POST": CS}),
     "monitoring:visit_create": ("patient", {"GET": CS, "POST": CS}),
     "monitoring:prescription_create": ("patient", {"GET": C, "POST": C}),
     "monitoring:end_treatment": ("patient", {"GET": CS, "POST": CS}),

@@ -23,3 +23,20 @@ def build(builder):
         return patient
 
     return make
+
+
+@pytest.fixture
+def entered(staff):
+    """entered(patient): staff tick every item of the patient's iPLEDGE sheet that is ready, as
+    after typing them into iPLEDGE; the patient then moves past the `to_enter` group."""
+    from monitoring import ipledge, services
+    from monitoring.history import load_history, load_ipledge_ticks
+
+    def tick_all(patient):
+        _, history = load_history(patient)
+        sheet = ipledge.build(history, patient.clinic.today(), load_ipledge_ticks(patient))
+        for item in sheet.pending:
+            services.record_ipledge_entry(patient, by=staff, item=item.item)
+        return patient
+
+    return tick_all

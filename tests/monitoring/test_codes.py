@@ -12,6 +12,7 @@ ENGINE_CODES = [
     *rules.TRIAGE_GROUPS,
     rules.WRITE_PRESCRIPTION,
     rules.RECORD_PICKUP,
+    rules.ENTER_IN_IPLEDGE,
 ]
 
 

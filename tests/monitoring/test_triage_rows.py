@@ -45,11 +45,16 @@ def test_the_kept_rows_equal_a_fresh_computation_for_every_demo_patient(db, monk
                 assert worklist.refresh_clinic(clinic) == 0
 
 
-def test_every_write_updates_its_patients_row_in_the_same_transaction(build, builder, staff):
+def test_every_write_updates_its_patients_row_in_the_same_transaction(
+    build, builder, staff, entered
+):
     patient = build(demo.scenario_no_contraception)
     row = PatientTriage.objects.get(patient=patient)
     assert (row.group, row.step) == ("window_closing", "contraception_unconfirmed")
     builder.contraception(patient, 0, started=-60)
+    row.refresh_from_db()
+    assert (row.group, row.step) == ("to_enter", "enter_in_ipledge")
+    entered(patient)
     row.refresh_from_db()
     assert (row.group, row.step) == ("window_closing", "write_prescription")
     assert row.computed_on == patient.clinic.today()
@@ -87,7 +92,7 @@ def test_a_change_of_the_clinics_horizon_recomputes_every_row(build, builder, st
 def test_the_next_day_the_rows_are_refreshed_before_today_is_read(build, client_for, staff):
     """Rows answer for one date: the first read of a new day brings them up to date."""
     patient = build(demo.scenario_window_closing)  # window closes tomorrow
-    assert PatientTriage.objects.get(patient=patient).group == "window_closing"
+    assert PatientTriage.objects.get(patient=patient).group == "to_enter"
     with time_machine.travel(timezone.now() + datetime.timedelta(days=2), tick=False):
         day = worklist.clinic_day(patient.clinic)
         assert patient.pk in [i.patient.pk for i in day.groups["needs_prescription"]]

@@ -93,10 +93,10 @@ def test_nobody_mid_supply_with_nothing_due_is_on_today(demo_clinic):
         assert not (mid_supply and not tasks_soon and not safety), patient
 
 
-def test_the_api_worklist_words_next_steps_for_the_callers_role(client_for, staff, build):
+def test_the_api_worklist_words_next_steps_for_the_callers_role(client_for, staff, build, entered):
     from clinic import demo
 
-    build(demo.scenario_ready)
+    entered(build(demo.scenario_ready))
     api = APIClient()
     api.force_authenticate(staff)
     body = api.get("/api/v1/worklist/").json()
@@ -162,6 +162,6 @@ def test_the_patient_list_shows_each_patients_group(client_for, staff, build):
     ready = build(demo.scenario_window_closing)
     mid_supply = build(overdue_by(-27), enrolled=-80)
     page = client_for(staff).get(reverse("patients:list")).content.decode()
-    assert page.count("Pick-up window open") == 1
+    assert page.count(">To enter in iPLEDGE<") == 1
     assert page.count(">On track<") == 1
     assert ready.mrn in page and mid_supply.mrn in page

@@ -63,9 +63,9 @@ def test_a_patient_mid_supply_is_on_track_and_not_listed(client_for, staff, buil
     assert patient.get_absolute_url() not in response.content.decode()
 
 
-def test_windows_closing_are_sorted_by_closing_date(client_for, staff, clinician, build):
-    later = build(demo.scenario_ready)  # closes today + 5
-    sooner = build(demo.scenario_window_closing)  # closes today + 1
+def test_windows_closing_are_sorted_by_closing_date(client_for, staff, clinician, build, entered):
+    later = entered(build(demo.scenario_ready))  # closes today + 5
+    sooner = entered(build(demo.scenario_window_closing))  # closes today + 1
     response = client_for(staff).get(URL)
     found = rows(response, "window_closing")
     assert pks(found) == [sooner.pk, later.pk]
@@ -80,8 +80,8 @@ def test_windows_closing_are_sorted_by_closing_date(client_for, staff, clinician
     assert steps(client_for(clinician).get(URL), "window_closing")[0] == ("Write the prescription.")
 
 
-def test_staff_are_never_told_to_write_a_prescription(client_for, staff, build):
-    build(demo.scenario_ready)
+def test_staff_are_never_told_to_write_a_prescription(client_for, staff, build, entered):
+    entered(build(demo.scenario_ready))
     build(demo.scenario_window_closing)
     build(demo.scenario_no_contraception)
     page = client_for(staff).get(URL).content.decode()
@@ -174,9 +174,9 @@ def test_filters_by_risk_category_and_group(client_for, staff, build):
     response = client.get(URL, {"category": "cannot_get_pregnant"})
     every = {pk for _k, _t, found, _n in response.context["sections"] for pk in pks(found)}
     assert every == {cannot.pk}
-    response = client.get(URL, {"group": "window_closing"})
-    assert [key for key, _t, _r, _n in response.context["sections"]] == ["window_closing"]
-    assert pks(rows(response, "window_closing")) == [can.pk]
+    response = client.get(URL, {"group": "to_enter"})
+    assert [key for key, _t, _r, _n in response.context["sections"]] == ["to_enter"]
+    assert pks(rows(response, "to_enter")) == [can.pk]
     # Unknown filter values are ignored, never a 500.
     assert client.get(URL, {"category": "x", "group": "<script>", "page": "z"}).status_code == 200
 
@@ -195,13 +195,13 @@ def test_a_group_shows_its_first_50_with_a_link_to_the_rest(client_for, staff, c
 
 def test_csv_export_of_one_group(client_for, staff, build):
     patient = build(demo.scenario_window_closing)
-    response = client_for(staff).get(URL, {"format": "csv", "group": "window_closing"})
+    response = client_for(staff).get(URL, {"format": "csv", "group": "to_enter"})
     assert response["Content-Type"].startswith("text/csv")
     assert "attachment" in response["Content-Disposition"]
     table = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
     assert table[0] == list(worklist.CSV_HEADER)
     assert [line[2] for line in table[1:]] == [patient.mrn]
-    assert table[1][0] == "Pick-up window open"
+    assert table[1][0] == "To enter in iPLEDGE"
     assert table[1][6] == "tomorrow"
 
 

@@ -128,6 +128,26 @@ def test_a_dispensed_prescription_no_longer_waits_for_pick_up():
     assert status(history, D).awaiting_pickup_since is None
 
 
+# to_enter: values wait to be typed into iPLEDGE while a window is open or a pick-up waits.
+
+
+def test_values_to_enter_in_ipledge_come_right_after_safety():
+    open_window = made(blockers=("contraception_unconfirmed",), window=Window(D, D + days(6)))
+    found = triage(open_window, D, H, to_enter=True)
+    assert (found.group, found.sort_on, found.step) == ("to_enter", D + days(6), "enter_in_ipledge")
+    assert triage(open_window, D, H).group == "window_closing"
+    unsafe = made(blockers=("mood_review_required",), window=Window(D, D + days(6)))
+    assert triage(unsafe, D, H, to_enter=True).group == "safety"
+
+
+def test_values_to_enter_matter_only_while_a_window_is_open_or_a_pick_up_waits():
+    closed = made(needed_on=D + days(3), window=Window(D - days(7), D - days(1)))
+    assert triage(closed, D, H, to_enter=True).group == "ready"
+    waiting = replace(made(needed_on=D), awaiting_pickup_since=D - days(1))
+    assert triage(waiting, D, H, to_enter=True).group == "to_enter"
+    assert triage(made(ended=True), D, H, to_enter=True).group == "inactive"
+
+
 # needs_prescription and ready: from H days before the supply runs out.
 
 
@@ -283,7 +303,7 @@ def test_a_positive_test_in_treatment_is_safety():
 # holds, each condition written here straight from the table of docs/clinic-day.md.
 
 
-def conditions(found: Status, on: date, horizon: int) -> dict[str, bool]:
+def conditions(found: Status, on: date, horizon: int, to_enter: bool) -> dict[str, bool]:
     codes = {b.code for b in found.blockers}
     tasks = [d for d in found.due if d.code in TASKS]
     window = found.window
@@ -291,6 +311,12 @@ def conditions(found: Status, on: date, horizon: int) -> dict[str, bool]:
     due_by_horizon = needed_on is not None and needed_on <= on + days(horizon)
     return {
         "safety": bool(codes & {"mood_review_required", "pregnancy_test_positive"}),
+        "to_enter": found.course_open
+        and to_enter
+        and (
+            (window is not None and window.opens_on <= on <= window.closes_on)
+            or found.awaiting_pickup_since is not None
+        ),
         "window_closing": found.course_open
         and window is not None
         and window.opens_on <= on <= window.closes_on,
@@ -315,13 +341,15 @@ TASKS = {
 
 
 @rules_settings
-@given(histories(), st.integers(-40, 40), st.integers(1, 30))
-def test_every_patient_lands_in_exactly_one_group_the_first_that_applies(history, offset, horizon):
+@given(histories(), st.integers(-40, 40), st.integers(1, 30), st.booleans())
+def test_every_patient_lands_in_exactly_one_group_the_first_that_applies(
+    history, offset, horizon, to_enter
+):
     on = max(history.enrolled_on, D) + days(offset)
     found_status = status(history, on)
-    found = triage(found_status, on, horizon)
-    holds = conditions(found_status, on, horizon)
+    found = triage(found_status, on, horizon, to_enter=to_enter)
+    holds = conditions(found_status, on, horizon, to_enter)
     assert list(holds) == list(TRIAGE_GROUPS)
     assert found.group == next(g for g in TRIAGE_GROUPS if holds[g])
-    if found.group in ("safety", "window_closing", "needs_prescription", "ready"):
+    if found.group in ("safety", "to_enter", "window_closing", "needs_prescription", "ready"):
         assert found.step is not None and found.sort_on is not None
