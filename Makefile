@@ -6,13 +6,15 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/pip install --quiet --disable-pip-version-check
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_DEV := $(VENV)/.installed-dev
+# The patients' Spanish, compiled from the catalogue in the repository (the .mo is not kept in git).
+MO := locale/es/LC_MESSAGES/django.mo
 PORT ?= 8000
 # Links in emails and the calendar feed follow the port served (honcho gives the worker and beat
 # ports of their own, so SITE_URL is set here, once, for all three processes).
 export SITE_URL ?= http://127.0.0.1:$(PORT)
 export DJANGO_DEBUG ?= true
 
-.PHONY: run test lint install install-dev browsers clean screenshots
+.PHONY: run test lint install install-dev browsers clean screenshots messages
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is needed ($(PYTHON) not found)"; exit 1; }
@@ -29,8 +31,21 @@ $(STAMP_DEV): $(STAMP_RUN) requirements-dev.txt
 	$(PIP) --no-build-isolation -r requirements-dev.txt
 	touch $@
 
-install: $(STAMP_RUN)
-install-dev: $(STAMP_DEV)
+install: $(STAMP_RUN) $(MO)
+install-dev: $(STAMP_DEV) $(MO)
+
+# compilemessages needs gettext's msgfmt: Debian's `gettext` is installed when missing (as root),
+# like chromium below; without it, locale/msgfmt.py (standard library only) writes the same .mo.
+$(MO): locale/es/LC_MESSAGES/django.po locale/msgfmt.py | $(STAMP_RUN)
+	@if ! command -v msgfmt >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gettext >/dev/null) \
+	    || echo "WARNING: could not install gettext; compiling locale/ with locale/msgfmt.py"; \
+	fi
+	if command -v msgfmt >/dev/null; then \
+	  $(BIN)/python manage.py compilemessages --locale es --ignore '.venv' --ignore 'var' && touch $@; \
+	else $(BIN)/python locale/msgfmt.py $< $@; fi
+
+messages: $(MO)
 
 # Web server, Celery worker and beat together; Ctrl-C stops all three.
 run: install

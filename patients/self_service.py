@@ -3,16 +3,21 @@
 No login (patients have no password): the signed token is the key, and it names one patient.
 Pages say what is needed in plain words and never show a result. CSRF protection stays on,
 except for the one-click unsubscribe POST (RFC 8058), which can only opt the patient out.
+Every page is in the patient's language (Patient.preferred_language, switched on the page):
+the words are in locale/, and the staff pages, which share no view with these, stay English.
 """
 
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
+from django.core import signing as django_signing
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -26,28 +31,72 @@ from monitoring.reminders.emails import patient_links
 from monitoring.reminders.planner import DUE_CODE_KINDS
 
 from . import services
-from .models import ContraceptionMethod, Patient, Source
+from .models import ContraceptionMethod, Language, Patient, Source
 
 # Why the clinic needs to talk with the patient when the registry has no plainer reason: no
 # clinical detail (the page may be read over a shoulder), no result and no screen named.
-TALK_DEFAULT = "Your prescriber needs to go over your treatment with you before the next "
-TALK_DEFAULT += "prescription."
+TALK_DEFAULT = gettext_lazy(
+    "Your prescriber needs to go over your treatment with you before the next prescription."
+)
+
+# The methods in the patient's words and language (the staff pages keep the model's labels).
+M = ContraceptionMethod
+METHOD_WORDS = {
+    M.TUBAL_STERILIZATION: gettext_lazy("Tubal sterilization (tubes tied)"),
+    M.PARTNER_VASECTOMY: gettext_lazy("Partner's vasectomy"),
+    M.IUD: gettext_lazy("Intrauterine device (IUD)"),
+    M.COMBINED_ORAL_CONTRACEPTIVE: gettext_lazy("Combined birth control pill"),
+    M.TRANSDERMAL_PATCH: gettext_lazy("Skin patch"),
+    M.INJECTABLE: gettext_lazy("Injection (shot)"),
+    M.IMPLANT: gettext_lazy("Implant"),
+    M.VAGINAL_RING: gettext_lazy("Vaginal ring"),
+    M.MALE_CONDOM: gettext_lazy("Male condom"),
+    M.DIAPHRAGM_WITH_SPERMICIDE: gettext_lazy("Diaphragm with spermicide"),
+    M.CERVICAL_CAP_WITH_SPERMICIDE: gettext_lazy("Cervical cap with spermicide"),
+    M.VAGINAL_SPONGE: gettext_lazy("Vaginal sponge"),
+    M.PROGESTIN_ONLY_PILL: gettext_lazy("Progestin-only pill (does not count)"),
+}
 
 
 class ContraceptionForm(forms.Form):
     methods = forms.MultipleChoiceField(
-        choices=ContraceptionMethod.choices,
+        choices=[(code, METHOD_WORDS.get(code, label)) for code, label in M.choices],
         required=False,
         widget=forms.CheckboxSelectMultiple,
-        label="The methods you use now",
+        label=gettext_lazy("The methods you use now"),
     )
-    abstinence = forms.BooleanField(required=False, label="I commit to not having sex (abstinence)")
+    abstinence = forms.BooleanField(
+        required=False, label=gettext_lazy("I commit to not having sex (abstinence)")
+    )
 
     def clean(self):
         data = super().clean()
         if not data.get("methods") and not data.get("abstinence"):
-            raise ValidationError("Tick the methods you use, or abstinence.")
+            raise ValidationError(_("Tick the methods you use, or abstinence."))
         return data
+
+
+LANGUAGE_CHANGED = {
+    Language.ENGLISH: gettext_lazy("Your emails, this page and your calendar are now in English."),
+    Language.SPANISH: gettext_lazy("Your emails, this page and your calendar are now in Spanish."),
+}
+
+
+class LanguageForm(forms.Form):
+    language = forms.ChoiceField(choices=Language.choices)
+
+
+def _language_of(request, token) -> str:
+    """The language of a page whose link no longer opens: the patient's when the signature is
+    good (an expired link), else the browser's English or Spanish."""
+    try:
+        data = django_signing.loads(token, salt=signing.PAGE_SALT)
+        patient = Patient.objects.filter(pk=data.get("p")).only("preferred_language").first()
+    except (django_signing.BadSignature, AttributeError):
+        patient = None
+    if patient is not None:
+        return patient.preferred_language
+    return translation.get_language_from_request(request)
 
 
 def _guarded(view):
@@ -57,10 +106,15 @@ def _guarded(view):
         try:
             patient = signing.patient_for_page(token)
         except signing.LinkExpired:
-            return render(request, "self_service/expired.html", status=410)
+            with translation.override(_language_of(request, token)):
+                return render(request, "self_service/expired.html", status=410)
         except Http404:
-            return render(request, "self_service/invalid.html", status=404)
-        return view(request, token, patient, *args, **kwargs)
+            with translation.override(_language_of(request, token)):
+                return render(request, "self_service/invalid.html", status=404)
+        with translation.override(patient.preferred_language):
+            response = view(request, token, patient, *args, **kwargs)
+        response["Content-Language"] = patient.preferred_language
+        return response
 
     wrapper.__name__ = view.__name__
     wrapper.__doc__ = view.__doc__
@@ -90,7 +144,7 @@ def _page_context(patient: Patient) -> dict:
         if step and step not in steps:
             steps.append(step)
         elif not step:
-            reason = codes.entry(blocker.code).patient_talk or TALK_DEFAULT
+            reason = str(codes.entry(blocker.code).patient_talk or TALK_DEFAULT)
             if reason not in talk:
                 talk.append(reason)
     upcoming = [
@@ -114,6 +168,8 @@ def _page_context(patient: Patient) -> dict:
         "asks_contraception": patient.can_get_pregnant,
         "questions_open": rules.constants.COMPREHENSION_INCOMPLETE
         in {b.code for b in status.blockers},
+        # Each language named in its own words, so a patient finds theirs.
+        "languages": Language.choices,
         **patient_links(patient),
     }
 
@@ -126,6 +182,21 @@ def page(request, token, patient):
     context = _page_context(patient)
     context.update(token=token, contraception_form=ContraceptionForm())
     return render(request, "self_service/page.html", context)
+
+
+@_guarded
+@require_POST
+def language(request, token, patient):
+    """The patient's language for this page, their emails and their calendar."""
+    form = LanguageForm(request.POST)
+    if not form.is_valid():
+        context = _page_context(patient)
+        context.update(token=token, contraception_form=ContraceptionForm(), language_form=form)
+        return render(request, "self_service/page.html", context, status=400)
+    services.set_preferred_language(patient, form.cleaned_data["language"])
+    with translation.override(patient.preferred_language):
+        messages.success(request, str(LANGUAGE_CHANGED[patient.preferred_language]))
+    return redirect("self_service:page", token=token)
 
 
 @_guarded
@@ -146,7 +217,7 @@ def confirm_contraception(request, token, patient):
         except ValidationError as error:
             form.add_error(None, error)
         else:
-            messages.success(request, "Thank you: the clinic will see the methods you use.")
+            messages.success(request, _("Thank you: the clinic will see the methods you use."))
             return redirect("self_service:page", token=token)
     context = _page_context(patient)
     context.update(token=token, contraception_form=form)
@@ -157,7 +228,7 @@ def confirm_contraception(request, token, patient):
 @require_POST
 def questions_done(request, token, patient):
     monitoring_services.record_comprehension_report(patient, on=patient.clinic.today())
-    messages.success(request, "Thank you: the clinic will see that the questions are done.")
+    messages.success(request, _("Thank you: the clinic will see that the questions are done."))
     return redirect("self_service:page", token=token)
 
 
@@ -173,7 +244,13 @@ def unsubscribe(request, token):
     try:
         patient = signing.patient_for_unsubscribe(token)
     except Http404:
-        return render(request, "self_service/invalid.html", status=404)
+        with translation.override(translation.get_language_from_request(request)):
+            return render(request, "self_service/invalid.html", status=404)
+    with translation.override(patient.preferred_language):
+        return _unsubscribe(request, token, patient)
+
+
+def _unsubscribe(request, token, patient):
     if request.method == "POST":
         with transaction.atomic():
             if not patient.email_opt_out:

@@ -10,4 +10,5 @@ urlpatterns = [
     path("<str:token>/", self_service.page, name="page"),
     path("<str:token>/contraception/", self_service.confirm_contraception, name="contraception"),
     path("<str:token>/questions/", self_service.questions_done, name="questions"),
+    path("<str:token>/language/", self_service.language, name="language"),
 ]

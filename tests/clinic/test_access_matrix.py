@@ -82,6 +82,7 @@ SPEC = {
     "self_service:page": ("token", {"GET": "public"}),
     "self_service:contraception": ("token", {"POST": "public"}),
     "self_service:questions": ("token", {"POST": "public"}),
+    "self_service:language": ("token", {"POST": "public"}),
     "reminders:list": (None, {"GET": CSA}),
     "reminders:patient": ("patient", {"GET": CSA}),
     "reminders:retry": ("reminder", {"POST": CSA}),
