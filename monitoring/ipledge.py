@@ -58,6 +58,14 @@ class Tick:
     entered_at: object = None
 
 
+# How Today names each item in one line.
+SHORT_NAMES = {
+    COUNSELING: "counseling",
+    CONTRACEPTION: "the two forms of contraception",
+    PREGNANCY_TEST: "the pregnancy test",
+}
+
+
 @dataclass(frozen=True)
 class SheetItem:
     item: str
@@ -121,7 +129,7 @@ def build(history: rules.History, on: date, ticks: Iterable[Tick] = ()) -> Sheet
     window = rules.window(history, on)
     candidates = [_counseling(ctx, since)]
     if ctx.history.can_get_pregnant:
-        candidates += [_contraception(ctx, since), _pregnancy_test(ctx)]
+        candidates += [_contraception(ctx, since), _pregnancy_test(ctx, since)]
     mine = [t for t in ticks if t.cycle_from == since]
     items = []
     for item in candidates:
@@ -173,10 +181,11 @@ def _contraception(ctx, since: date) -> SheetItem:
     )
 
 
-def _pregnancy_test(ctx) -> SheetItem:
+def _pregnancy_test(ctx, since: date) -> SheetItem:
     title = "Pregnancy test result"
     test = ctx.qualifying
-    if test is None:
+    # A test collected before the cycle began was entered for the last prescription.
+    if test is None or test.collected_on < since:
         return SheetItem(
             PREGNANCY_TEST, title, (), "No qualifying negative test in the last 7 days."
         )

@@ -87,8 +87,8 @@ def _what(found: rules.Triage, status: rules.Status, sheet: ipledge.Sheet) -> st
     if found.step == rules.WRITE_PRESCRIPTION:
         return "Nothing blocks the next prescription."
     if found.step == rules.ENTER_IN_IPLEDGE:
-        titles = ", ".join(i.title.lower() for i in sheet.pending)
-        return f"To enter in iPLEDGE: {titles}."
+        names = [ipledge.SHORT_NAMES[i.item] for i in sheet.pending]
+        return f"To enter in iPLEDGE: {rules.text.listing(names)}."
     if found.step == rules.RECORD_PICKUP:
         return f"Prescription written {rules.text.day(status.awaiting_pickup_since)}."
     return ""

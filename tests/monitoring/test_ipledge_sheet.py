@@ -86,7 +86,7 @@ def test_the_sheet_page_shows_values_with_copy_buttons_and_ticks(client_for, sta
     client = client_for(staff)
     url = reverse("monitoring:ipledge_sheet", args=[patient.pk])
     page = client.get(url).content.decode()
-    assert page.count("data-copy=") == 1 + 2 + 4
+    assert page.count("data-copy=") == 1 + 2 + 4 + (1 if patient.ipledge_id else 0)
     assert "Not entered yet" in page and "Enter by" in page
     response = client.post(url, {"item": "pregnancy_test"})
     assert response.status_code == 302
@@ -106,3 +106,12 @@ def test_the_patient_page_shows_what_is_entered_and_what_is_not(client_for, staf
     assert "Prescriber: confirm the patient was counseled: entered" in page
     assert "Pregnancy test result: to enter" in page
     assert "Today: To enter in iPLEDGE" in page
+
+
+def test_mid_supply_the_test_of_the_last_prescription_is_not_entered_again(build, builder):
+    """The monthly test that qualified the prescription dispensed yesterday belongs to the last
+    cycle: the sheet of the new cycle waits for next month's test."""
+    patient = build(demo.scenario_in_treatment, enrolled=-80)
+    item = sheet_of(patient).item("pregnancy_test")
+    assert not item.ready
+    assert "No qualifying negative test" in item.missing
