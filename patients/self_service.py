@@ -39,15 +39,15 @@ TALK_DEFAULT = gettext_lazy(
     "Your prescriber needs to go over your treatment with you before the next prescription."
 )
 
-# The methods in the patient's words and language (the staff pages keep the model's labels).
+# The methods in the patient's language: the model's English labels, marked for translation.
 M = ContraceptionMethod
 METHOD_WORDS = {
-    M.TUBAL_STERILIZATION: gettext_lazy("Tubal sterilization (tubes tied)"),
+    M.TUBAL_STERILIZATION: gettext_lazy("Tubal sterilization"),
     M.PARTNER_VASECTOMY: gettext_lazy("Partner's vasectomy"),
     M.IUD: gettext_lazy("Intrauterine device (IUD)"),
-    M.COMBINED_ORAL_CONTRACEPTIVE: gettext_lazy("Combined birth control pill"),
-    M.TRANSDERMAL_PATCH: gettext_lazy("Skin patch"),
-    M.INJECTABLE: gettext_lazy("Injection (shot)"),
+    M.COMBINED_ORAL_CONTRACEPTIVE: gettext_lazy("Combined oral contraceptive"),
+    M.TRANSDERMAL_PATCH: gettext_lazy("Transdermal patch"),
+    M.INJECTABLE: gettext_lazy("Injectable"),
     M.IMPLANT: gettext_lazy("Implant"),
     M.VAGINAL_RING: gettext_lazy("Vaginal ring"),
     M.MALE_CONDOM: gettext_lazy("Male condom"),

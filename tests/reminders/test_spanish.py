@@ -173,9 +173,11 @@ def test_every_method_a_patient_ticks_has_words_in_both_languages():
     from django.utils import translation
 
     assert set(self_service.METHOD_WORDS) == set(ContraceptionMethod.values)
-    for words in self_service.METHOD_WORDS.values():
+    for code, words in self_service.METHOD_WORDS.items():
         with translation.override("es"):
             spanish = str(words)
+        # English readers see the labels they always saw; Spanish readers their own words.
+        assert str(words) == ContraceptionMethod(code).label
         assert spanish and spanish != str(words)
 
 
