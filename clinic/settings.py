@@ -281,6 +281,14 @@ else:
         "processed_folder": str(BROKER_DIR / "processed"),
         "store_processed": False,
     }
+# Beat keeps its schedule state here; clinic/celery.py creates the folder (a fresh checkout has
+# no var/, and beat must not die at start because of it).
+CELERY_BEAT_SCHEDULE_FILENAME = os.environ.get(
+    "CELERY_BEAT_SCHEDULE_FILENAME", str(BASE_DIR / "var" / "celerybeat-schedule")
+)
+# The dispatcher has a queue of its own, so a backlog of sends never delays it; every worker of
+# `make run` consumes both queues (Procfile).
+CELERY_TASK_ROUTES = {"monitoring.tasks.dispatch_reminders": {"queue": "dispatch"}}
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

@@ -21,7 +21,9 @@ quiet hours (a rescued row, a message delayed in the queue) defers its row (send
 
 import datetime as dt
 import logging
+from dataclasses import dataclass, field
 
+import redis
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
@@ -98,7 +100,9 @@ def _reclaim_stuck(now: dt.datetime, limit: int) -> list[int]:
     return reclaimed
 
 
-def _enqueue(ids: list[int], claimed_at: dt.datetime) -> None:
+def _enqueue(ids: list[int], claimed_at: dt.datetime) -> int:
+    """Enqueue each claimed id; returns how many reached the broker. When the broker is down,
+    the rest go back to pending for the next run."""
     from monitoring.tasks import send_reminder
 
     for index, pk in enumerate(ids):
@@ -109,16 +113,75 @@ def _enqueue(ids: list[int], claimed_at: dt.datetime) -> None:
             Reminder.objects.filter(
                 id__in=ids[index:], status=ReminderStatus.SENDING, claimed_at=claimed_at
             ).update(status=ReminderStatus.PENDING, claimed_at=None)
-            return
+            return index
+    return len(ids)
+
+
+# A key the dispatcher keeps in Redis. Redis here keeps nothing on disk: when the key is gone,
+# Redis restarted and every queued message with it, so claimed rows are claimed again now
+# rather than after REMINDER_CLAIM_TIMEOUT_SECONDS. Safe: a claimed row has no attempt yet,
+# and the sender starts an attempt only by a compare-and-swap on the claim, so a message that
+# did survive and its replacement never both send.
+BROKER_MARK = "ipledge:reminders:broker-mark"
+
+
+def broker_was_reset() -> bool:
+    if not settings.REDIS_URL:
+        return False  # the filesystem broker keeps its messages on disk
+    try:
+        client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2)
+        return bool(client.set(BROKER_MARK, "1", nx=True))
+    except redis.RedisError:
+        return False  # down: nothing can be enqueued now anyway
+
+
+def _reclaim_after_reset(now: dt.datetime, limit: int) -> list[int]:
+    claimed = Reminder.objects.filter(
+        status=ReminderStatus.SENDING, claimed_at__isnull=False, claimed_at__lt=now
+    ).values_list("id", "claimed_at")[:limit]
+    again = []
+    for pk, claimed_at in list(claimed):
+        if Reminder.objects.filter(
+            id=pk, status=ReminderStatus.SENDING, claimed_at=claimed_at
+        ).update(claimed_at=now, updated_at=now):
+            again.append(pk)
+    if again:
+        log.warning("broker restarted: %s queued reminders enqueued again", len(again))
+    return again
+
+
+@dataclass
+class Dispatched:
+    claimed: list[int] = field(default_factory=list)
+    enqueued: int = 0
+
+    @property
+    def handed_back(self) -> int:
+        return len(self.claimed) - self.enqueued
+
+
+def dispatch(now: dt.datetime | None = None, *, limit: int | None = None) -> Dispatched:
+    """Claim due and stuck rows; their tasks are enqueued only once the claim is committed,
+    so a rolled-back transaction enqueues nothing (docs/quality.md F6)."""
+    now = now or timezone.now()
+    limit = limit or settings.REMINDER_DISPATCH_BATCH
+    result = Dispatched()
+    reset = broker_was_reset()
+
+    def enqueue():
+        result.enqueued = _enqueue(result.claimed, now)
+
+    with transaction.atomic():
+        result.claimed = _claim_due(now, limit) + _reclaim_stuck(now, limit)
+        if reset:
+            result.claimed += [
+                pk for pk in _reclaim_after_reset(now, limit) if pk not in result.claimed
+            ]
+        if result.claimed:
+            transaction.on_commit(enqueue)
+    return result
 
 
 def dispatch_due(now: dt.datetime | None = None, *, limit: int | None = None) -> list[int]:
-    """Claim due and stuck rows; their tasks are enqueued only once the claim is committed,
-    so a rolled-back transaction enqueues nothing (docs/quality.md F6). Returns the claimed ids."""
-    now = now or timezone.now()
-    limit = limit or settings.REMINDER_DISPATCH_BATCH
-    with transaction.atomic():
-        ids = _claim_due(now, limit) + _reclaim_stuck(now, limit)
-        if ids:
-            transaction.on_commit(lambda: _enqueue(ids, now))
-    return ids
+    """The ids claimed by one dispatch run."""
+    return dispatch(now, limit=limit).claimed

@@ -15,4 +15,10 @@ class Command(BaseCommand):
         result = planner.plan_all()
         self.stdout.write(f"{result.patients} patients checked, {result.created} reminders added.")
         if and_dispatch:
-            self.stdout.write(f"{len(dispatch.dispatch_due())} reminders enqueued.")
+            done = dispatch.dispatch()
+            self.stdout.write(f"{done.enqueued} reminders enqueued.")
+            if done.handed_back:
+                self.stderr.write(
+                    f"{done.handed_back} reminders could not be enqueued (the broker is not "
+                    "reachable); they stay pending and go out once it is back."
+                )
