@@ -84,11 +84,13 @@ def pages(urls: dict) -> dict:
 
 
 def refresh_function():
-    try:
-        from monitoring import triage_rows
-    except ImportError:
-        return None
-    return getattr(triage_rows, "refresh_clinic", None)
+    from monitoring.worklist import mark_stale, refresh_clinic
+
+    def refresh(clinic, on):
+        mark_stale(clinic)  # the daily run after midnight: every row answers for yesterday
+        return refresh_clinic(clinic, on)
+
+    return refresh
 
 
 def batch(what: str) -> dict:
@@ -105,7 +107,7 @@ def batch(what: str) -> dict:
     else:
         refresh = refresh_function()
         if refresh is None:
-            return {"skipped": "monitoring.triage_rows.refresh_clinic does not exist yet"}
+            return {"skipped": "no triage refresh"}
 
         def job():
             return refresh(clinic, clinic.today())

@@ -70,7 +70,6 @@ INSTALLED_APPS = [
     "crispy_forms",
     "crispy_bootstrap5",
     "rest_framework",
-    "rest_framework.authtoken",  # unused since the knox tokens; kept while views.py imports it
     "knox",
     "django_otp",
     "django_otp.plugins.otp_totp",

@@ -458,14 +458,5 @@ class RefusedOut(serializers.Serializer):
     blockers = BlockerOut(many=True)
 
 
-class TokenIn(serializers.Serializer):
-    username = serializers.CharField()
-    password = serializers.CharField(style={"input_type": "password"})
-
-
-class TokenOut(serializers.Serializer):
-    token = serializers.CharField()
-
-
 class DetailOut(serializers.Serializer):
     detail = serializers.CharField()

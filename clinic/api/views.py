@@ -10,7 +10,6 @@ from django.db import IntegrityError
 from drf_spectacular.utils import extend_schema
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework import exceptions, status
-from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -26,7 +25,7 @@ from patients.models import Consent, ContraceptionConfirmation, PregnancyTest
 from . import serializers as s
 from .parsers import EvidenceUploadParser, JSONParser
 from .permissions import IsClinicMember
-from .schema import FIELD_ERRORS, ON_PARAMETER, document
+from .schema import ON_PARAMETER, document
 
 
 def field_errors(error: DjangoValidationError) -> dict:
@@ -98,19 +97,6 @@ class RecordCollection(ClinicView):
 def listing(summary: str, out):
     """The schema of a GET on a record collection."""
     return document(summary, ok=out(many=True), errors=(403, 404))
-
-
-class Token(ObtainAuthToken):
-    # A wrong username and a wrong password get the same answer (AuthTokenSerializer's).
-
-    @extend_schema(
-        summary="Exchange a username and password for an API token",
-        request=s.TokenIn,
-        responses={200: s.TokenOut, 400: FIELD_ERRORS},
-        auth=[],
-    )
-    def post(self, request, *args, **kwargs):
-        return super().post(request, *args, **kwargs)
 
 
 class Schema(SpectacularAPIView):

@@ -25,7 +25,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.mail import get_connection
 from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
-from django.db.models import F
+from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
 from monitoring import rules
@@ -297,7 +297,12 @@ def deliver(reminder_id: int) -> str:
         return _attempt_failed(reminder, attempt, failure)
     # Accepted by the SMTP server: only now is it sent. Unconditional on the claim, so a slow
     # attempt that was meanwhile rescued by the dispatcher still ends as sent.
+    # An earlier attempt's error no longer describes the row; a possible duplicate keeps its
+    # explanation beside its flag.
     Reminder.objects.filter(pk=reminder.pk, status=ReminderStatus.SENDING).update(
-        status=ReminderStatus.SENT, sent_at=timezone.now(), updated_at=timezone.now()
+        status=ReminderStatus.SENT,
+        sent_at=timezone.now(),
+        updated_at=timezone.now(),
+        last_error=Case(When(possible_duplicate=True, then=F("last_error")), default=Value("")),
     )
     return "sent"

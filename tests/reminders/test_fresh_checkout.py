@@ -38,12 +38,13 @@ def test_beat_starts_in_a_checkout_without_var(tmp_path):
         CELERY_BROKER_DIR=str(tmp_path / "var" / "broker"),
         CELERY_BEAT_SCHEDULE_FILENAME=str(tmp_path / "var" / "celerybeat-schedule"),
         REMINDER_DISPATCH_EVERY_SECONDS="2",
+        PYTHONPATH=str(ROOT),
     )
     log = tmp_path / "beat.log"
     with log.open("w") as out:
         beat = subprocess.Popen(  # noqa: S603 - our own celery, fixed arguments
             [CELERY, "-A", "clinic", "beat", "--loglevel=INFO"],
-            cwd=ROOT,
+            cwd=tmp_path,  # a checkout of its own: nothing made under the repository
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,

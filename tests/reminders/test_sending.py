@@ -408,3 +408,21 @@ def test_a_task_that_reaches_the_sender_in_quiet_hours_puts_its_row_back_until_t
     )
     assert due_reminder.send_at == QUIET_ENDS
     assert mail.outbox == []
+
+
+def test_a_reminder_sent_after_a_failed_try_no_longer_shows_its_old_error(
+    due_reminder, scripted, settings
+):
+    settings.REMINDER_RETRY_BASE_SECONDS = 0
+    scripted.append(refused(451))
+    with time_machine.travel(NOW, tick=False):
+        assert sender.deliver(due_reminder.pk) == "retry"
+    due_reminder.refresh_from_db()
+    assert due_reminder.last_error  # the 451 is on the row while it waits
+    Reminder.objects.filter(pk=due_reminder.pk).update(
+        status=ReminderStatus.SENDING, claimed_at=NOW
+    )
+    with time_machine.travel(NOW, tick=False):
+        assert sender.deliver(due_reminder.pk) == "sent"
+    due_reminder.refresh_from_db()
+    assert (due_reminder.status, due_reminder.last_error) == (ReminderStatus.SENT, "")

@@ -11,7 +11,6 @@ a clinic setting) shows the lockout.
 """
 
 import datetime
-import importlib
 import os
 import random
 import secrets
@@ -33,6 +32,7 @@ from clinic.demo import (
     demo_users,
 )
 from clinic.models import Clinic
+from monitoring.worklist import refresh_clinic
 from patients.models import Patient
 
 DEMO_CLINIC = "Demo Dermatology"
@@ -145,9 +145,5 @@ class Command(BaseCommand):
 
 def refresh_triage(clinic, on) -> None:
     """Bulk rows bypass the services that keep each patient's triage row: refresh the clinic's
-    rows in one pass (the daily refresh), where that module exists."""
-    try:
-        rows = importlib.import_module("monitoring.triage_rows")
-    except ModuleNotFoundError:
-        return
-    rows.refresh_clinic(clinic, on)
+    rows in one pass (the daily refresh)."""
+    refresh_clinic(clinic, on)
