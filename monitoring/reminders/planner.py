@@ -144,19 +144,31 @@ def _reactivate(rows: list[Reminder], now: dt.datetime) -> int:
 
 def plan_clinic(clinic: Clinic, now: dt.datetime | None = None) -> PlanResult:
     """Insert the rows the clinic's patients need and re-activate the cancelled ones needed
-    again: 1 + 9 queries per chunk of patients, one read of the existing rows, one
-    bulk_create and at most one UPDATE, whatever the number of patients or rows."""
+    again, a chunk of patients at a time so memory stays flat as the clinic grows: per chunk,
+    1 + 10 queries to read the histories, one read of the chunk's existing rows, one
+    bulk_create and at most one UPDATE."""
     now = now or timezone.now()
     today = clinic.today(now)
     result = PlanResult()
     wanted: list[Reminder] = []
+    patient_ids: list[int] = []
     for patient, status in statuses(clinic, today):
         result.patients += 1
+        patient_ids.append(patient.pk)
         wanted.extend(rows_for(patient, status, today, now))
+        if len(patient_ids) >= CHUNK:
+            _save_chunk(patient_ids, wanted, today, now, result)
+            patient_ids, wanted = [], []
+    if patient_ids:
+        _save_chunk(patient_ids, wanted, today, now, result)
+    return result
+
+
+def _save_chunk(patient_ids, wanted: list[Reminder], today, now, result: PlanResult) -> None:
     existing = {
         (patient_id, kind, due_on): (pk, status)
         for pk, patient_id, kind, due_on, status in Reminder.objects.filter(
-            patient__clinic=clinic, due_on__gte=today
+            patient_id__in=patient_ids, due_on__gte=today
         ).values_list("pk", "patient_id", "kind", "due_on", "status")
     }
     new, again = [], []
@@ -171,9 +183,8 @@ def plan_clinic(clinic: Clinic, now: dt.datetime | None = None) -> PlanResult:
         with transaction.atomic():
             if new:
                 Reminder.objects.bulk_create(new, ignore_conflicts=True, batch_size=500)
-            result.reactivated = _reactivate(again, now)
-    result.created = len(new)
-    return result
+            result.reactivated += _reactivate(again, now)
+    result.created += len(new)
 
 
 def plan_all(now: dt.datetime | None = None) -> PlanResult:
