@@ -158,11 +158,32 @@ def test_staffs_morning_a_closing_window_is_unblocked_and_picked_up(
     page.get_by_label("Current methods started on").fill(b.day(-70).isoformat())
     page.get_by_role("button", name="Record confirmation").click()
 
-    # The blocker is gone: the window still closes tomorrow, and staff now ask the prescriber.
+    # The blocker is gone: every value of this cycle is recorded, so they go into iPLEDGE
+    # next, from the entry sheet, one tick per item.
     expect(page).to_have_url(f"{live_server.url}{patient.get_absolute_url()}")
     panel = page.locator("#status-panel")
     expect(panel.locator('[data-code="contraception_unconfirmed"]')).to_have_count(0)
     expect(panel).to_contain_text("A prescription can be written today.")
+    expect(panel.locator(".triage-line")).to_contain_text("Today: To enter in iPLEDGE")
+    page.get_by_role("link", name="Open the entry sheet").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("iPLEDGE entry sheet")
+    sheet = page.locator("main")
+    expect(sheet).to_contain_text("Intrauterine device (IUD)")
+    expect(sheet).to_contain_text("Barrier - male latex condom")
+    expect(sheet.locator('[data-state="to-enter"]')).to_have_count(3)
+    look(page, "ipledge-sheet")
+    for _ in range(3):
+        sheet.locator('[data-state="to-enter"]').first.get_by_role(
+            "button", name="Tick: entered in iPLEDGE"
+        ).click()
+        expect(page.get_by_role("alert").first).to_contain_text("Ticked as entered in iPLEDGE")
+    expect(sheet.locator('[data-state="entered"]')).to_have_count(3)
+    expect(sheet).to_contain_text("Entered in iPLEDGE by Sam Rivera")
+    look(page)
+    page.get_by_role("link", name="Brightwater").first.click()
+
+    # Entered: the window still closes tomorrow, and staff now ask the prescriber.
+    panel = page.locator("#status-panel")
     expect(panel.locator(".triage-line")).to_contain_text("Ask the prescriber")
     look(page)
     page.get_by_role("link", name="Today").first.click()
