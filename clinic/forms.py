@@ -4,6 +4,8 @@ from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Fieldset, Layout, Submit
 from django import forms
 
+from monitoring.rules.constants import MAX_TARGET_MG_PER_KG, MIN_TARGET_MG_PER_KG
+
 from .models import Clinic
 from .services import SETTINGS_FIELDS
 
@@ -44,7 +46,9 @@ class ClinicSettingsForm(forms.ModelForm):
         help_texts = {
             "contact_phone": "Shown on the patient's page when the clinic needs to talk with them.",
             "rs2026_effective_on": "Decisions dated from this day follow RS-2026.",
-            "default_target_mg_per_kg": "For new enrollments; 50 to 300.",
+            "default_target_mg_per_kg": (
+                f"For new enrollments; {MIN_TARGET_MG_PER_KG} to {MAX_TARGET_MG_PER_KG}."
+            ),
             "triage_horizon_days": "Patients whose next prescription or task falls within "
             "this many days appear on Today; 1 to 30.",
         }

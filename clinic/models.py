@@ -8,6 +8,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from knox.models import AbstractAuthToken
 
+from monitoring.rules import constants as limits
+
 from .roles import Role
 
 DEFAULT_RS2026_EFFECTIVE_ON = datetime.date(2026, 8, 8)
@@ -30,7 +32,11 @@ class Clinic(models.Model):
         "RS-2026 effective date", default=DEFAULT_RS2026_EFFECTIVE_ON
     )
     default_target_mg_per_kg = models.PositiveSmallIntegerField(
-        default=120, validators=[MinValueValidator(50), MaxValueValidator(300)]
+        default=limits.DEFAULT_TARGET_MG_PER_KG,
+        validators=[
+            MinValueValidator(limits.MIN_TARGET_MG_PER_KG),
+            MaxValueValidator(limits.MAX_TARGET_MG_PER_KG),
+        ],
     )
     reminder_send_hour = models.PositiveSmallIntegerField(
         default=9, validators=[MaxValueValidator(23)]

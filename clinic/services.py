@@ -9,6 +9,9 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from monitoring.reminders.timing import in_quiet_hours
+from monitoring.rules.constants import MAX_TARGET_MG_PER_KG as MAX_TARGET
+from monitoring.rules.constants import MIN_TARGET_MG_PER_KG as MIN_TARGET
+from monitoring.rules.constants import TARGET_RANGE_MESSAGE
 
 from .audit import acting_as
 from .models import Clinic
@@ -50,7 +53,7 @@ def validate_clinic_settings(data: dict) -> None:
                 "The send hour falls in the quiet hours: reminders would wait until they end."
             )
     ranges = {
-        "default_target_mg_per_kg": (50, 300, "The dose target must be 50 to 300 mg/kg."),
+        "default_target_mg_per_kg": (MIN_TARGET, MAX_TARGET, TARGET_RANGE_MESSAGE),
         "followup_lab_weeks": (1, 52, "Follow-up labs: 1 to 52 weeks after the course starts."),
         "triage_horizon_days": (1, 30, "The triage horizon is 1 to 30 days."),
     }

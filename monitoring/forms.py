@@ -1,6 +1,7 @@
 from django import forms
 from django.core.exceptions import ValidationError
 
+from monitoring.rules.constants import MAX_TARGET_MG_PER_KG, MIN_TARGET_MG_PER_KG
 from patients.forms import METHOD_TIERS, CrispyMixin, WarningsMixin, date_input
 from patients.models import ContraceptionMethod
 from patients.services import contraception_record_warnings
@@ -60,8 +61,8 @@ class NewCourseForm(CrispyMixin, forms.Form):
     opened_on = forms.DateField(label="New course starts on")
     target_mg_per_kg = forms.IntegerField(
         label="Cumulative dose target (mg/kg)",
-        min_value=50,
-        max_value=300,
+        min_value=MIN_TARGET_MG_PER_KG,
+        max_value=MAX_TARGET_MG_PER_KG,
         required=False,
         help_text="Leave empty for the clinic default.",
     )

@@ -7,6 +7,8 @@ from django.db import models
 
 from patients.models import Patient, PatientRecord
 
+from .rules import constants as limits
+
 
 class Course(PatientRecord):
     """One treatment course per enrollment. Its start is the first dispense (derived)."""
@@ -16,8 +18,11 @@ class Course(PatientRecord):
     target_mg_per_kg = models.DecimalField(
         max_digits=5,
         decimal_places=1,
-        default=120,
-        validators=[MinValueValidator(50), MaxValueValidator(300)],
+        default=limits.DEFAULT_TARGET_MG_PER_KG,
+        validators=[
+            MinValueValidator(limits.MIN_TARGET_MG_PER_KG),
+            MaxValueValidator(limits.MAX_TARGET_MG_PER_KG),
+        ],
     )
     last_dose_on = models.DateField(null=True, blank=True)
     ended_by = models.ForeignKey(
@@ -106,7 +111,7 @@ class Visit(PatientRecord):
 
     @property
     def needs_phq9(self) -> bool:
-        return self.phq2 >= 3 and self.phq9 is None
+        return self.phq2 >= limits.PHQ2_NEEDS_PHQ9 and self.phq9 is None
 
     @property
     def self_harm_flag(self) -> bool:

@@ -336,14 +336,14 @@ def start_new_course(
             raise ValidationError(
                 {
                     "opened_on": f"A new course may start on {earliest:%d %b %Y} at the earliest "
-                    "(56 days after the last dose)."
+                    f"({rules.constants.RETREATMENT_GAP_DAYS} days after the last dose)."
                 }
             )
         target = target_mg_per_kg
         if target is None:
             target = patient.clinic.default_target_mg_per_kg
-        if not 50 <= Decimal(target) <= 300:
-            raise ValidationError({"target_mg_per_kg": "The dose target must be 50 to 300 mg/kg."})
+        if message := rules.target_error(target):
+            raise ValidationError({"target_mg_per_kg": message})
         # A new course is a new enrollment: records are then checked against its date.
         patient.enrolled_on = opened_on
         patient.save(update_fields=["enrolled_on", "updated_at"])

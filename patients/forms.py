@@ -4,6 +4,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from monitoring.rules import constants as rule_constants
+from monitoring.rules.constants import MAX_TARGET_MG_PER_KG, MIN_TARGET_MG_PER_KG
 
 from . import services
 from .models import (
@@ -85,8 +86,8 @@ class PatientForm(WarningsMixin, CrispyMixin, forms.ModelForm):
     submit_label = "Enroll patient"
     target_mg_per_kg = forms.IntegerField(
         label="Cumulative dose target (mg/kg)",
-        min_value=50,
-        max_value=300,
+        min_value=MIN_TARGET_MG_PER_KG,
+        max_value=MAX_TARGET_MG_PER_KG,
         required=False,
         help_text="Leave empty for the clinic default.",
     )

@@ -11,7 +11,7 @@ from django.db import transaction
 
 from clinic.audit import acting_as
 from clinic.models import Clinic
-from monitoring.rules import RS_2021_IN_FORCE_FROM
+from monitoring.rules import RS_2021_IN_FORCE_FROM, target_error
 from monitoring.rules import constants as rule_constants
 
 from .models import (
@@ -187,8 +187,8 @@ def enroll_patient(
     target = data.pop("target_mg_per_kg", None)
     if target is None:
         target = clinic.default_target_mg_per_kg
-    if not (50 <= Decimal(target) <= 300):
-        raise ValidationError({"target_mg_per_kg": "The dose target must be 50 to 300 mg/kg."})
+    if message := target_error(target):
+        raise ValidationError({"target_mg_per_kg": message})
     fields = {name: data[name] for name in ENROLLMENT_FIELDS if name in data}
     with transaction.atomic(), acting_as(by):
         patient = Patient.objects.create(

@@ -22,6 +22,11 @@ from monitoring.models import (
     Visit,
 )
 from monitoring.rules import RS_2021_IN_FORCE_FROM
+from monitoring.rules.constants import (
+    MAX_TARGET_MG_PER_KG,
+    MIN_TARGET_MG_PER_KG,
+    RETREATMENT_GAP_DAYS,
+)
 from monitoring.services import VISIT_FIELDS
 from patients.models import (
     Consent,
@@ -95,7 +100,11 @@ class PatientIn(serializers.Serializer):
     ipledge_id = optional_text(40)
     home_tests_allowed = serializers.BooleanField(required=False)
     target_mg_per_kg = serializers.DecimalField(
-        max_digits=5, decimal_places=1, min_value=50, max_value=300, required=False
+        max_digits=5,
+        decimal_places=1,
+        min_value=MIN_TARGET_MG_PER_KG,
+        max_value=MAX_TARGET_MG_PER_KG,
+        required=False,
     )
     enrolled_on = serializers.DateField(
         required=False, help_text="Defaults to today in the clinic's time zone."
@@ -254,13 +263,14 @@ class RiskCategoryIn(serializers.Serializer):
 
 class NewCourseIn(serializers.Serializer):
     enrolled_on = serializers.DateField(
-        help_text="The new course's enrollment: at least 56 days after the last dose."
+        help_text=f"The new course's enrollment: at least {RETREATMENT_GAP_DAYS} days after the "
+        "last dose."
     )
     target_mg_per_kg = serializers.DecimalField(
         max_digits=5,
         decimal_places=1,
-        min_value=50,
-        max_value=300,
+        min_value=MIN_TARGET_MG_PER_KG,
+        max_value=MAX_TARGET_MG_PER_KG,
         required=False,
         help_text="The cumulative dose target; the clinic's default when left out.",
     )

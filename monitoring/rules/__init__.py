@@ -17,7 +17,7 @@ from .constants import (
 )
 from .contraception import contraception_is_valid, contraception_warnings
 from .cycle import cycle_start, is_first_prescription
-from .dose import cumulative, dose_series, validate_prescription
+from .dose import cumulative, dose_series, target_error, validate_prescription
 from .gate import awaiting_mood_review, evaluate, standing_blockers
 from .results import Blocker, Cumulative, Due, Status, Triage, Warning, Window
 from .rulesets import (
@@ -90,6 +90,7 @@ __all__ = [
     "rule_set_for",
     "standing_blockers",
     "status",
+    "target_error",
     "triage",
     "validate_prescription",
     "window",

@@ -32,6 +32,14 @@ FOLLOWUP_LABS_DONE_AFTER_DAYS = 28
 AFTER_TREATMENT_DAYS = ONE_MONTH_DAYS
 RETREATMENT_GAP_DAYS = 56
 
+# The cumulative dose target a course may have, mg/kg (section 4), and the clinic default.
+MIN_TARGET_MG_PER_KG = 50
+MAX_TARGET_MG_PER_KG = 300
+DEFAULT_TARGET_MG_PER_KG = 120
+TARGET_RANGE_MESSAGE = (
+    f"The dose target must be {MIN_TARGET_MG_PER_KG} to {MAX_TARGET_MG_PER_KG} mg/kg."
+)
+
 # Prescription input limits (section 4).
 MIN_DAYS_SUPPLY = 1
 MAX_DAYS_SUPPLY = 30

@@ -120,3 +120,10 @@ def validate_prescription(
             f"({day(history.enrolled_on)})."
         )
     return errors
+
+
+def target_error(target) -> str | None:
+    """The one check of a course's dose target (docs/domain.md section 4): 50 to 300 mg/kg."""
+    if target is None or not c.MIN_TARGET_MG_PER_KG <= Decimal(target) <= c.MAX_TARGET_MG_PER_KG:
+        return c.TARGET_RANGE_MESSAGE
+    return None

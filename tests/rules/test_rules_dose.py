@@ -203,3 +203,13 @@ def test_a_prescription_is_not_written_before_enrollment(written_offset, error):
     errors = validate_prescription(history, ENROLLED + days(written_offset), D(40), 30)
     assert ("written_on" in errors) is error
     assert set(errors) <= {"written_on"}
+
+
+@pytest.mark.parametrize(
+    ("target", "refused"),
+    [(None, True), (49, True), (50, False), (120, False), (300, False), (301, True)],
+)
+def test_the_dose_target_is_checked_in_one_place(target, refused):
+    from monitoring.rules import target_error
+
+    assert (target_error(target) is not None) is refused
