@@ -143,7 +143,13 @@ BASELINE_LABS = (
     ("total_cholesterol", "170", "mg/dL"),
     ("alt", "22", "U/L"),
 )
-HOME_READOUT = b"synthetic readout"
+# A 1x1 PNG: a home test's synthetic "photo" (evidence is told from its bytes: it must be an
+# image or a PDF).
+HOME_READOUT = (
+    b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00"
+    b"\x00\x00\x1f\x15\xc4\x89\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05"
+    b"\x18\xd8N\x00\x00\x00\x00IEND\xaeB`\x82"
+)
 
 
 class Builder:
@@ -219,7 +225,7 @@ class Builder:
             **self.test_data(kind, on),
             "setting": "home",
             "clia_lab": False,
-            "evidence": ContentFile(HOME_READOUT, name="readout.txt"),
+            "evidence": ContentFile(HOME_READOUT, name="readout.png"),
         }
 
     def home_test(self, patient, kind: str, on: int):
@@ -605,7 +611,7 @@ class BulkBuilder(Builder):
             Course.objects.bulk_create(list(self.courses.values()), batch_size=self.BATCH)
             evidence = PregnancyTest._meta.get_field("evidence")
             for test in self.home_tests:
-                name = evidence.generate_filename(test, "readout.txt")
+                name = evidence.generate_filename(test, "readout.png")
                 test.evidence.name = evidence.storage.save(name, ContentFile(HOME_READOUT))
             for model, rows in self.rows.items():
                 model.objects.bulk_create(rows, batch_size=self.BATCH)

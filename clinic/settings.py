@@ -6,8 +6,10 @@ DJANGO_ALLOWED_HOSTS, so a forgotten variable is a crash at boot, not a weak def
 """
 
 import datetime
+import ipaddress
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -74,6 +76,7 @@ INSTALLED_APPS = [
     "django_otp",
     "django_otp.plugins.otp_totp",
     "django_otp.plugins.otp_static",
+    "django_otp_webauthn",
     "drf_spectacular",
     "auditlog",
     "axes",
@@ -209,7 +212,8 @@ except ImportError:  # pragma: no cover - the requirement is pinned
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 500
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
-MAX_EVIDENCE_UPLOAD_BYTES = 5 * 1024 * 1024
+# A home test's photo or PDF (docs/domain.md section 8): the same limit on the page and the API.
+MAX_EVIDENCE_UPLOAD_BYTES = 10 * 1024 * 1024
 
 # API tokens end (docs/security.md): after API_TOKEN_HOURS, when revoked with DELETE on the token
 # URL, when the password changes or the user is deactivated. Only a hash of each token is stored.
@@ -347,6 +351,33 @@ else:
 EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", "20"))
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "clinic@localhost")
 SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000")
+
+
+# Passkeys, the second factor's alternative to TOTP (docs/security.md), on django-otp-webauthn.
+# The relying party is the site's host name (SITE_URL); browsers refuse an IP address there, so
+# a SITE_URL on 127.0.0.1 (the development default) uses the first host name of ALLOWED_HOSTS
+# (localhost). A passkey works only on that origin. It is a second factor after the password,
+# never a password-less login.
+def _is_ip_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
+_site = urlsplit(SITE_URL)
+_host_names = [
+    host
+    for host in [_site.hostname or "", *ALLOWED_HOSTS]
+    if host and not host.startswith((".", "*")) and not _is_ip_address(host)
+]
+OTP_WEBAUTHN_RP_ID = os.environ.get("OTP_WEBAUTHN_RP_ID") or (_host_names or ["localhost"])[0]
+OTP_WEBAUTHN_RP_NAME = "iPLEDGE clinic"
+OTP_WEBAUTHN_ALLOWED_ORIGINS = [
+    f"{_site.scheme}://{OTP_WEBAUTHN_RP_ID}" + (f":{_site.port}" if _site.port else "")
+]
+OTP_WEBAUTHN_ALLOW_PASSWORDLESS_LOGIN = False
 
 AUDITLOG_INCLUDE_ALL_MODELS = False
 

@@ -213,14 +213,6 @@ class PregnancyTestForm(CrispyMixin, forms.ModelForm):
         fields = ["kind", "collected_on", "result", "setting", "clia_lab", "method", "evidence"]
         help_texts = {"evidence": "Required for a home test: a photo or readout of the result."}
 
-    def clean_evidence(self):
-        from django.conf import settings
-
-        evidence = self.cleaned_data.get("evidence")
-        if evidence and evidence.size > settings.MAX_EVIDENCE_UPLOAD_BYTES:
-            raise ValidationError("The file is larger than 5 MB.")
-        return evidence
-
 
 class SupersedeForm(CrispyMixin, forms.Form):
     submit_label = "Mark superseded"

@@ -14,6 +14,7 @@ from clinic.models import Clinic
 from monitoring.rules import RS_2021_IN_FORCE_FROM, target_error
 from monitoring.rules import constants as rule_constants
 
+from . import evidence
 from .models import (
     Consent,
     ConsentKind,
@@ -406,6 +407,8 @@ def record_pregnancy_test(patient: Patient, *, by, data: dict) -> PregnancyTest:
     for field, choices in TEST_CHOICES.items():
         if data.get(field) not in choices.values:
             raise ValidationError({field: f"Choose one of: {', '.join(choices.values)}."})
+    if data.get("evidence") and (message := evidence.problem(data["evidence"])):
+        raise ValidationError({"evidence": message})
     if data.get("setting") == "home" and not data.get("evidence"):
         raise ValidationError(
             {"evidence": "A home test needs a photo or readout of the result as evidence."}
@@ -413,6 +416,8 @@ def record_pregnancy_test(patient: Patient, *, by, data: dict) -> PregnancyTest:
     if data.get("setting") == "home" and data.get("clia_lab"):
         raise ValidationError({"clia_lab": "A home test cannot be from a CLIA-certified lab."})
     with transaction.atomic(), acting_as(by):
+        if data.get("evidence"):
+            data = {**data, "evidence": evidence.prepared(data["evidence"])}
         test = PregnancyTest.objects.create(patient=patient, recorded_by=by, verified_by=by, **data)
     return test
 

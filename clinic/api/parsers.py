@@ -14,7 +14,7 @@ from rest_framework import exceptions, parsers, status
 MAX_JSON_DEPTH = 32
 
 # A home test's evidence may be at most this big (docs/domain.md section 8: at most 10 MB).
-EVIDENCE_MAX_BYTES = 10 * 1024 * 1024
+EVIDENCE_MAX_BYTES = settings.MAX_EVIDENCE_UPLOAD_BYTES
 # The text fields of the upload form, its part headers and boundaries fit well inside this.
 MULTIPART_OVERHEAD_BYTES = 256 * 1024
 

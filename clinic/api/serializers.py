@@ -5,7 +5,6 @@ Decimals are returned as strings, DRF's default, so no figure loses a digit on t
 """
 
 import datetime
-import secrets
 from decimal import Decimal
 
 from django.core.validators import RegexValidator
@@ -28,6 +27,7 @@ from monitoring.rules.constants import (
     RETREATMENT_GAP_DAYS,
 )
 from monitoring.services import VISIT_FIELDS
+from patients import evidence
 from patients.models import (
     Consent,
     ConsentKind,
@@ -142,46 +142,9 @@ class PregnancyTestIn(serializers.Serializer):
     method = serializers.ChoiceField(choices=TestMethod.choices)
 
 
-# What a home test's evidence may be, told from the file's first bytes (its name and the type
-# the client declares are not trusted): (magic test, extension it is stored with).
-def _iso_media(head: bytes, brands: set[bytes]) -> bool:
-    return head[4:8] == b"ftyp" and head[8:12] in brands
-
-
-EVIDENCE_TYPES = (
-    ("image/jpeg", ".jpg", lambda head: head.startswith(b"\xff\xd8\xff")),
-    ("image/png", ".png", lambda head: head.startswith(b"\x89PNG\r\n\x1a\n")),
-    ("application/pdf", ".pdf", lambda head: head.startswith(b"%PDF-")),
-    ("image/webp", ".webp", lambda head: head[:4] == b"RIFF" and head[8:12] == b"WEBP"),
-    (
-        "image/heic",
-        ".heic",
-        lambda head: _iso_media(
-            head, {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1"}
-        ),
-    ),
-)
-
-
-def sniff_evidence(upload) -> tuple[str, str] | None:
-    """(content type, extension) of an accepted evidence file, else None."""
-    upload.seek(0)
-    head = upload.read(16)
-    upload.seek(0)
-    for content_type, extension, matches in EVIDENCE_TYPES:
-        if matches(head):
-            return content_type, extension
-    return None
-
-
 class EvidenceFile(serializers.FileField):
     """A photo (JPEG, PNG, WebP, HEIC) or PDF of a home test's result, at most 10 MB. It is stored
     under a random name, so no one can guess where it lies."""
-
-    default_error_messages = {
-        "type": "Send a photo (JPEG, PNG, WebP or HEIC) or a PDF of the result.",
-        "too_large": "The evidence file is larger than 10 MB.",
-    }
 
     def __init__(self, **kwargs):
         super().__init__(max_length=None, allow_empty_file=False, **kwargs)
@@ -191,13 +154,8 @@ class EvidenceFile(serializers.FileField):
 
         upload = super().to_internal_value(data)
         if upload.size > EVIDENCE_MAX_BYTES:
-            raise PayloadTooLarge({self.field_name: [self.error_messages["too_large"]]})
-        sniffed = sniff_evidence(upload)
-        if sniffed is None:
-            self.fail("type")
-        upload.content_type, extension = sniffed
-        upload.name = secrets.token_hex(16) + extension
-        return upload
+            raise PayloadTooLarge({self.field_name: [evidence.too_large_message()]})
+        return upload  # its type is checked where every door's evidence is: the service
 
 
 class PregnancyTestUploadIn(PregnancyTestIn):

@@ -78,12 +78,21 @@ def test_a_home_test_needs_evidence_and_keeps_its_verifier(client, staff, patien
     response = client.post(url, data)
     assert "evidence" in response.context["form"].errors
     assert not PregnancyTest.objects.exists()
-    photo = SimpleUploadedFile("readout.png", b"\x89PNG fake", content_type="image/png")
+    # A text file named like a photo is told by its bytes, on the page as in the API.
+    fake = SimpleUploadedFile("readout.png", b"not a picture", content_type="image/png")
+    response = client.post(url, {**data, "evidence": fake})
+    assert response.status_code == 200
+    assert "photo (JPEG, PNG" in str(response.context["form"].errors["evidence"])
+    assert not PregnancyTest.objects.exists()
+    photo = SimpleUploadedFile(
+        "readout.png", b"\x89PNG\r\n\x1a\n" + b"\0" * 64, content_type="image/png"
+    )
     response = client.post(url, {**data, "evidence": photo})
     assert response.status_code == 302
     test = PregnancyTest.objects.get()
     assert test.verified_by == staff
     assert test.is_verified
+    assert test.evidence.name.endswith(".png") and "readout" not in test.evidence.name
 
 
 def test_contraception_needs_methods_or_abstinence(client, staff, patient):
