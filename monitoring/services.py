@@ -12,11 +12,12 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 
 from clinic.audit import acting_as
-from patients.models import Patient
+from patients.models import Patient, Source
 from patients.services import (
     BEFORE_FIRST_RULE_SET,
     changes_records,
     check_record_date,
+    record_contraception,
     weight_error,
 )
 
@@ -190,6 +191,26 @@ def record_visit(patient: Patient, *, by, data: dict, may_confirm_counseling: bo
     fields = {name: data[name] for name in VISIT_FIELDS if data.get(name) is not None}
     with transaction.atomic(), acting_as(by):
         return Visit.objects.create(patient=patient, recorded_by=by, **fields)
+
+
+def record_visit_checklist(
+    patient: Patient,
+    *,
+    by,
+    visit: dict,
+    contraception: dict | None,
+    may_confirm_counseling: bool,
+) -> Visit:
+    """The monthly visit checklist: the visit and, when re-confirmed at it, the staff
+    contraception confirmation, in one transaction: a refused confirmation leaves no visit, and
+    the reverse (docs/clinic-day.md, the checklist)."""
+    with transaction.atomic():
+        saved = record_visit(
+            patient, by=by, data=visit, may_confirm_counseling=may_confirm_counseling
+        )
+        if contraception is not None:
+            record_contraception(patient, by=by, source=Source.STAFF, **contraception)
+    return saved
 
 
 @changes_records

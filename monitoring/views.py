@@ -6,7 +6,6 @@ from decimal import Decimal
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.http import StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -24,7 +23,6 @@ from patients.models import (
     RiskCategory,
     Source,
 )
-from patients.services import record_contraception
 
 from . import codes, ipledge, rules, services, worklist
 from .forms import (
@@ -71,7 +69,13 @@ def visit_create(request, pk):
     )
     if request.method == "POST" and form.is_valid():
         try:
-            visit = _save_checklist(request, patient, form, clinician)
+            visit = services.record_visit_checklist(
+                patient,
+                by=request.user,
+                visit=form.visit_data(),
+                contraception=form.contraception_data(),
+                may_confirm_counseling=clinician,
+            )
         except ValidationError as error:
             apply_service_errors(form, _as_checklist_error(error))
         else:
@@ -103,18 +107,6 @@ def _checklist_initial(page) -> dict:
             started_on=staff[-1].started_on,
         )
     return initial
-
-
-def _save_checklist(request, patient, form, clinician) -> Visit:
-    # One transaction: a refused contraception confirmation leaves no visit, and the reverse.
-    with transaction.atomic():
-        visit = services.record_visit(
-            patient, by=request.user, data=form.visit_data(), may_confirm_counseling=clinician
-        )
-        contraception = form.contraception_data()
-        if contraception is not None:
-            record_contraception(patient, by=request.user, source=Source.STAFF, **contraception)
-    return visit
 
 
 def _as_checklist_error(error: ValidationError) -> ValidationError:

@@ -205,7 +205,7 @@ def test_a_refused_contraception_confirmation_leaves_no_visit(
     def refuse(*args, **kwargs):
         raise ValidationError({"methods": "Refused by the service."})
 
-    monkeypatch.setattr("monitoring.views.record_contraception", refuse)
+    monkeypatch.setattr("monitoring.services.record_contraception", refuse)
     response = client_for(staff).post(
         checklist(can_patient),
         visit_post(can_patient, reconfirm_contraception="on", methods=["iud", "male_condom"]),
