@@ -4,16 +4,16 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Case, Count, DateTimeField, F, IntegerField, Value, When
 from django.db.models.functions import Coalesce
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from clinic.access import current_clinic, get_patient, patients_for, require
+from clinic.access import current_clinic, get_patient, get_record, patients_for, require
 from clinic.audit import log_view
 from clinic.roles import Action
 
 from .models import Reminder, ReminderStatus
-from .reminders.timing import clinic_allowed_at
+from .services import retry_failed
 
 # Failed reminders first: they need a person (wrong address, mailbox refused). Then what goes
 # out next, soonest first; then what already went out (or was cancelled), the newest first.
@@ -74,17 +74,9 @@ def patient_reminders(request, pk):
 @require_POST
 def reminder_retry(request, pk):
     """Send a failed reminder again (say, after the patient's address was corrected)."""
-    reminder = get_object_or_404(
-        Reminder.objects.select_related("patient__clinic"),
-        pk=pk,
-        patient__clinic=current_clinic(request),
-    )
+    reminder = get_record(request, Reminder, pk)
+    retried, send_at = retry_failed(reminder, by=request.user)
     now = timezone.now()
-    # Now, unless the clinic is in its quiet hours: then when they end.
-    send_at = clinic_allowed_at(reminder.patient.clinic, now)
-    retried = Reminder.objects.filter(pk=reminder.pk, status=ReminderStatus.FAILED).update(
-        status=ReminderStatus.PENDING, attempts=0, send_at=send_at, updated_at=now
-    )
     if retried and send_at > now:
         local = timezone.localtime(send_at, reminder.patient.clinic.zone)
         messages.success(

@@ -10,6 +10,7 @@ from decimal import Decimal
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.utils import timezone
 
 from clinic.audit import acting_as
 from patients.models import Patient, Source
@@ -31,10 +32,13 @@ from .models import (
     LabResult,
     MoodReview,
     Prescription,
+    Reminder,
+    ReminderStatus,
     Severity,
     SideEffect,
     Visit,
 )
+from .reminders.timing import clinic_allowed_at
 
 
 class PrescriptionRefused(Exception):
@@ -400,3 +404,16 @@ def record_ipledge_entry(patient: Patient, *, by, item: str) -> IpledgeEntry:
             value=found.value[:500],
             entered_by=by,
         )
+
+
+def retry_failed(reminder: Reminder, *, by) -> tuple[bool, datetime.datetime]:
+    """Send a failed reminder again: back to pending with a fresh count of attempts, now or
+    when the clinic's quiet hours end. One conditional UPDATE, so only a row that is still
+    failed changes; returns (changed, the send instant)."""
+    now = timezone.now()
+    send_at = clinic_allowed_at(reminder.patient.clinic, now)
+    with acting_as(by):
+        changed = Reminder.objects.filter(pk=reminder.pk, status=ReminderStatus.FAILED).update(
+            status=ReminderStatus.PENDING, attempts=0, send_at=send_at, updated_at=now
+        )
+    return bool(changed), send_at
