@@ -356,8 +356,8 @@ SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000")
 # Passkeys, the second factor's alternative to TOTP (docs/security.md), on django-otp-webauthn.
 # The relying party is the site's host name (SITE_URL); browsers refuse an IP address there, so
 # a SITE_URL on 127.0.0.1 (the development default) uses the first host name of ALLOWED_HOSTS
-# (localhost). A passkey works only on that origin. It is a second factor after the password,
-# never a password-less login.
+# (localhost; any other name is taken as served over HTTPS). A passkey works only on that
+# origin. It is a second factor after the password, never a password-less login.
 def _is_ip_address(host: str) -> bool:
     try:
         ipaddress.ip_address(host.strip("[]"))
@@ -374,9 +374,12 @@ _host_names = [
 ]
 OTP_WEBAUTHN_RP_ID = os.environ.get("OTP_WEBAUTHN_RP_ID") or (_host_names or ["localhost"])[0]
 OTP_WEBAUTHN_RP_NAME = "iPLEDGE clinic"
-OTP_WEBAUTHN_ALLOWED_ORIGINS = [
-    f"{_site.scheme}://{OTP_WEBAUTHN_RP_ID}" + (f":{_site.port}" if _site.port else "")
-]
+if OTP_WEBAUTHN_RP_ID in (_site.hostname, "localhost"):
+    OTP_WEBAUTHN_ALLOWED_ORIGINS = [
+        f"{_site.scheme}://{OTP_WEBAUTHN_RP_ID}" + (f":{_site.port}" if _site.port else "")
+    ]
+else:  # a host name of ALLOWED_HOSTS, served over HTTPS (production)
+    OTP_WEBAUTHN_ALLOWED_ORIGINS = [f"https://{OTP_WEBAUTHN_RP_ID}"]
 OTP_WEBAUTHN_ALLOW_PASSWORDLESS_LOGIN = False
 
 AUDITLOG_INCLUDE_ALL_MODELS = False

@@ -2,8 +2,10 @@
 
 Clinicians and clinic admins (and superusers) see no patient data, on pages or in the API,
 until their session has passed a second factor: a TOTP code from an authenticator app, set up
-at the first login with a QR code, or one of ten single-use backup codes. The API's token
-endpoint asks for the code as well. A clinic admin can reset a colleague's device (audited).
+at the first login with a QR code, or one of ten single-use backup codes. A passkey (WebAuthn,
+django-otp-webauthn) is the alternative to the app: registered on the same set-up page, used on
+the verify page; backup codes come with it too. The API's token endpoint asks for the code as
+well. A clinic admin can reset a colleague's devices, passkeys included (audited).
 
 With DJANGO_DEBUG=true, DEMO_OTP=off turns the requirement off for scripted demos; production
 settings ignore it (SECOND_FACTOR_REQUIRED in settings.py).
@@ -16,17 +18,22 @@ from auditlog.models import LogEntry
 from django import forms
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.shortcuts import redirect, render
+from django.urls import path
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.safestring import mark_safe
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
+from django.views.i18n import JavaScriptCatalog
 from django_otp import devices_for_user, user_has_device
 from django_otp import login as otp_login
 from django_otp.plugins.otp_static.models import StaticDevice, StaticToken
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from django_otp_webauthn import views as passkey_views
+from django_otp_webauthn.models import WebAuthnCredential
 
 from .models import Membership
 from .roles import Role
@@ -80,6 +87,11 @@ def new_backup_codes(user) -> list[str]:
     return codes
 
 
+def has_passkey(user) -> bool:
+    """The verify page then offers "Use your passkey" (backup codes still work)."""
+    return WebAuthnCredential.objects.filter(user=user, confirmed=True).exists()
+
+
 def matching_device(user, code: str):
     """The confirmed device (app or backup code) that accepts this code, else None. Each
     device throttles repeated failures; a backup code is used up by matching."""
@@ -101,6 +113,7 @@ def reset_second_factor(membership: Membership, *, by) -> None:
     with transaction.atomic():
         TOTPDevice.objects.filter(user=user).delete()
         StaticDevice.objects.filter(user=user).delete()
+        WebAuthnCredential.objects.filter(user=user).delete()
         user.auth_token_set.all().delete()  # API tokens were issued on the old device's codes
         LogEntry.objects.log_create(
             user,
@@ -151,7 +164,7 @@ def verify(request):
     return render(
         request,
         "clinic/otp_verify.html",
-        {"form": form, "next": _next_url(request)},
+        {"form": form, "next": _next_url(request), "has_passkey": has_passkey(request.user)},
         status=400 if form.errors else 200,
     )
 
@@ -200,3 +213,39 @@ def backup_codes(request):
     return render(
         request, "clinic/otp_backup_codes.html", {"codes": new_backup_codes(request.user)}
     )
+
+
+# --- passkeys (docs/security.md) -----------------------------------------------------------
+# django-otp-webauthn's ceremonies, under /account/ (open before the second factor, like the
+# pages above) and for logged-in users only: an anonymous visitor is sent to the login page.
+# Its own checks keep a user who has a device but has not passed it from adding a passkey, and
+# a passkey of one user from verifying another; password-less login is off in settings.
+# The scripts (its registration and authentication JS, clinic/static/clinic/passkey.js) are
+# served from the app, as the Content-Security-Policy asks.
+passkey_urlpatterns = [
+    path(
+        "registration/begin/",
+        login_required(passkey_views.BeginCredentialRegistrationView.as_view()),
+        name="credential-registration-begin",
+    ),
+    path(
+        "registration/complete/",
+        login_required(passkey_views.CompleteCredentialRegistrationView.as_view()),
+        name="credential-registration-complete",
+    ),
+    path(
+        "authentication/begin/",
+        login_required(passkey_views.BeginCredentialAuthenticationView.as_view()),
+        name="credential-authentication-begin",
+    ),
+    path(
+        "authentication/complete/",
+        login_required(passkey_views.CompleteCredentialAuthenticationView.as_view()),
+        name="credential-authentication-complete",
+    ),
+    path(
+        "jsi18n/",
+        login_required(JavaScriptCatalog.as_view(packages=["django_otp_webauthn"])),
+        name="js-i18n-catalog",
+    ),
+]

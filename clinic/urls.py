@@ -17,6 +17,10 @@ urlpatterns = [
     path("account/two-factor/", twofactor.verify, name="otp_verify"),
     path("account/two-factor/setup/", twofactor.setup, name="otp_setup"),
     path("account/two-factor/backup-codes/", twofactor.backup_codes, name="otp_backup_codes"),
+    path(
+        "account/two-factor/passkey/",
+        include((twofactor.passkey_urlpatterns, "otp_webauthn")),
+    ),
     path("team/", team.team, name="team"),
     path("team/invite/", team.invite, name="team_invite"),
     path("team/<int:pk>/role/", team.set_role, name="team_role"),

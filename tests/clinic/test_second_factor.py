@@ -1,5 +1,6 @@
 """A second factor before any patient data for clinicians and clinic admins (docs/quality.md A4)."""
 
+import json
 import os
 import re
 import subprocess
@@ -11,10 +12,11 @@ from auditlog.models import LogEntry
 from django.urls import reverse
 from django_otp.plugins.otp_static.models import StaticDevice
 from django_otp.plugins.otp_totp.models import TOTPDevice
+from django_otp_webauthn.models import WebAuthnCredential
 from rest_framework.test import APIClient
 
 from clinic.models import Membership
-from tests.auth import current_code, totp_code
+from tests.auth import SoftPasskey, current_code, totp_code
 from tests.factories import UserFactory, member
 
 PASSWORD = "correct-horse-battery"
@@ -229,3 +231,132 @@ def test_production_settings_ignore_demo_otp(env, required):
         timeout=60,
     )
     assert result.stdout.strip() == required, result.stderr
+
+
+# --- a passkey instead of the app (django-otp-webauthn) ---------------------------------------
+
+PASSKEY = "/account/two-factor/passkey/"
+
+
+@pytest.fixture
+def passkey_site(settings):
+    """The test client's origin as the relying party (settings derive it from SITE_URL)."""
+    settings.OTP_WEBAUTHN_RP_ID = "testserver"
+    settings.OTP_WEBAUTHN_ALLOWED_ORIGINS = ["http://testserver"]
+
+
+def ceremony(client, kind: str, answer, next_url=""):
+    """Begin and complete a registration or authentication: the JSON the page's script sends."""
+    begin = client.post(f"{PASSKEY}{kind}/begin/", content_type="application/json")
+    assert begin.status_code == 200, begin.content
+    query = f"?next={next_url}" if next_url else ""
+    return client.post(
+        f"{PASSKEY}{kind}/complete/{query}",
+        json.dumps(answer(begin.json())),
+        content_type="application/json",
+    )
+
+
+def register_passkey(client, user) -> SoftPasskey:
+    """The first login's set-up with a passkey: the page offers it, the browser makes one."""
+    log_in(client, user)
+    page = client.get(reverse("otp_setup")).content.decode()
+    assert "Use a passkey instead" in page
+    assert 'id="otp_webauthn_config"' in page and "otp_webauthn_register.js" in page
+    passkey = SoftPasskey()
+    assert ceremony(client, "registration", passkey.create).status_code == 200
+    return passkey
+
+
+def test_a_passkey_set_up_at_first_login_passes_the_second_factor(
+    client, clinician, patient, passkey_site
+):
+    log_in(client, clinician)
+    assert client.get(patient.get_absolute_url()).url.startswith(reverse("otp_setup"))
+    register_passkey(client, clinician)
+    assert WebAuthnCredential.objects.filter(user=clinician, confirmed=True).count() == 1
+    assert client.get(patient.get_absolute_url()).status_code == 200
+    # The page then asks for the backup codes, as after the app's set-up.
+    codes = client.post(reverse("otp_backup_codes"))
+    assert len(re.findall(r"<li>([a-z2-7]+)</li>", codes.content.decode())) == 10
+
+
+def test_a_later_login_with_the_passkey_is_verified_without_a_code(
+    client, clinician, patient, passkey_site
+):
+    passkey = register_passkey(client, clinician)
+    client.post(reverse("logout"))
+    log_in(client, clinician)
+    blocked = client.get(patient.get_absolute_url())
+    assert blocked.url.startswith(reverse("otp_verify"))
+    page = client.get(blocked.url).content.decode()
+    assert "Use your passkey" in page and "otp_webauthn_auth.js" in page
+    done = ceremony(client, "authentication", passkey.get, next_url=patient.get_absolute_url())
+    assert done.status_code == 200
+    assert done.json()["redirect_url"] == patient.get_absolute_url()
+    response = client.get(patient.get_absolute_url())
+    assert response.status_code == 200
+    assert response.wsgi_request.user.is_verified()
+
+
+def test_another_users_passkey_or_a_wrong_key_does_not_verify(
+    client, clinician, clinic, patient, passkey_site
+):
+    passkey = register_passkey(client, clinician)
+    client.post(reverse("logout"))
+    colleague = member(clinic, "clinician")
+    register_passkey(client, colleague)
+    client.post(reverse("logout"))
+    log_in(client, colleague)
+    assert ceremony(client, "authentication", passkey.get).status_code >= 400
+    forged = SoftPasskey()
+    forged.credential_id = passkey.credential_id  # the clinician's id, a key of its own
+    client.post(reverse("logout"))
+    log_in(client, clinician)
+    assert ceremony(client, "authentication", forged.get).status_code >= 400
+    assert client.get(patient.get_absolute_url()).url.startswith(reverse("otp_verify"))
+
+
+def test_with_only_the_password_no_passkey_can_be_added(client, clinician, passkey_site):
+    totp_code(clinician)  # a confirmed app exists
+    log_in(client, clinician)
+    begin = client.post(f"{PASSKEY}registration/begin/", content_type="application/json")
+    assert begin.status_code == 403
+    assert not WebAuthnCredential.objects.filter(user=clinician).exists()
+
+
+def test_passkeys_need_a_login_and_never_replace_the_password(client, passkey_site):
+    for kind in ("registration", "authentication"):
+        response = client.post(f"{PASSKEY}{kind}/begin/", content_type="application/json")
+        assert response.status_code == 302 and response.url.startswith(reverse("login"))
+
+
+def test_a_passkey_user_can_still_use_a_backup_code(client, clinician, patient, passkey_site):
+    register_passkey(client, clinician)
+    codes = re.findall(
+        r"<li>([a-z2-7]+)</li>", client.post(reverse("otp_backup_codes")).content.decode()
+    )
+    client.post(reverse("logout"))
+    log_in(client, clinician)
+    assert client.post(reverse("otp_verify"), {"code": codes[0]}).status_code == 302
+    assert client.get(patient.get_absolute_url()).status_code == 200
+
+
+def test_a_reset_removes_the_passkey_too_and_is_audited(
+    client, client_for, clinic, clinician, clinic_admin, passkey_site
+):
+    passkey = register_passkey(client, clinician)
+    client.post(reverse("otp_backup_codes"))
+    client.post(reverse("logout"))
+    membership = Membership.objects.get(user=clinician)
+    client_for(clinic_admin).post(reverse("team_reset_otp", args=[membership.pk]))
+    assert not WebAuthnCredential.objects.filter(user=clinician).exists()
+    assert not StaticDevice.objects.filter(user=clinician).exists()
+    entry = LogEntry.objects.get(
+        additional_data__clinic_id=clinic.pk, content_type__model="user", object_pk=clinician.pk
+    )
+    assert entry.actor == clinic_admin
+    assert entry.changes_dict["second_factor"] == ["set up", "reset"]
+    log_in(client, clinician)
+    assert client.get(reverse("patients:list")).url.startswith(reverse("otp_setup"))
+    assert ceremony(client, "authentication", passkey.get).status_code >= 400
