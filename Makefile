@@ -78,6 +78,8 @@ lint: install-dev
 	$(BIN)/ruff format --check .
 	# Security lint of the three apps; each `nosec` says why on its line.
 	$(BIN)/bandit -q -r clinic patients monitoring -x '*/migrations/*'
+	# The import contracts of pyproject.toml (docs/architecture.md).
+	$(BIN)/lint-imports
 	$(BIN)/python manage.py check
 	$(BIN)/python manage.py makemigrations --check --dry-run
 
