@@ -177,7 +177,7 @@ def _who(entry: LogEntry) -> str:
 
 def _record(entry: LogEntry, patient: Patient | None) -> str:
     model = entry.content_type.model_class()
-    kind = model._meta.verbose_name.capitalize() if model else entry.content_type.model
+    kind = sentence_case(str(model._meta.verbose_name)) if model else entry.content_type.model
     if entry.content_type.model == "patient":
         return f"Patient record of {patient.full_name}" if patient else entry.object_repr
     if entry.content_type.model == "clinic":
@@ -215,7 +215,7 @@ def _readable_changes(entry: LogEntry, users: dict) -> list[tuple[str, str, str]
         model_field = _field(entry.content_type, name)
         if model_field is not None and not model_field.concrete:
             continue  # a reverse relation ("monitoring.Visit.None"): nothing a person reads
-        label = str(getattr(model_field, "verbose_name", name)).capitalize()
+        label = sentence_case(str(getattr(model_field, "verbose_name", name)))
         old, new = (list(values) + [None, None])[:2]
         out.append((label, _value(model_field, old, users), _value(model_field, new, users)))
     if entry.action == LogEntry.Action.CREATE:
@@ -246,3 +246,12 @@ def _value(model_field, value, users: dict) -> str:
 
 def local(moment: datetime.datetime, clinic) -> datetime.datetime:
     return timezone.localtime(moment, clinic.zone)
+
+
+def sentence_case(text: str) -> str:
+    """First letter up, the rest as written: "RMA number", "iPLEDGE entry" stay readable
+    (str.capitalize would give "Rma number" and "Ipledge entry")."""
+    first = text.split(" ", 1)[0]
+    if any(c.isupper() for c in first[1:]):
+        return text  # an acronym or a brand leads: keep it as it is spelled
+    return text[:1].upper() + text[1:]

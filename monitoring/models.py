@@ -16,6 +16,7 @@ class Course(PatientRecord):
     patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="courses")
     opened_on = models.DateField(help_text="The enrollment date of this course.")
     target_mg_per_kg = models.DecimalField(
+        "dose target (mg/kg)",
         max_digits=5,
         decimal_places=1,
         default=limits.DEFAULT_TARGET_MG_PER_KG,
@@ -288,6 +289,8 @@ class IpledgeEntry(models.Model):
     entered_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        verbose_name = "iPLEDGE entry"
+        verbose_name_plural = "iPLEDGE entries"
         ordering = ["entered_at", "id"]
         constraints = [
             models.UniqueConstraint(

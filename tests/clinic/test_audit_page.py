@@ -134,3 +134,12 @@ def test_the_page_costs_the_same_queries_for_one_line_or_fifty(
     client.get(URL)  # warm the content-type cache
     with django_assert_max_num_queries(14):
         client.get(URL)
+
+
+def test_acronyms_keep_their_spelling_on_the_audit_page():
+    from clinic.audit_page import sentence_case
+
+    assert sentence_case("RMA number") == "RMA number"
+    assert sentence_case("iPLEDGE entry") == "iPLEDGE entry"
+    assert sentence_case("dose target (mg/kg)") == "Dose target (mg/kg)"
+    assert sentence_case("MRN") == "MRN"
