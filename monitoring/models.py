@@ -253,6 +253,9 @@ class PatientTriage(models.Model):
     next_prescription_needed_on = models.DateField(null=True)
     # Visits waiting for a mood review (the "Review now" links of a safety row).
     mood_visits = models.JSONField(default=list, blank=True)
+    # Which computation wrote the row (monitoring.worklist.KEPT_FORMAT): a new release that
+    # words or sorts triage differently recomputes rows written by the old one.
+    format = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
         indexes = [

@@ -146,6 +146,7 @@ def _triage_fields(patient, history: rules.History, on: datetime.date, ticks=())
         "what": _what(found, status, sheet)[:500],
         "next_prescription_needed_on": status.next_prescription_needed_on,
         "mood_visits": waiting,
+        "format": KEPT_FORMAT,
     }
 
 
@@ -183,7 +184,12 @@ def _ticks(patient_ids: list[int]) -> dict[int, list[ipledge.Tick]]:
     return found
 
 
+# Raise it when what a kept row holds is computed or worded differently: rows of another format
+# are stale, whatever their date.
+KEPT_FORMAT = 1
+
 KEPT_FIELDS = (
+    "format",
     "clinic_id",
     "computed_on",
     "group",
@@ -244,7 +250,9 @@ def refresh_patient(patient) -> None:
 
 def stale(clinic, on: datetime.date):
     """The clinic's patients whose kept row is missing or answers for another date."""
-    fresh = PatientTriage.objects.filter(clinic=clinic, computed_on=on).values("patient_id")
+    fresh = PatientTriage.objects.filter(
+        clinic=clinic, computed_on=on, format=KEPT_FORMAT
+    ).values("patient_id")
     return Patient.objects.filter(clinic=clinic).exclude(pk__in=fresh)
 
 

@@ -108,3 +108,13 @@ def test_the_periodic_task_refreshes_every_clinic_once_a_day(build):
     assert tasks.refresh_triage() == 0
     with time_machine.travel(timezone.now() + datetime.timedelta(days=1), tick=False):
         assert tasks.refresh_triage() == 1
+
+
+def test_rows_written_by_another_release_are_recomputed(build, monkeypatch):
+    """A release that words triage differently must not show the old wording until tomorrow."""
+    patient = build(demo.scenario_window_closing)
+    PatientTriage.objects.filter(patient=patient).update(what="old wording", format=0)
+    day = worklist.clinic_day(patient.clinic)
+    (item,) = [i for items in day.groups.values() for i in items if i.patient.pk == patient.pk]
+    assert item.what != "old wording"
+    assert PatientTriage.objects.get(patient=patient).format == worklist.KEPT_FORMAT
