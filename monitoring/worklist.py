@@ -250,9 +250,9 @@ def refresh_patient(patient) -> None:
 
 def stale(clinic, on: datetime.date):
     """The clinic's patients whose kept row is missing or answers for another date."""
-    fresh = PatientTriage.objects.filter(
-        clinic=clinic, computed_on=on, format=KEPT_FORMAT
-    ).values("patient_id")
+    fresh = PatientTriage.objects.filter(clinic=clinic, computed_on=on, format=KEPT_FORMAT).values(
+        "patient_id"
+    )
     return Patient.objects.filter(clinic=clinic).exclude(pk__in=fresh)
 
 
