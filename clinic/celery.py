@@ -25,6 +25,35 @@ def make_folders(settings) -> None:
         Path(folder).mkdir(parents=True, exist_ok=True)
 
 
+def _tolerate_closing_a_collected_redis_channel() -> None:
+    """Celery 5.7, on losing Redis, collects the connection and then closes it; closing a Redis
+    channel that still holds unacknowledged messages tries to give them back through that
+    collected connection and raises AttributeError, which the consumer does not expect: it
+    crashes instead of reconnecting (seen in the fault test F1, docs/quality.md). Nothing can be
+    given back through a connection that is gone (Redis restores unacknowledged messages itself
+    after the visibility timeout, and a restarted Redis has lost them), so that close counts as
+    done and the consumer reconnects."""
+    from kombu.transport import redis as kombu_redis
+
+    close = kombu_redis.Channel.close
+    if getattr(close, "tolerates_collected_connection", False):
+        return
+
+    def tolerant_close(self):
+        try:
+            close(self)
+        except AttributeError:
+            if self.connection is not None and self.connection.client is not None:
+                raise  # a real bug, not the collected connection
+            self.closed = True
+
+    tolerant_close.tolerates_collected_connection = True
+    kombu_redis.Channel.close = tolerant_close
+
+
+_tolerate_closing_a_collected_redis_channel()
+
+
 @app.on_after_configure.connect
 def _make_folders(sender, **kwargs):
     from django.conf import settings

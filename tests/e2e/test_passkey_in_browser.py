@@ -62,15 +62,18 @@ def test_a_clinician_sets_up_a_passkey_then_logs_in_with_it_and_no_code(
 
     log_in_with_password(page, passkey_site, clinician)
     expect(page.get_by_role("heading", name="Set up your second factor")).to_be_visible()
+    # The passkey scripts load deferred: a click before they run would do nothing.
+    page.wait_for_load_state("networkidle")
     page.get_by_role("button", name="Use a passkey instead").click()
-    expect(page.get_by_role("heading", name="Your backup codes")).to_be_visible()
+    # The browser's passkey ceremony and two round trips: slow on a loaded machine.
+    expect(page.get_by_role("heading", name="Your backup codes")).to_be_visible(timeout=30_000)
     assert page.locator(".backup-codes li").count() == 10
     assert WebAuthnCredential.objects.filter(user=clinician, confirmed=True).count() == 1
     assert not TOTPDevice.objects.filter(user=clinician, confirmed=True).exists()
     stored = cdp.send("WebAuthn.getCredentials", {"authenticatorId": authenticator_id})
     assert len(stored["credentials"]) == 1
     page.get_by_role("link", name="Continue").click()
-    expect(page.get_by_role("heading", name=TODAY)).to_be_visible()
+    expect(page.get_by_role("heading", name=TODAY)).to_be_visible(timeout=30_000)
 
     page.get_by_role("button", name=re.compile("Log out")).click()
     expect(page.get_by_label("Username")).to_be_visible()
@@ -78,6 +81,7 @@ def test_a_clinician_sets_up_a_passkey_then_logs_in_with_it_and_no_code(
     log_in_with_password(page, passkey_site, clinician)
     expect(page.get_by_role("heading", name="Use your passkey")).to_be_visible()
     assert "Today" not in page.title()
+    page.wait_for_load_state("networkidle")
     page.get_by_role("button", name="Use your passkey").click()
-    expect(page.get_by_role("heading", name=TODAY)).to_be_visible()
+    expect(page.get_by_role("heading", name=TODAY)).to_be_visible(timeout=30_000)
     assert not [e for e in errors if "Content Security Policy" in e], errors
