@@ -112,7 +112,6 @@ def env_for(url: str, **extra) -> dict:
         "DEMO_PASSWORD": PASSWORD,
         "DATABASE_URL": url,
         "DATABASE_CONN_MAX_AGE": "60",
-        "CELERY_REMOTE_CONTROL": "true",  # _worker_ready pings the worker
         "REDIS_URL": "",
         **{key: str(value) for key, value in extra.items()},
     }

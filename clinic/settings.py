@@ -289,14 +289,6 @@ else:
 CELERY_BEAT_SCHEDULE_FILENAME = os.environ.get(
     "CELERY_BEAT_SCHEDULE_FILENAME", str(BASE_DIR / "var" / "celerybeat-schedule")
 )
-# The dispatcher has a queue of its own, so a backlog of sends never delays it; every worker of
-# `make run` consumes both queues (Procfile).
-CELERY_TASK_ROUTES = {"monitoring.tasks.dispatch_reminders": {"queue": "dispatch"}}
-# No remote control (celery inspect/control): the product never uses it, and its auto-delete
-# reply queue is what Celery 5.7 trips over while closing a connection Redis dropped, crashing
-# the worker's consumer instead of reconnecting (docs/quality.md F1). `make bench` turns it on
-# for its readiness ping.
-CELERY_WORKER_ENABLE_REMOTE_CONTROL = env_bool("CELERY_REMOTE_CONTROL", False)
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

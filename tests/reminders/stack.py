@@ -177,7 +177,6 @@ class Stack:
             "--without-heartbeat",
             "--without-gossip",
             "--without-mingle",
-            "--queues=celery,dispatch",
         )
         assert wait_for(lambda: "ready." in self.log(name)[offset:], 30), self.log(name)[-3000:]
 

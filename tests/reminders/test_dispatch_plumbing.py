@@ -6,7 +6,6 @@ import datetime as dt
 import pytest
 import redis
 import time_machine
-from django.conf import settings as django_settings
 from django.core.management import call_command
 
 from monitoring import tasks
@@ -24,13 +23,6 @@ def enqueued(monkeypatch):
     sent: list[int] = []
     monkeypatch.setattr(tasks.send_reminder, "delay", sent.append)
     return sent
-
-
-def test_the_dispatcher_has_a_queue_of_its_own():
-    assert django_settings.CELERY_TASK_ROUTES["monitoring.tasks.dispatch_reminders"] == {
-        "queue": "dispatch"
-    }
-    assert "send_reminder" not in str(django_settings.CELERY_TASK_ROUTES)
 
 
 @pytest.fixture
