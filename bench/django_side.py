@@ -28,7 +28,7 @@ from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
-from clinic.models import Clinic  # noqa: E402
+from clinic.core.models import Clinic  # noqa: E402
 from monitoring.models import Reminder, ReminderStatus  # noqa: E402
 from patients.models import Patient  # noqa: E402
 

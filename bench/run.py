@@ -545,7 +545,7 @@ def report(
         "",
         f"Setup: gunicorn with {GUNICORN_WORKERS} sync workers, DJANGO_DEBUG=true and DEMO_OTP=off"
         " (the second factor off for scripted logins), PostgreSQL on the same machine. Demo data"
-        " from `seed_demo --bulk` (every gate state of clinic/demo.py in turn). Seeding: "
+        " from `seed_demo --bulk` (every gate state of clinic/demo/seeding.py in turn). Seeding: "
         + "; ".join(f"{size:,} patients {text}" for size, text in sorted(SEEDING.items()))
         + ".",
         "",

@@ -80,9 +80,10 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "auditlog",
     "axes",
-    "clinic",
+    "clinic.core",
     "patients",
     "monitoring",
+    "clinic.demo",
 ]
 
 MIDDLEWARE = [
@@ -97,10 +98,10 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "auditlog.middleware.AuditlogMiddleware",
-    "clinic.middleware.CurrentClinicMiddleware",
-    "clinic.middleware.SecondFactorMiddleware",
-    "clinic.middleware.ClinicChoiceMiddleware",
-    "clinic.middleware.NoStoreMiddleware",
+    "clinic.core.middleware.CurrentClinicMiddleware",
+    "clinic.core.middleware.SecondFactorMiddleware",
+    "clinic.core.middleware.ClinicChoiceMiddleware",
+    "clinic.core.middleware.NoStoreMiddleware",
     "axes.middleware.AxesMiddleware",
 ]
 
@@ -117,7 +118,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "clinic.context_processors.current_clinic",
+                "clinic.core.context_processors.current_clinic",
             ],
         },
     },
@@ -155,7 +156,7 @@ SILENCED_SYSTEM_CHECKS = ["axes.W006"]  # by username on purpose: see the commen
 # An invitation link to the Team page's new member lasts this long (docs/security.md).
 INVITE_MAX_AGE_HOURS = int(os.environ.get("INVITE_MAX_AGE_HOURS", "72"))
 
-# A second factor for clinicians, clinic admins and superusers (clinic/twofactor.py). Only a
+# A second factor for clinicians, clinic admins and superusers (clinic/core/twofactor.py). Only a
 # development server (DJANGO_DEBUG=true) may turn it off, with DEMO_OTP=off, for scripted demos;
 # production settings ignore DEMO_OTP.
 SECOND_FACTOR_REQUIRED = not (DEBUG and os.environ.get("DEMO_OTP", "").strip().lower() == "off")

@@ -2,14 +2,18 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from . import account, team, twofactor, views
+import patients.urls
+from monitoring import patient_views as patient_pages
+from patients import views as patient_views
+
+from .core import account, team, twofactor, views
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("switch-clinic/", views.switch_clinic, name="switch_clinic"),
-    path("audit/", views.audit_log, name="audit_log"),
+    path("audit/", patient_views.audit_log, name="audit_log"),
     path("clinic/settings/", views.clinic_settings, name="clinic_settings"),
     path("health/", views.health, name="health"),
     path("account/clinic/", account.choose_clinic, name="choose_clinic"),
@@ -26,9 +30,12 @@ urlpatterns = [
     path("team/<int:pk>/role/", team.set_role, name="team_role"),
     path("team/<int:pk>/deactivate/", team.deactivate, name="team_deactivate"),
     path("team/<int:pk>/reset-second-factor/", team.reset_otp, name="team_reset_otp"),
-    path("patients/", include("patients.urls")),
+    path(
+        "patients/",
+        include((patient_pages.urlpatterns + patients.urls.urlpatterns, "patients")),
+    ),
     path("api/v1/", include("clinic.api.urls")),
-    path("p/", include("patients.self_service_urls")),
+    path("p/", include("monitoring.self_service_urls")),
     path("reminders/", include("monitoring.reminder_urls")),
     path("", include("monitoring.urls")),
     path("admin/", admin.site.urls),

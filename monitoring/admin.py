@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from clinic.admin import ClinicScopedAdmin, ReadOnlyClinicalAdmin
+from clinic.core.admin import ClinicScopedAdmin, ReadOnlyClinicalAdmin
 
 from .models import (
     ComprehensionReport,

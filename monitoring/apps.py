@@ -6,7 +6,7 @@ class MonitoringConfig(AppConfig):
     verbose_name = "Monitoring"
 
     def ready(self):
-        from clinic import services as clinic_services
+        from clinic.core import services as clinic_services
         from patients import services
 
         from .worklist import mark_stale, refresh_patient

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from django.utils.translation import gettext_lazy as _
 
-from clinic.roles import Role
+from clinic.core.roles import Role
 
 from . import rules
 from .models import ReminderKind

@@ -8,9 +8,10 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from clinic.access import current_clinic, get_patient, get_record, patients_for, require
-from clinic.audit import log_view
-from clinic.roles import Action
+from clinic.core.access import current_clinic, require
+from clinic.core.audit import log_view
+from clinic.core.roles import Action
+from patients.access import get_patient, get_record, patients_for
 
 from .models import Reminder, ReminderStatus
 from .services import retry_failed

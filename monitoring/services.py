@@ -12,7 +12,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from clinic.audit import acting_as
+from clinic.core.audit import acting_as
 from patients.models import Patient, Source
 from patients.services import (
     BEFORE_FIRST_RULE_SET,
@@ -345,38 +345,6 @@ def end_treatment(patient: Patient, *, by, last_dose_on: datetime.date) -> Cours
     return course
 
 
-@changes_records
-def start_new_course(
-    patient: Patient, *, by, opened_on: datetime.date, target_mg_per_kg: Decimal | None = None
-) -> Course:
-    """Open a new treatment course once the last one ended at least 56 days before."""
-    with transaction.atomic(), acting_as(by):
-        patient = _locked(patient)
-        _, history = load_history(patient)
-        earliest = rules.new_course_earliest(history)
-        if earliest is None:
-            raise ValidationError({"opened_on": "The current course has not ended."})
-        check_record_date(patient, "opened_on", opened_on)
-        if opened_on < earliest:
-            raise ValidationError(
-                {
-                    "opened_on": f"A new course may start on {earliest:%d %b %Y} at the earliest "
-                    f"({rules.constants.RETREATMENT_GAP_DAYS} days after the last dose)."
-                }
-            )
-        target = target_mg_per_kg
-        if target is None:
-            target = patient.clinic.default_target_mg_per_kg
-        if message := rules.target_error(target):
-            raise ValidationError({"target_mg_per_kg": message})
-        # A new course is a new enrollment: records are then checked against its date.
-        patient.enrolled_on = opened_on
-        patient.save(update_fields=["enrolled_on", "updated_at"])
-        return Course.objects.create(
-            patient=patient, opened_on=opened_on, target_mg_per_kg=target, recorded_by=by
-        )
-
-
 def patient_status(patient: Patient, on: datetime.date) -> rules.Status:
     return rules.status(load_history(patient)[1], on)
 
@@ -417,3 +385,16 @@ def retry_failed(reminder: Reminder, *, by) -> tuple[bool, datetime.datetime]:
             status=ReminderStatus.PENDING, attempts=0, send_at=send_at, updated_at=now
         )
     return bool(changed), send_at
+
+
+def opt_out_of_email(patient: Patient) -> None:
+    """The patient's unsubscribe (the emailed link): no more reminder emails, and those still
+    waiting are cancelled, in one transaction. Idempotent: a second click changes nothing."""
+    with transaction.atomic():
+        patient = _locked(patient)
+        if not patient.email_opt_out:
+            patient.email_opt_out = True
+            patient.save(update_fields=["email_opt_out", "updated_at"])  # audited
+        Reminder.objects.filter(patient=patient, status=ReminderStatus.PENDING).update(
+            status=ReminderStatus.CANCELLED, last_error="the patient opted out"
+        )

@@ -4,7 +4,7 @@ from celery import shared_task
 from celery.signals import worker_process_shutdown
 from django.conf import settings
 
-from clinic.models import Clinic
+from clinic.core.models import Clinic
 
 from .reminders import digest, dispatch, planner, sender
 from .worklist import refresh_clinic

@@ -11,12 +11,12 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
-from clinic.access import current_clinic, current_role, get_patient, get_record, may, require
-from clinic.audit import log_export, log_view
-from clinic.audit_page import person
-from clinic.pages import record_page, submitted
-from clinic.roles import Action
-from patients.forms import apply_service_errors
+from clinic.core.access import current_clinic, current_role, may, require
+from clinic.core.audit import log_export, log_view, person
+from clinic.core.forms import apply_service_errors
+from clinic.core.pages import record_page, submitted
+from clinic.core.roles import Action
+from patients.access import get_patient, get_record
 from patients.models import (
     ContraceptionConfirmation,
     ContraceptionMethod,
@@ -24,7 +24,7 @@ from patients.models import (
     Source,
 )
 
-from . import codes, ipledge, rules, services, worklist
+from . import codes, enrollment, ipledge, rules, services, worklist
 from .forms import (
     DispenseForm,
     EndTreatmentForm,
@@ -373,7 +373,7 @@ def course_create(request, pk):
     patient = get_patient(request, pk)
 
     def save(data):
-        services.start_new_course(patient, by=request.user, **data)
+        enrollment.start_new_course(patient, by=request.user, **data)
 
     return record_page(request, patient, NewCourseForm, "New treatment course", save)
 

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from clinic.admin import ClinicScopedAdmin, ReadOnlyClinicalAdmin
+from clinic.core.admin import ClinicScopedAdmin, ReadOnlyClinicalAdmin
 
 from .models import Consent, ContraceptionConfirmation, Patient, PregnancyTest, RiskCategoryChange
 
@@ -12,7 +12,7 @@ class PatientAdmin(ClinicScopedAdmin):
     list_filter = ["risk_category"]
 
     def has_add_permission(self, request):
-        return False  # enrollment runs through patients.services.enroll_patient
+        return False  # enrollment runs through monitoring.enrollment.enroll_patient
 
     def has_change_permission(self, request, obj=None):
         return False

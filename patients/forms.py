@@ -1,7 +1,6 @@
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Submit
 from django import forms
-from django.core.exceptions import ValidationError
 
 from monitoring.rules import constants as rule_constants
 from monitoring.rules.constants import MAX_TARGET_MG_PER_KG, MIN_TARGET_MG_PER_KG
@@ -71,15 +70,6 @@ class WarningsMixin:
             self.add_error(
                 None, "Nothing was saved yet: check the warning, then tick “save anyway”."
             )
-
-
-def apply_service_errors(form: forms.BaseForm, error: ValidationError) -> None:
-    """Show a service's ValidationError on the form, next to the field it names."""
-    if hasattr(error, "error_dict"):
-        for field, messages in error.message_dict.items():
-            form.add_error(field if field in form.fields else None, messages)
-    else:
-        form.add_error(None, error.messages)
 
 
 class PatientForm(WarningsMixin, CrispyMixin, forms.ModelForm):

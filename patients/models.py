@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.urls import reverse
 
-from clinic.models import Clinic
+from clinic.core.models import Clinic
 
 
 class RiskCategory(models.TextChoices):

@@ -2,13 +2,11 @@ from django.urls import path
 
 from . import views
 
+# The list, the page, enrollment and edits are in monitoring.patient_views; clinic/urls.py
+# serves both lists under the one `patients` namespace.
 app_name = "patients"
 
 urlpatterns = [
-    path("", views.patient_list, name="list"),
-    path("new/", views.patient_create, name="create"),
-    path("<int:pk>/", views.patient_detail, name="detail"),
-    path("<int:pk>/edit/", views.patient_edit, name="edit"),
     path("<int:pk>/risk-category/", views.risk_category_change, name="risk_category"),
     path("<int:pk>/consents/new/", views.consent_create, name="consent_create"),
     path("<int:pk>/contraception/new/", views.contraception_create, name="contraception_create"),

@@ -6,8 +6,8 @@ from decimal import Decimal
 import factory
 from django.contrib.auth import get_user_model
 
-from clinic.models import Clinic, Membership
-from patients import services as patient_services
+from clinic.core.models import Clinic, Membership
+from monitoring import enrollment
 
 
 class ClinicFactory(factory.django.DjangoModelFactory):
@@ -58,4 +58,4 @@ def enroll(clinic: Clinic, by=None, **overrides):
         "home_tests_allowed": False,
     }
     data.update(overrides)
-    return patient_services.enroll_patient(clinic=clinic, by=by, data=data)
+    return enrollment.enroll_patient(clinic=clinic, by=by, data=data)

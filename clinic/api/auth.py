@@ -19,8 +19,8 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from clinic.models import ApiToken
-from clinic.twofactor import matching_device, needs_second_factor
+from clinic.core.models import ApiToken
+from clinic.core.twofactor import matching_device, needs_second_factor
 
 from .authentication import ApiTokenAuthentication
 from .schema import FIELD_ERRORS

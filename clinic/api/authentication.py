@@ -9,7 +9,7 @@ from knox.auth import TokenAuthentication
 from rest_framework import exceptions
 from rest_framework.authentication import SessionAuthentication
 
-from clinic.twofactor import second_factor_passed
+from clinic.core.twofactor import second_factor_passed
 
 
 class ApiTokenAuthentication(TokenAuthentication):

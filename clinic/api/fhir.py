@@ -9,8 +9,8 @@ from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework.renderers import JSONRenderer
 
-from clinic.audit import log_view
-from clinic.roles import Action
+from clinic.core.audit import log_view
+from clinic.core.roles import Action
 from monitoring import fhir
 
 from .schema import document

@@ -12,7 +12,7 @@ the wrong clinic.
 from rest_framework import exceptions
 from rest_framework.permissions import BasePermission
 
-from clinic.access import SESSION_CLINIC_KEY, load_memberships
+from clinic.core.access import SESSION_CLINIC_KEY, load_memberships
 
 CLINIC_HEADER = "X-Clinic-Id"
 

@@ -14,12 +14,14 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from clinic.access import current_clinic, get_patient, get_record, may
-from clinic.audit import log_view
-from clinic.roles import Action
+from clinic.core.access import current_clinic, may
+from clinic.core.audit import log_view
+from clinic.core.roles import Action
+from monitoring import enrollment
 from monitoring import services as monitoring
 from monitoring.models import LabResult, Prescription, Reminder, Visit
 from patients import services as patients
+from patients.access import get_patient, get_record
 from patients.models import Consent, ContraceptionConfirmation, PregnancyTest
 
 from . import serializers as s
@@ -116,7 +118,7 @@ class PatientCreate(ClinicView):
     def post(self, request):
         self.require(Action.ENROLL_PATIENT)
         data = self.valid(s.PatientIn)
-        patient = patients.enroll_patient(
+        patient = enrollment.enroll_patient(
             clinic=current_clinic(request),
             by=request.user,
             data=data,
@@ -318,7 +320,7 @@ class CourseCreate(ClinicView):
         patient = self.patient(id, Action.ENROLL_PATIENT)
         data = self.valid(s.NewCourseIn)
         try:
-            course = monitoring.start_new_course(
+            course = enrollment.start_new_course(
                 patient,
                 by=request.user,
                 opened_on=data["enrolled_on"],

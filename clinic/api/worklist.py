@@ -7,8 +7,8 @@ next steps are worded for the caller's role, as on Today.
 from rest_framework import serializers
 from rest_framework.response import Response
 
-from clinic.access import current_clinic, current_role
-from clinic.roles import Action
+from clinic.core.access import current_clinic, current_role
+from clinic.core.roles import Action
 from monitoring import codes, rules
 from monitoring.worklist import clinic_day
 

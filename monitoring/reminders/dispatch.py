@@ -24,11 +24,12 @@ import logging
 from dataclasses import dataclass, field
 
 import redis
+from celery import current_app
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from clinic.models import Clinic
+from clinic.core.models import Clinic
 from monitoring.models import Reminder, ReminderStatus
 from patients.models import Patient
 
@@ -37,6 +38,9 @@ from .timing import clinic_is_quiet
 log = logging.getLogger(__name__)
 
 POSSIBLE_DUPLICATE = "possible duplicate: previous attempt interrupted"
+
+
+SEND_REMINDER_TASK = "monitoring.tasks.send_reminder"
 
 
 def quiet_clinic_ids(now: dt.datetime) -> list[int]:
@@ -103,8 +107,8 @@ def _reclaim_stuck(now: dt.datetime, limit: int) -> list[int]:
 def _enqueue(ids: list[int], claimed_at: dt.datetime) -> int:
     """Enqueue each claimed id; returns how many reached the broker. When the broker is down,
     the rest go back to pending for the next run."""
-    from monitoring.tasks import send_reminder
-
+    # By name, from Celery's registry: the task module imports this one, not the reverse.
+    send_reminder = current_app.tasks[SEND_REMINDER_TASK]
     for index, pk in enumerate(ids):
         try:
             send_reminder.delay(pk)

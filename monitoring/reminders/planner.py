@@ -21,7 +21,7 @@ from django.db.models import Case, DateTimeField, Exists, F, OuterRef, Q, Value,
 from django.db.models.functions import Concat, Left
 from django.utils import timezone
 
-from clinic.models import Clinic
+from clinic.core.models import Clinic
 from monitoring import codes, rules
 from monitoring.history import load_histories
 from monitoring.models import Course, Reminder, ReminderStatus

@@ -12,18 +12,9 @@ starts and ends (docs/quality.md F7).
 import datetime as dt
 from zoneinfo import ZoneInfo
 
+from clinic.core.models import in_quiet_hours
+
 UTC = dt.UTC
-
-
-def in_quiet_hours(moment: dt.time, start: int, end: int) -> bool:
-    """True inside [start:00, end:00). A window may run over midnight (20-8); start == end
-    means no quiet hours at all."""
-    if start == end:
-        return False
-    begins, ends = dt.time(start), dt.time(end)
-    if start < end:
-        return begins <= moment < ends
-    return moment >= begins or moment < ends
 
 
 def _wall_clock(day: dt.date, hour: int, zone: ZoneInfo) -> dt.datetime:

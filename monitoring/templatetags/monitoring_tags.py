@@ -56,3 +56,38 @@ def is_deadline(code: str) -> bool:
     """A due date someone can miss (a test, visit, lab or window), not a date to tell the patient
     ("earliest", "allowed again"): only deadlines are ever shown as overdue."""
     return code in registry.DEADLINE_CODES
+
+
+@register.filter
+def due_label(code: str) -> str:
+    return registry.label(code)
+
+
+@register.filter
+def next_step(code: str, role: str | None) -> str:
+    """What the reader does about a blocker, in their role's words (the codes registry)."""
+    try:
+        return registry.next_step(code, role)
+    except KeyError:
+        return ""
+
+
+@register.filter
+def timeline_legend(rows) -> list[tuple[str, str, str]]:
+    """The course strip's colours in words, for the kinds of event in `rows` (event, state)."""
+    return timeline.legend(event for event, _ in rows)
+
+
+@register.filter
+def drop_passed(due, today) -> list:
+    """The due list without dates that passed and ask nothing (an earliest date, "allowed
+    again"): only a missed deadline stays, shown as overdue."""
+    if not today:
+        return list(due)
+    return [d for d in due if d.due_on >= today or d.code in registry.DEADLINE_CODES]
+
+
+@register.filter
+def tone(code: str | None) -> str:
+    """The badge classes of a triage group (the registry's), quiet for an unknown one."""
+    return registry.ALL[code].tone if code in registry.GROUPS else registry.QUIET

@@ -3,7 +3,7 @@ refused request changes nothing."""
 
 import pytest
 
-from clinic.demo import ready_first_prescription
+from clinic.demo.seeding import ready_first_prescription
 from tests.api.conftest import database_state
 
 

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from clinic.demo import ready_first_prescription
+from clinic.demo.seeding import ready_first_prescription
 from tests.api.conftest import database_state
 
 JUNK = [

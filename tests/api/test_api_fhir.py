@@ -8,8 +8,8 @@ from auditlog.models import LogEntry
 from django.core.management import call_command
 from fhir.resources.R4B import get_fhir_model_class
 
-from clinic.demo import SCENARIOS, ready_first_prescription
-from clinic.models import Clinic, Membership
+from clinic.core.models import Clinic, Membership
+from clinic.demo.seeding import SCENARIOS, ready_first_prescription
 from monitoring.models import LabResult, Prescription, Visit
 from patients.models import Consent, ContraceptionConfirmation, Patient, PregnancyTest
 from tests.factories import enroll, member

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from auditlog.models import LogEntry
 
-from clinic import demo
+from clinic.demo import seeding as demo
 from monitoring import services as monitoring
 from patients import services as patients
 from tests.factories import enroll

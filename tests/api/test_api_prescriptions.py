@@ -2,7 +2,7 @@
 
 import pytest
 
-from clinic.demo import ready_first_prescription
+from clinic.demo.seeding import ready_first_prescription
 from monitoring.models import Prescription
 from tests.api.conftest import database_state, day
 from tests.factories import enroll

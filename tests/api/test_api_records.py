@@ -402,7 +402,7 @@ def test_only_a_positive_test_not_yet_superseded_can_be_superseded(
 
 @pytest.fixture
 def prescription(builder, patient):
-    from clinic.demo import ready_first_prescription
+    from clinic.demo.seeding import ready_first_prescription
 
     ready_first_prescription(builder, patient)
     return builder.prescribe(patient, 0)
@@ -508,12 +508,12 @@ def test_reading_the_status_logs_one_access_event(api, clinician, patient):
 def test_a_database_conflict_is_a_400_not_a_500(api, staff, monkeypatch):
     from django.db import IntegrityError
 
-    from patients import services
+    from monitoring import enrollment
 
     def collide(**kwargs):
         raise IntegrityError("duplicate key value violates unique constraint")
 
-    monkeypatch.setattr(services, "enroll_patient", collide)
+    monkeypatch.setattr(enrollment, "enroll_patient", collide)
     response = post(api(staff), "/api/v1/patients/", ENROLLMENT)
     assert response.status_code == 400
     assert list(response.json()) == ["non_field_errors"]

@@ -8,7 +8,7 @@ import time_machine
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from clinic.models import ApiToken
+from clinic.core.models import ApiToken
 
 PASSWORD = "correct-horse-battery"
 TOKEN_URL = "/api/v1/auth/token/"

@@ -8,7 +8,7 @@ import time_machine
 from auditlog.models import LogEntry
 from django.urls import reverse
 
-from clinic.audit import log_view
+from clinic.core.audit import log_view
 from tests.factories import enroll
 
 URL = reverse("audit_log")
@@ -137,7 +137,7 @@ def test_the_page_costs_the_same_queries_for_one_line_or_fifty(
 
 
 def test_acronyms_keep_their_spelling_on_the_audit_page():
-    from clinic.audit_page import sentence_case
+    from patients.audit_page import sentence_case
 
     assert sentence_case("RMA number") == "RMA number"
     assert sentence_case("iPLEDGE entry") == "iPLEDGE entry"

@@ -7,7 +7,7 @@ import pytest
 from auditlog.models import LogEntry
 from django.urls import reverse
 
-from clinic.models import Clinic
+from clinic.core.models import Clinic
 
 URL = reverse("clinic_settings")
 

@@ -15,7 +15,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_otp_webauthn.models import WebAuthnCredential
 from rest_framework.test import APIClient
 
-from clinic.models import Membership
+from clinic.core.models import Membership
 from tests.auth import SoftPasskey, current_code, totp_code
 from tests.factories import UserFactory, member
 

@@ -6,7 +6,8 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
-from clinic.demo import (
+from clinic.core.models import Clinic, Membership
+from clinic.demo.seeding import (
     HOME_READOUT,
     LEGACY_SCENARIOS,
     SCENARIOS,
@@ -15,7 +16,6 @@ from clinic.demo import (
     build_patient,
     bulk_seed,
 )
-from clinic.models import Clinic, Membership
 from monitoring import rules
 from monitoring.history import load_histories
 from monitoring.models import Course, LabResult, Prescription, Visit

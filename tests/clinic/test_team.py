@@ -11,7 +11,7 @@ from django.core import mail
 from django.urls import reverse
 from django.utils import timezone
 
-from clinic.models import ApiToken, Membership
+from clinic.core.models import ApiToken, Membership
 from tests.factories import member
 
 User = get_user_model()

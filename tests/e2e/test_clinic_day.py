@@ -3,7 +3,7 @@
 import pytest
 from playwright.sync_api import expect
 
-from clinic.demo import Builder
+from clinic.demo.seeding import Builder
 from monitoring.models import Prescription, Visit
 from tests.factories import enroll
 

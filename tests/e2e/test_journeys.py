@@ -14,7 +14,7 @@ import pytest
 from django.core import mail
 from playwright.sync_api import expect
 
-from clinic.demo import (
+from clinic.demo.seeding import (
     Builder,
     ready_first_prescription,
     scenario_cannot_ready,

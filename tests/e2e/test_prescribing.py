@@ -3,7 +3,7 @@
 import pytest
 from playwright.sync_api import expect
 
-from clinic.demo import Builder, ready_first_prescription
+from clinic.demo.seeding import Builder, ready_first_prescription
 from monitoring.models import Prescription
 from tests.factories import enroll
 

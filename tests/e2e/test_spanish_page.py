@@ -9,7 +9,7 @@ import pytest
 from django.core import mail
 from playwright.sync_api import expect
 
-from clinic.demo import Builder
+from clinic.demo.seeding import Builder
 from monitoring.models import Reminder, ReminderKind
 from monitoring.reminders import emails
 from tests.factories import ClinicFactory, enroll, member

@@ -2,7 +2,7 @@ import random
 
 import pytest
 
-from clinic.demo import Builder
+from clinic.demo.seeding import Builder
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 import datetime
 from decimal import Decimal
 
-from clinic import demo
+from clinic.demo import seeding as demo
 from monitoring import chart, rules, services, timeline
 from monitoring.history import load_patient_page
 from tests.factories import enroll

@@ -6,7 +6,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
-from clinic import demo
+from clinic.demo import seeding as demo
 from monitoring import services
 from monitoring.models import Visit
 from patients.models import ContraceptionConfirmation

@@ -4,7 +4,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from clinic import demo
+from clinic.demo import seeding as demo
 from monitoring.history import load_histories, load_history
 from patients.models import Patient
 

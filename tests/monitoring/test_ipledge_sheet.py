@@ -7,7 +7,7 @@ from auditlog.models import LogEntry
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
-from clinic import demo
+from clinic.demo import seeding as demo
 from monitoring import ipledge, services
 from monitoring.history import load_history, load_ipledge_ticks
 from monitoring.models import IpledgeEntry, PatientTriage

@@ -5,8 +5,8 @@ import datetime
 import pytest
 from django.urls import reverse
 
-from clinic import demo
-from monitoring import services
+from clinic.demo import seeding as demo
+from monitoring import enrollment, services
 from monitoring.history import load_history
 from tests.auth import verified_login
 
@@ -69,11 +69,11 @@ def test_a_new_course_is_a_new_enrollment_for_the_records(ended_yesterday, build
     opened_on = builder.day(-1) + datetime.timedelta(days=56)
     with time_machine.travel(timezone.now() + datetime.timedelta(days=60), tick=False):
         with pytest.raises(ValidationError) as error:
-            services.start_new_course(
+            enrollment.start_new_course(
                 patient, by=clinician, opened_on=opened_on, target_mg_per_kg=0
             )
         assert "target_mg_per_kg" in error.value.message_dict
-        services.start_new_course(patient, by=clinician, opened_on=opened_on)
+        enrollment.start_new_course(patient, by=clinician, opened_on=opened_on)
         patient.refresh_from_db()
         assert patient.enrolled_on == opened_on
         with pytest.raises(ValidationError) as error:

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
-from clinic.demo import Builder, ready_first_prescription
+from clinic.demo.seeding import Builder, ready_first_prescription
 from monitoring import services
 from monitoring.models import Prescription
 

@@ -8,7 +8,7 @@ import time_machine
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from clinic.demo import ready_first_prescription, scenario_locked_out
+from clinic.demo.seeding import ready_first_prescription, scenario_locked_out
 from monitoring import rules, services
 from monitoring.history import load_history
 from monitoring.models import Prescription

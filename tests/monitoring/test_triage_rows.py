@@ -7,8 +7,8 @@ import time_machine
 from django.core.management import call_command
 from django.utils import timezone
 
-from clinic import demo
-from clinic.models import Clinic
+from clinic.core.models import Clinic
+from clinic.demo import seeding as demo
 from monitoring import worklist
 from monitoring.models import PatientTriage
 from patients.models import Patient
@@ -74,7 +74,7 @@ def test_a_refused_write_leaves_the_row_as_it_was(build, staff):
 
 
 def test_a_change_of_the_clinics_horizon_recomputes_every_row(build, builder, staff, clinic):
-    from clinic.services import update_clinic_settings
+    from clinic.core.services import update_clinic_settings
 
     patient = build(lambda b, p: demo.scenario_in_treatment(b, p), enrolled=-80)
     worklist.refresh_clinic(clinic)

@@ -11,7 +11,7 @@ from django.core.management import call_command
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from clinic.models import Clinic, Membership
+from clinic.core.models import Clinic, Membership
 from monitoring import codes, rules
 from monitoring.history import load_histories
 from monitoring.reminders import digest
@@ -94,7 +94,7 @@ def test_nobody_mid_supply_with_nothing_due_is_on_today(demo_clinic):
 
 
 def test_the_api_worklist_words_next_steps_for_the_callers_role(client_for, staff, build, entered):
-    from clinic import demo
+    from clinic.demo import seeding as demo
 
     entered(build(demo.scenario_ready))
     api = APIClient()
@@ -148,7 +148,7 @@ def test_the_patient_page_says_on_track_in_green_mid_supply(client_for, staff, b
 
 
 def test_the_patient_page_names_the_group_and_next_step_when_listed(client_for, staff, build):
-    from clinic import demo
+    from clinic.demo import seeding as demo
 
     patient = build(demo.scenario_no_contraception)
     page = client_for(staff).get(patient.get_absolute_url()).content.decode()
@@ -157,7 +157,7 @@ def test_the_patient_page_names_the_group_and_next_step_when_listed(client_for, 
 
 
 def test_the_patient_list_shows_each_patients_group(client_for, staff, build):
-    from clinic import demo
+    from clinic.demo import seeding as demo
 
     ready = build(demo.scenario_window_closing)
     mid_supply = build(overdue_by(-27), enrolled=-80)

@@ -9,7 +9,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from clinic import demo
+from clinic.demo import seeding as demo
 from monitoring import worklist
 from monitoring.models import Visit
 from tests.factories import enroll, member
@@ -105,7 +105,7 @@ def test_a_task_due_within_the_horizon_is_due_soon(client_for, staff, build):
     soon = build(overdue_by(-12), enrolled=-80)  # monthly test due in 12 days: not yet
     client = client_for(staff)
     assert soon.pk not in pks(rows(client.get(URL), "due_soon"))
-    from clinic.services import update_clinic_settings
+    from clinic.core.services import update_clinic_settings
 
     update_clinic_settings(soon.clinic, by=staff, data={"triage_horizon_days": 14})
     found = rows(client.get(URL), "due_soon")

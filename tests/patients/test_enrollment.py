@@ -215,8 +215,8 @@ def test_staff_enroll_without_home_tests_while_a_clinician_may_allow_them(
 def test_a_later_course_keeps_its_enrollment_date(clinician, staff, patient):
     from django.core.exceptions import ValidationError
 
+    from monitoring import enrollment as services
     from monitoring.models import Course
-    from patients import services
 
     Course.objects.create(
         patient=patient,

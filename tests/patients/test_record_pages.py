@@ -9,7 +9,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from clinic.demo import Builder, ready_first_prescription
+from clinic.demo.seeding import Builder, ready_first_prescription
 from monitoring.models import LabResult, MoodReview, Prescription, Visit
 from patients.models import Consent, ContraceptionConfirmation, PregnancyTest
 from tests.auth import verified_login

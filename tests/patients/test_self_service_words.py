@@ -7,7 +7,7 @@ import re
 import pytest
 from django.urls import reverse
 
-from clinic.demo import (
+from clinic.demo.seeding import (
     Builder,
     ready_first_prescription,
     scenario_mismatch,

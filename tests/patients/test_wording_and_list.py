@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
-from clinic.demo import Builder, ready_first_prescription
+from clinic.demo.seeding import Builder, ready_first_prescription
 from monitoring import services as monitoring_services
 from patients import services
 from tests.factories import enroll
@@ -76,7 +76,7 @@ def test_due_next_drops_an_earliest_date_that_passed(client_for, clinic, staff, 
 
 
 def test_a_missed_deadline_stays_as_overdue(client_for, clinic, staff):
-    from clinic.templatetags.clinic_tags import drop_passed
+    from monitoring.templatetags.monitoring_tags import drop_passed
     from monitoring.rules import Due
 
     today = clinic.today()

@@ -88,7 +88,7 @@ def test_a_tampered_or_foreign_token_is_refused(client, clinic, patient):
 def test_the_patients_own_confirmation_that_differs_from_staffs_blocks_the_gate(
     client, clinic, staff, builder
 ):
-    from clinic.demo import ready_first_prescription
+    from clinic.demo.seeding import ready_first_prescription
 
     patient = enroll(clinic, by=staff)
     ready_first_prescription(builder(), patient, confirmation_on=-1)

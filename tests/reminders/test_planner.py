@@ -46,7 +46,7 @@ def test_it_plans_monthly_test_visit_and_followup_labs_before_their_due_dates(cl
 
 @time_machine.travel(dt.datetime(2027, 5, 3, 12, 0, tzinfo=UTC), tick=False)
 def test_a_window_closing_reminder_goes_at_scd_plus_four(clinic, builder, staff):
-    from clinic.demo import ready_first_prescription
+    from clinic.demo.seeding import ready_first_prescription
 
     patient = enroll(clinic, by=staff)
     ready_first_prescription(builder(), patient, confirmation_on=-1)

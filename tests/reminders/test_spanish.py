@@ -20,10 +20,15 @@ from django.test import override_settings
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from clinic.demo import SCENARIOS, Builder, ready_first_prescription, scenario_no_contraception
+from clinic.demo.seeding import (
+    SCENARIOS,
+    Builder,
+    ready_first_prescription,
+    scenario_no_contraception,
+)
 from monitoring.models import Reminder, ReminderKind
 from monitoring.reminders import emails, signing
-from patients import self_service
+from monitoring import self_service
 from patients.models import ContraceptionMethod, Patient
 from tests.auth import verified_login
 from tests.factories import enroll

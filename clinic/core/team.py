@@ -27,7 +27,7 @@ from .models import Clinic, Membership
 from .roles import Action, Role
 from .twofactor import reset_second_factor
 
-INVITE_SALT = "clinic.team.invite"
+INVITE_SALT = "clinic.core.team.invite"
 
 
 # --- services -------------------------------------------------------------------------------

@@ -66,3 +66,8 @@ def log_export(user, clinic, patients: list, what: str) -> None:
         actor_email=getattr(user, "email", None) or None,
         additional_data={"clinic_id": clinic.pk, "export": what, "patient_ids": list(patients)},
     )
+
+
+def person(user) -> str:
+    """A user as the audit page and the record pages name them: full name, else username."""
+    return user.get_full_name() or user.get_username()

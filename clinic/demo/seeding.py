@@ -18,13 +18,13 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from clinic.core.models import Membership
+from monitoring import enrollment
 from monitoring import services as monitoring
 from monitoring.models import Course, LabResult, Prescription, Visit
 from monitoring.services import VISIT_FIELDS
 from patients import services as patients
 from patients.models import Consent, ContraceptionConfirmation, Patient, PregnancyTest
-
-from .models import Membership
 
 # Each demo clinic has users of its own (docs/domain.md section 8): (username, role).
 DEMO_USERS = (("clinician", "clinician"), ("staff", "staff"), ("clinic_admin", "clinic_admin"))
@@ -183,7 +183,7 @@ class Builder:
 
     def enroll(self, index: int, rng: random.Random, *, can: bool, enrolled: int):
         data = self.enrollment_data(index, rng, can=can, enrolled=enrolled)
-        return patients.enroll_patient(clinic=self.clinic, by=self.staff, data=data)
+        return enrollment.enroll_patient(clinic=self.clinic, by=self.staff, data=data)
 
     def consent(self, patient, kind: str, on: int):
         patients.record_consent(patient, by=self.staff, kind=kind, signed_on=self.day(on))

@@ -12,7 +12,6 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
 from django.core import signing as django_signing
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone, translation
@@ -21,17 +20,15 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from clinic.audit import log_view
+from clinic.core.audit import log_view
 from monitoring import codes, rules
 from monitoring import services as monitoring_services
 from monitoring.history import load_history
-from monitoring.models import Reminder, ReminderStatus
 from monitoring.reminders import ical, signing
 from monitoring.reminders.emails import patient_links
 from monitoring.reminders.planner import DUE_CODE_KINDS
-
-from . import services
-from .models import ContraceptionMethod, Language, Patient, Source
+from patients import services
+from patients.models import ContraceptionMethod, Language, Patient, Source
 
 # Why the clinic needs to talk with the patient when the registry has no plainer reason: no
 # clinical detail (the page may be read over a shoulder), no result and no screen named.
@@ -252,13 +249,7 @@ def unsubscribe(request, token):
 
 def _unsubscribe(request, token, patient):
     if request.method == "POST":
-        with transaction.atomic():
-            if not patient.email_opt_out:
-                patient.email_opt_out = True
-                patient.save(update_fields=["email_opt_out", "updated_at"])  # audited
-            Reminder.objects.filter(patient=patient, status=ReminderStatus.PENDING).update(
-                status=ReminderStatus.CANCELLED, last_error="the patient opted out"
-            )
+        monitoring_services.opt_out_of_email(patient)
         return render(request, "self_service/unsubscribed.html", {"clinic": patient.clinic})
     return render(
         request, "self_service/unsubscribe.html", {"clinic": patient.clinic, "token": token}

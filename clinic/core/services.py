@@ -8,13 +8,12 @@ from auditlog.models import LogEntry
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from monitoring.reminders.timing import in_quiet_hours
 from monitoring.rules.constants import MAX_TARGET_MG_PER_KG as MAX_TARGET
 from monitoring.rules.constants import MIN_TARGET_MG_PER_KG as MIN_TARGET
 from monitoring.rules.constants import TARGET_RANGE_MESSAGE
 
 from .audit import acting_as
-from .models import Clinic
+from .models import Clinic, in_quiet_hours
 
 # docs/reminders.md (send hour, quiet hours) and docs/clinic-day.md (triage horizon): the
 # settings a clinic admin may change from the app.

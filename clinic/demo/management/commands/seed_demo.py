@@ -4,7 +4,7 @@ gate state.
 Idempotent: users and clinics are created once; a patient whose demo MRN exists is skipped,
 so running it twice gives the same data. Patients are built through the services (validated
 and audited, as staff would enter them); for more than BULK_ABOVE new patients, or with
---bulk, the same scenarios are bulk-inserted a thousand patients at a time (clinic/demo.py,
+--bulk, the same scenarios are bulk-inserted a thousand patients at a time (clinic/demo/seeding.py,
 BulkBuilder), which `seed_demo --patients 100000` needs, and the time per 1,000 is printed.
 A second, smaller clinic still judged by RS-2021 (its RS-2026 effective date is a year ahead,
 a clinic setting) shows the lockout.
@@ -18,7 +18,8 @@ import secrets
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from clinic.demo import (
+from clinic.core.models import Clinic
+from clinic.demo.seeding import (
     DEMO_USERS,
     LEGACY_SCENARIOS,
     LEGACY_USERS,
@@ -31,7 +32,6 @@ from clinic.demo import (
     demo_totp_secret,
     demo_users,
 )
-from clinic.models import Clinic
 from monitoring.worklist import refresh_clinic
 from patients.models import Patient
 

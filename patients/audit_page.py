@@ -18,6 +18,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 
+from clinic.core.audit import person
 from patients.models import Patient
 
 FOLD_WITHIN = datetime.timedelta(minutes=1)
@@ -159,10 +160,6 @@ def describe(lines: list[Line], clinic) -> None:
         if entry.action == LogEntry.Action.CREATE:
             line.summary = "; ".join(f"{label}: {new}" for label, _, new in line.changes)
             line.changes = []
-
-
-def person(user) -> str:
-    return user.get_full_name() or user.get_username()
 
 
 def _who(entry: LogEntry) -> str:

@@ -3,6 +3,7 @@ import zoneinfo
 from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Fieldset, Layout, Submit
 from django import forms
+from django.core.exceptions import ValidationError
 
 from monitoring.rules.constants import MAX_TARGET_MG_PER_KG, MIN_TARGET_MG_PER_KG
 
@@ -72,3 +73,12 @@ class ClinicSettingsForm(forms.ModelForm):
             Fieldset("Today", "triage_horizon_days"),
         )
         self.helper.add_input(Submit("submit", "Save settings"))
+
+
+def apply_service_errors(form: forms.BaseForm, error: ValidationError) -> None:
+    """Show a service's ValidationError on the form, next to the field it names."""
+    if hasattr(error, "error_dict"):
+        for field, messages in error.message_dict.items():
+            form.add_error(field if field in form.fields else None, messages)
+    else:
+        form.add_error(None, error.messages)

@@ -220,7 +220,7 @@ def backup_codes(request):
 # pages above) and for logged-in users only: an anonymous visitor is sent to the login page.
 # Its own checks keep a user who has a device but has not passed it from adding a passkey, and
 # a passkey of one user from verifying another; password-less login is off in settings.
-# The scripts (its registration and authentication JS, clinic/static/clinic/passkey.js) are
+# The scripts (its registration and authentication JS, clinic/core/static/clinic/passkey.js) are
 # served from the app, as the Content-Security-Policy asks.
 passkey_urlpatterns = [
     path(

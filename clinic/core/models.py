@@ -20,6 +20,17 @@ def validate_time_zone(value: str) -> None:
         raise ValidationError(f"“{value}” is not a known time zone, e.g. America/New_York.")
 
 
+def in_quiet_hours(moment: datetime.time, start: int, end: int) -> bool:
+    """True inside [start:00, end:00). A window may run over midnight (20-8); start == end
+    means no quiet hours at all."""
+    if start == end:
+        return False
+    begins, ends = datetime.time(start), datetime.time(end)
+    if start < end:
+        return begins <= moment < ends
+    return moment >= begins or moment < ends
+
+
 class Clinic(models.Model):
     name = models.CharField(max_length=120)
     time_zone = models.CharField(

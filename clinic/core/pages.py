@@ -6,6 +6,8 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 
+from .forms import apply_service_errors
+
 DATE_FIELDS_DEFAULTING_TO_TODAY = (
     "confirmed_on",
     "signed_on",
@@ -34,8 +36,6 @@ def record_page(
 
     A ValidationError from the service is shown next to the field it names; nothing is saved.
     """
-    from patients.forms import apply_service_errors
-
     today = patient.clinic.today()
     initial = {name: today for name in DATE_FIELDS_DEFAULTING_TO_TODAY}
     form = form_class(*submitted(request), initial=initial, **(form_kwargs or {}))

@@ -1,6 +1,0 @@
-from django.apps import AppConfig
-
-
-class ClinicConfig(AppConfig):
-    name = "clinic"
-    verbose_name = "Clinic"

@@ -1,0 +1,4 @@
+"""The clinic's core: clinics, memberships and roles, access, audit, accounts and the second factor.
+
+The lowest layer of the project (docs/architecture.md): it imports no other app.
+"""
