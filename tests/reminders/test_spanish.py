@@ -26,9 +26,9 @@ from clinic.demo.seeding import (
     ready_first_prescription,
     scenario_no_contraception,
 )
+from monitoring import self_service
 from monitoring.models import Reminder, ReminderKind
 from monitoring.reminders import emails, signing
-from monitoring import self_service
 from patients.models import ContraceptionMethod, Patient
 from tests.auth import verified_login
 from tests.factories import enroll
