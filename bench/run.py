@@ -1,4 +1,5 @@
-"""`make bench`: the speed and scale checks (QUALITY P1-P4) measured from outside, in one run.
+"""`make bench`: the speed and scale checks (docs/quality.md P1-P4), measured from outside in
+one run.
 
 Needs PostgreSQL and Redis up. DATABASE_URL (default postgres://postgres@127.0.0.1:5432/bench)
 names the server and a base name: the clinics live in <base>_1k, <base>_10k and <base>_100k,

@@ -143,8 +143,8 @@ AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
-# Repeated wrong passwords lock the username for a while, not forever (QUALITY A3). Locking by
-# username whether or not it exists keeps the answer the same for unknown users.
+# Repeated wrong passwords lock the username for a while, not forever (docs/quality.md, A3).
+# Locking by username whether or not it exists keeps the answer the same for unknown users.
 AXES_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "5"))
 AXES_COOLOFF_TIME = datetime.timedelta(minutes=int(os.environ.get("LOGIN_LOCK_MINUTES", "15")))
 AXES_LOCKOUT_PARAMETERS = ["username"]
@@ -166,7 +166,7 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
-# Idle sessions end (QUALITY A5): every request pushes the expiry forward.
+# Idle sessions end (docs/quality.md, A5): every request pushes the expiry forward.
 SESSION_COOKIE_AGE = int(os.environ.get("SESSION_IDLE_MINUTES", "15")) * 60
 SESSION_SAVE_EVERY_REQUEST = True
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
@@ -229,7 +229,7 @@ REST_KNOX = {
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
 
-# Security headers (QUALITY A7).
+# Security headers (docs/quality.md, A7).
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"

@@ -7,8 +7,7 @@ from patients.models import ContraceptionMethod
 from patients.services import contraception_record_warnings
 
 from .models import LAB_UNITS, LabKind, Prescription, Severity, SideEffect
-from .rules import constants as rule_constants
-from .services import ALLOWED_LAB_UNITS, validate_visit, visit_warnings
+from .services import ALLOWED_LAB_UNITS, incomplete_mood_screen, validate_visit, visit_warnings
 
 
 class LabForm(CrispyMixin, forms.Form):
@@ -220,15 +219,10 @@ class VisitChecklistForm(WarningsMixin, forms.Form):
                     self.add_error(field, messages)
 
     def _clean_mood(self, cleaned):
-        phq2, phq9, item9 = cleaned.get("phq2"), cleaned.get("phq9"), cleaned.get("phq9_item9")
-        if phq2 is not None and phq2 >= rule_constants.PHQ2_NEEDS_PHQ9 and phq9 is None:
-            self.add_error("phq9", "PHQ-2 is 3 or more: record the PHQ-9 total and item 9.")
-        if phq9 is not None and item9 is None and "phq9_item9" not in self.errors:
-            self.add_error("phq9_item9", "Record item 9 of the PHQ-9.")
-        if item9 is not None and phq9 is None and "phq9" not in self.errors:
-            self.add_error("phq9", "Record the PHQ-9 total along with item 9.")
-        if item9 is not None and phq9 is not None and item9 > phq9:
-            self.add_error("phq9_item9", "Item 9 cannot be more than the PHQ-9 total.")
+        """The checklist asks for the whole screen at once (services.incomplete_mood_screen)."""
+        for field, message in incomplete_mood_screen(cleaned).items():
+            if field not in self.errors:
+                self.add_error(field, message)
 
     def visit_data(self) -> dict:
         data = self.cleaned_data

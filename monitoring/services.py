@@ -104,6 +104,23 @@ def record_lab(patient: Patient, *, by, kind: str, collected_on, value: Decimal,
 MAX_NEXT_VISIT_AHEAD = datetime.timedelta(days=180)
 
 
+PHQ9_TOTAL_MISSING = "Record the PHQ-9 total along with item 9."
+
+
+def incomplete_mood_screen(data: dict) -> dict:
+    """What the visit checklist asks for beyond `validate_visit`: the PHQ-9 when the PHQ-2 is
+    3 or more, and item 9 with every PHQ-9 total. The API may record a visit without them (the
+    gate then says `mood_screen_incomplete`, docs/domain.md section 4); the checklist, filled in
+    with the patient in the room, asks for the whole screen at once."""
+    phq2, phq9, item9 = data.get("phq2"), data.get("phq9"), data.get("phq9_item9")
+    gaps = {}
+    if phq2 is not None and phq2 >= rules.constants.PHQ2_NEEDS_PHQ9 and phq9 is None:
+        gaps["phq9"] = "PHQ-2 is 3 or more: record the PHQ-9 total and item 9."
+    if phq9 is not None and item9 is None:
+        gaps["phq9_item9"] = "Record item 9 of the PHQ-9."
+    return gaps
+
+
 def validate_visit(patient: Patient, data: dict) -> None:
     errors = {}
     try:
@@ -118,7 +135,7 @@ def validate_visit(patient: Patient, data: dict) -> None:
     if item9 is not None and not 0 <= item9 <= 3:
         errors["phq9_item9"] = "PHQ-9 item 9 is a score from 0 to 3."
     elif item9 is not None and phq9 is None:
-        errors["phq9"] = "Record the PHQ-9 total along with item 9."
+        errors["phq9"] = PHQ9_TOTAL_MISSING
     elif item9 is not None and phq9 is not None and item9 > phq9:
         errors["phq9_item9"] = "Item 9 cannot be more than the PHQ-9 total."
     if message := weight_error(data.get("weight_kg")):

@@ -1,5 +1,5 @@
 """Pages for labs, the visit checklist, mood reviews, prescriptions, dispensing, ending
-treatment, and today's worklist. Each fetches through clinic.access, calls a service, renders."""
+treatment, and today's worklist. Each fetches through patients.access, calls a service, renders."""
 
 from decimal import Decimal
 

@@ -1,6 +1,8 @@
-"""The public API, v1 (DOMAIN.md section 8). Each endpoint is fetch -> check -> service -> answer.
+"""The public API, v1 (docs/domain.md, section 8).
 
-Lookups go through clinic.access, so another clinic's record is a 404 before any role check;
+Each endpoint is fetch -> check -> service -> answer.
+
+Lookups go through patients.access, so another clinic's record is a 404 before any role check;
 writes go through the services, which own the domain rules and the transaction, so a refused
 request (400, 403, 404, 409) changes nothing.
 """
@@ -81,7 +83,7 @@ def created(serializer_class, instance) -> Response:
 
 
 class RecordCollection(ClinicView):
-    # GET lists the patient's records of one kind in date order (DOMAIN.md section 8); anyone
+    # GET lists the patient's records of one kind in date order (docs/domain.md, section 8); anyone
     # who may see the patient may list them, and the listing is one access event in the audit
     # log, like the patient GET. Subclasses name the model, its date field and the output.
 

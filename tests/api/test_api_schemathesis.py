@@ -5,9 +5,10 @@ stateful) and all of its checks; a gap between the schema and the server fails h
 One check is configured, not left at its default: `positive_data_acceptance` takes a 400 for
 input the schema allows, because the services refuse what no schema can state (a date in the
 future or before the patient's enrollment, a dose above 2 mg/kg of the latest weight, a second
-course before LD + 56; DOMAIN sections 4-6). So that this cannot hide a real gap, the extra check
-below replays every such input through the endpoint's own input serializer: if the serializer
-refuses what the schema allows (a length, a pattern, a blank string, a range), the run fails.
+course before LD + 56; docs/domain.md sections 4-6). So that this cannot hide a real gap, the
+extra check below replays every such input through the endpoint's own input serializer: if the
+serializer refuses what the schema allows (a length, a pattern, a blank string, a range), the run
+fails.
 
 Bounded: a few examples per operation and a time limit, well under two minutes.
 """

@@ -1,8 +1,6 @@
-import random
-
 import pytest
 
-from clinic.demo.seeding import Builder
+from tests.builders import Builder
 
 
 @pytest.fixture
@@ -13,13 +11,12 @@ def builder(clinic, clinician, staff):
 
 @pytest.fixture
 def build(builder):
-    """build(scenario, can=True, enrolled=-45) -> a patient in that state."""
-    counter = iter(range(1, 10_000))
+    """build(state, can=True, enrolled=-45) -> a patient put in that state (a function of
+    tests/builders.py, or any function of a builder and a patient)."""
 
-    def make(scenario, *, can: bool = True, enrolled: int = -45):
-        index = next(counter)
-        patient = builder.enroll(index + 5000, random.Random(index), can=can, enrolled=enrolled)
-        scenario(builder, patient)
+    def make(state, *, can: bool = True, enrolled: int = -45):
+        patient = builder.enroll(can=can, enrolled=enrolled)
+        state(builder, patient)
         return patient
 
     return make

@@ -3,9 +3,9 @@
 import datetime
 from decimal import Decimal
 
-from clinic.demo import seeding as demo
 from monitoring import chart, rules, services, timeline
 from monitoring.history import load_patient_page
+from tests import builders as states
 from tests.factories import enroll
 
 D0 = datetime.date(2026, 9, 1)
@@ -72,7 +72,7 @@ def test_timeline_text_is_escaped():
 
 
 def test_the_patient_page_shows_chart_timeline_and_windows(client_for, staff, build):
-    patient = build(demo.scenario_in_treatment, enrolled=-80)
+    patient = build(states.in_treatment, enrolled=-80)
     body = client_for(staff).get(patient.get_absolute_url()).content.decode()
     assert 'id="dose-chart-title"' in body and "The chart's data, as a table" in body
     assert 'id="timeline-heading"' in body and 'class="window-band window-used"' in body
@@ -93,7 +93,7 @@ def test_the_patient_page_shows_chart_timeline_and_windows(client_for, staff, bu
 
 
 def test_an_ended_course_shows_its_summary(client_for, clinician, build):
-    patient = build(demo.scenario_ended, enrolled=-80)
+    patient = build(states.ended, enrolled=-80)
     response = client_for(clinician).get(patient.get_absolute_url())
     body = response.content.decode()
     assert 'id="course-summary"' in body
@@ -116,7 +116,7 @@ def test_no_summary_while_the_course_runs(client_for, staff, clinic):
 
 
 def test_a_mood_review_appears_on_the_timeline(clinician, build):
-    patient = build(demo.scenario_mood_review)
+    patient = build(states.mood_review)
     visit = patient.visits.get(phq9_item9=1)
     services.record_mood_review(visit, by=clinician, reviewed_on=visit.visited_on, note="Safe.")
     events = timeline.course_events(load_patient_page(patient)["records"])
@@ -126,7 +126,7 @@ def test_a_mood_review_appears_on_the_timeline(clinician, build):
 
 
 def test_an_earliest_date_in_the_past_is_never_shown_as_overdue(client_for, staff, build):
-    patient = build(demo.scenario_ready)  # confirmation_test_earliest is weeks ago
+    patient = build(states.ready)  # confirmation_test_earliest is weeks ago
     body = client_for(staff).get(patient.get_absolute_url()).content.decode()
     # Done and asking nothing: "Due next" leaves it out (issue 13; test_wording_and_list.py).
     assert 'data-code="confirmation_test_earliest"' not in body

@@ -6,10 +6,10 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
-from clinic.demo import seeding as demo
 from monitoring import services
 from monitoring.models import Visit
 from patients.models import ContraceptionConfirmation
+from tests import builders as states
 from tests.auth import verified_login
 from tests.factories import enroll, member
 
@@ -42,7 +42,7 @@ def cannot_patient(clinic, staff):
 
 
 def test_the_checklist_shows_the_steps_in_visit_order(client_for, clinician, builder, build):
-    patient = build(demo.scenario_in_treatment, enrolled=-80)
+    patient = build(states.in_treatment, enrolled=-80)
     body = client_for(clinician).get(checklist(patient)).content.decode()
     steps = [
         "Visit and weight",
@@ -226,7 +226,7 @@ def test_the_contraception_part_is_only_for_patients_who_can_get_pregnant(
 
 
 def test_the_checklist_prefills_the_last_staff_confirmation(client_for, staff, build):
-    patient = build(demo.scenario_ready)
+    patient = build(states.ready)
     form = client_for(staff).get(checklist(patient)).context["form"]
     assert sorted(form.initial["methods"]) == ["iud", "male_condom"]
 
@@ -234,7 +234,7 @@ def test_the_checklist_prefills_the_last_staff_confirmation(client_for, staff, b
 def test_the_saved_visit_offers_the_prescription_form_to_a_clinician_only(
     client_for, clinician, staff, build
 ):
-    patient = build(demo.scenario_ready)
+    patient = build(states.ready)
     visit = Visit.objects.filter(patient=patient).latest("visited_on")
     url = reverse("monitoring:visit_detail", args=[visit.pk])
     response = client_for(clinician).get(url)
@@ -247,7 +247,7 @@ def test_the_saved_visit_offers_the_prescription_form_to_a_clinician_only(
 
 
 def test_the_print_page_has_the_visit_and_the_gate(client_for, staff, build):
-    patient = build(demo.scenario_mood_review)
+    patient = build(states.mood_review)
     visit = Visit.objects.filter(patient=patient).latest("visited_on")
     response = client_for(staff).get(reverse("monitoring:visit_print", args=[visit.pk]))
     body = response.content.decode()

@@ -4,9 +4,9 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from clinic.demo import seeding as demo
 from monitoring.history import load_histories, load_history
 from patients.models import Patient
+from tests import builders as states
 
 # courses, consents, contraception, pregnancy tests, labs, visits, their mood reviews,
 # prescriptions, comprehension reports, risk category changes
@@ -14,7 +14,7 @@ SNAPSHOT_QUERIES = 10
 
 
 def test_one_history_costs_ten_queries_however_many_records(build):
-    patient = build(demo.scenario_in_treatment, enrolled=-80)
+    patient = build(states.in_treatment, enrolled=-80)
     patient = Patient.objects.select_related("clinic").get(pk=patient.pk)
     with CaptureQueriesContext(connection) as queries:
         course, history = load_history(patient)
@@ -27,7 +27,7 @@ def test_one_history_costs_ten_queries_however_many_records(build):
 @pytest.mark.parametrize("count", [3, 12])
 def test_many_histories_cost_the_same_queries(build, count):
     for _ in range(count):
-        build(demo.scenario_mood_review)
+        build(states.mood_review)
     patients = list(Patient.objects.select_related("clinic"))
     with CaptureQueriesContext(connection) as queries:
         histories = load_histories(patients)
@@ -39,7 +39,7 @@ def test_many_histories_cost_the_same_queries(build, count):
 def test_records_of_an_earlier_course_stay_out_of_the_snapshot(build, builder):
     from monitoring.models import Course
 
-    patient = build(demo.scenario_ready)
+    patient = build(states.ready)
     Course.objects.create(patient=patient, opened_on=builder.today, target_mg_per_kg=120)
     course, history = load_history(patient)
     assert course.opened_on == builder.today
@@ -54,7 +54,7 @@ def test_the_dated_risk_category_reaches_the_rules(build, builder, clinician):
     from monitoring import rules
     from patients.services import change_risk_category
 
-    patient = build(demo.scenario_cannot_ready, can=False)
+    patient = build(states.cannot_ready, can=False)
     changed_on = builder.today
     change_risk_category(
         patient, by=clinician, new="can_get_pregnant", changed_on=changed_on, reason="Re-assessed"

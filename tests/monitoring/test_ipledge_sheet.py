@@ -7,10 +7,10 @@ from auditlog.models import LogEntry
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
-from clinic.demo import seeding as demo
 from monitoring import ipledge, services
 from monitoring.history import load_history, load_ipledge_ticks
 from monitoring.models import IpledgeEntry, PatientTriage
+from tests import builders as states
 
 
 def sheet_of(patient):
@@ -19,7 +19,7 @@ def sheet_of(patient):
 
 
 def test_the_sheet_says_what_to_type_as_ipledge_words_it(build, builder):
-    patient = build(demo.scenario_ready)  # confirmation test yesterday, IUD + condom
+    patient = build(states.ready)  # confirmation test yesterday, IUD + condom
     sheet = sheet_of(patient)
     assert [i.item for i in sheet.items] == ["counseling", "contraception", "pregnancy_test"]
     test = dict(sheet.item("pregnancy_test").fields)
@@ -34,12 +34,12 @@ def test_the_sheet_says_what_to_type_as_ipledge_words_it(build, builder):
 
 
 def test_a_patient_who_cannot_get_pregnant_has_only_the_counseling_item(build):
-    patient = build(demo.scenario_cannot_ready, can=False)
+    patient = build(states.cannot_ready, can=False)
     assert [i.item for i in sheet_of(patient).items] == ["counseling"]
 
 
 def test_an_item_without_its_record_says_what_is_missing(build, staff):
-    patient = build(demo.scenario_no_contraception)
+    patient = build(states.no_contraception)
     item = sheet_of(patient).item("contraception")
     assert not item.ready and "not confirmed two forms" in item.missing
     assert not sheet_of(patient).to_enter
@@ -49,7 +49,7 @@ def test_an_item_without_its_record_says_what_is_missing(build, staff):
 
 
 def test_ticking_keeps_who_and_the_value_and_moves_the_patient_on(build, staff):
-    patient = build(demo.scenario_ready)
+    patient = build(states.ready)
     assert PatientTriage.objects.get(patient=patient).group == "to_enter"
     for item in ("counseling", "contraception", "pregnancy_test"):
         services.record_ipledge_entry(patient, by=staff, item=item)
@@ -68,7 +68,7 @@ def test_ticking_keeps_who_and_the_value_and_moves_the_patient_on(build, staff):
 
 
 def test_a_corrected_record_withdraws_the_tick_and_the_item_reappears(build, builder, staff):
-    patient = build(demo.scenario_ready)
+    patient = build(states.ready)
     for item in ("counseling", "contraception", "pregnancy_test"):
         services.record_ipledge_entry(patient, by=staff, item=item)
     # Staff correct the methods: the patient now uses an implant and a condom.
@@ -82,7 +82,7 @@ def test_a_corrected_record_withdraws_the_tick_and_the_item_reappears(build, bui
 
 
 def test_the_sheet_page_shows_values_with_copy_buttons_and_ticks(client_for, staff, build):
-    patient = build(demo.scenario_ready)
+    patient = build(states.ready)
     client = client_for(staff)
     url = reverse("monitoring:ipledge_sheet", args=[patient.pk])
     page = client.get(url).content.decode()
@@ -100,7 +100,7 @@ def test_the_sheet_page_shows_values_with_copy_buttons_and_ticks(client_for, sta
 
 
 def test_the_patient_page_shows_what_is_entered_and_what_is_not(client_for, staff, build):
-    patient = build(demo.scenario_ready)
+    patient = build(states.ready)
     services.record_ipledge_entry(patient, by=staff, item="counseling")
     page = client_for(staff).get(patient.get_absolute_url()).content.decode()
     assert "Prescriber: confirm the patient was counseled: entered" in page
@@ -111,7 +111,7 @@ def test_the_patient_page_shows_what_is_entered_and_what_is_not(client_for, staf
 def test_mid_supply_the_test_of_the_last_prescription_is_not_entered_again(build, builder):
     """The monthly test that qualified the prescription dispensed yesterday belongs to the last
     cycle: the sheet of the new cycle waits for next month's test."""
-    patient = build(demo.scenario_in_treatment, enrolled=-80)
+    patient = build(states.in_treatment, enrolled=-80)
     item = sheet_of(patient).item("pregnancy_test")
     assert not item.ready
     assert "No qualifying negative test" in item.missing

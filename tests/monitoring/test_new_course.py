@@ -5,16 +5,16 @@ import datetime
 import pytest
 from django.urls import reverse
 
-from clinic.demo import seeding as demo
 from monitoring import enrollment, services
 from monitoring.history import load_history
+from tests import builders as states
 from tests.auth import verified_login
 
 
 @pytest.fixture
 def ended_yesterday(build, builder, clinician):
     """A course whose last dose was yesterday; the tests travel forward to judge a new one."""
-    patient = build(demo.scenario_in_treatment, enrolled=-80)
+    patient = build(states.in_treatment, enrolled=-80)
     services.end_treatment(patient, by=clinician, last_dose_on=builder.day(-1))
     return patient
 

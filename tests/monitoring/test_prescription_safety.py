@@ -8,10 +8,10 @@ import time_machine
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from clinic.demo.seeding import ready_first_prescription, scenario_locked_out
 from monitoring import rules, services
 from monitoring.history import load_history
 from monitoring.models import Prescription
+from tests.builders import locked_out, ready_first_prescription
 
 
 def prescribe(builder, patient, offset, **kwargs):
@@ -82,7 +82,7 @@ def test_a_dispense_must_fall_inside_the_pick_up_window(builder, ready, dispense
 def test_no_prescription_is_written_during_the_rs2021_lockout(build, builder, clinic):
     clinic.rs2026_effective_on = clinic.today() + datetime.timedelta(days=365)
     clinic.save()
-    patient = build(scenario_locked_out)
+    patient = build(locked_out)
     # The window of the confirmation test collected on day -12 closed on day -6.
     with pytest.raises(services.PrescriptionRefused):
         prescribe(builder, patient, 0)

@@ -12,6 +12,7 @@ from clinic.demo import seeding as demo
 from monitoring import worklist
 from monitoring.models import PatientTriage
 from patients.models import Patient
+from tests import builders as states
 
 
 def fresh(clinic, on) -> dict:
@@ -48,7 +49,7 @@ def test_the_kept_rows_equal_a_fresh_computation_for_every_demo_patient(db, monk
 def test_every_write_updates_its_patients_row_in_the_same_transaction(
     build, builder, staff, entered
 ):
-    patient = build(demo.scenario_no_contraception)
+    patient = build(states.no_contraception)
     row = PatientTriage.objects.get(patient=patient)
     assert (row.group, row.step) == ("window_closing", "contraception_unconfirmed")
     builder.contraception(patient, 0, started=-60)
@@ -65,7 +66,7 @@ def test_a_refused_write_leaves_the_row_as_it_was(build, staff):
 
     from patients import services
 
-    patient = build(demo.scenario_ready)
+    patient = build(states.ready)
     before = PatientTriage.objects.filter(patient=patient).values(*worklist.KEPT_FIELDS).get()
     with pytest.raises(ValidationError):
         services.record_consent(patient, by=staff, kind="nonsense", signed_on=None)
@@ -76,7 +77,7 @@ def test_a_refused_write_leaves_the_row_as_it_was(build, staff):
 def test_a_change_of_the_clinics_horizon_recomputes_every_row(build, builder, staff, clinic):
     from clinic.core.services import update_clinic_settings
 
-    patient = build(lambda b, p: demo.scenario_in_treatment(b, p), enrolled=-80)
+    patient = build(lambda b, p: states.in_treatment(b, p), enrolled=-80)
     worklist.refresh_clinic(clinic)
     stored = PatientTriage.objects.get(patient=patient)
     update_clinic_settings(clinic, by=staff, data={"triage_horizon_days": 30})
@@ -91,7 +92,7 @@ def test_a_change_of_the_clinics_horizon_recomputes_every_row(build, builder, st
 
 def test_the_next_day_the_rows_are_refreshed_before_today_is_read(build, client_for, staff):
     """Rows answer for one date: the first read of a new day brings them up to date."""
-    patient = build(demo.scenario_window_closing)  # window closes tomorrow
+    patient = build(states.window_closing)  # window closes tomorrow
     assert PatientTriage.objects.get(patient=patient).group == "to_enter"
     with time_machine.travel(timezone.now() + datetime.timedelta(days=2), tick=False):
         day = worklist.clinic_day(patient.clinic)
@@ -102,7 +103,7 @@ def test_the_next_day_the_rows_are_refreshed_before_today_is_read(build, client_
 def test_the_periodic_task_refreshes_every_clinic_once_a_day(build):
     from monitoring import tasks
 
-    patient = build(demo.scenario_window_closing)
+    patient = build(states.window_closing)
     PatientTriage.objects.filter(patient=patient).update(computed_on=None)
     assert tasks.refresh_triage() == 1
     assert tasks.refresh_triage() == 0
@@ -112,7 +113,7 @@ def test_the_periodic_task_refreshes_every_clinic_once_a_day(build):
 
 def test_rows_written_by_another_release_are_recomputed(build, monkeypatch):
     """A release that words triage differently must not show the old wording until tomorrow."""
-    patient = build(demo.scenario_window_closing)
+    patient = build(states.window_closing)
     PatientTriage.objects.filter(patient=patient).update(what="old wording", format=0)
     day = worklist.clinic_day(patient.clinic)
     (item,) = [i for items in day.groups.values() for i in items if i.patient.pk == patient.pk]

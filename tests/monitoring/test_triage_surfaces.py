@@ -17,6 +17,7 @@ from monitoring.history import load_histories
 from monitoring.reminders import digest
 from monitoring.worklist import clinic_day
 from patients.models import Patient
+from tests import builders as states
 from tests.monitoring.test_worklist import overdue_by
 
 TODAY = reverse("monitoring:worklist")
@@ -94,9 +95,7 @@ def test_nobody_mid_supply_with_nothing_due_is_on_today(demo_clinic):
 
 
 def test_the_api_worklist_words_next_steps_for_the_callers_role(client_for, staff, build, entered):
-    from clinic.demo import seeding as demo
-
-    entered(build(demo.scenario_ready))
+    entered(build(states.ready))
     api = APIClient()
     api.force_authenticate(staff)
     body = api.get("/api/v1/worklist/").json()
@@ -148,18 +147,14 @@ def test_the_patient_page_says_on_track_in_green_mid_supply(client_for, staff, b
 
 
 def test_the_patient_page_names_the_group_and_next_step_when_listed(client_for, staff, build):
-    from clinic.demo import seeding as demo
-
-    patient = build(demo.scenario_no_contraception)
+    patient = build(states.no_contraception)
     page = client_for(staff).get(patient.get_absolute_url()).content.decode()
     assert "Today: Pick-up window open" in page
     assert "Confirm two forms of contraception" in page
 
 
 def test_the_patient_list_shows_each_patients_group(client_for, staff, build):
-    from clinic.demo import seeding as demo
-
-    ready = build(demo.scenario_window_closing)
+    ready = build(states.window_closing)
     mid_supply = build(overdue_by(-27), enrolled=-80)
     page = client_for(staff).get(reverse("patients:list")).content.decode()
     assert page.count(">To enter in iPLEDGE<") == 1

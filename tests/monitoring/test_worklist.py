@@ -9,9 +9,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from clinic.demo import seeding as demo
 from monitoring import worklist
 from monitoring.models import Visit
+from tests import builders as states
 from tests.factories import enroll, member
 
 URL = reverse("monitoring:worklist")
@@ -46,7 +46,7 @@ def overdue_by(days):
     def scenario(b, patient):
         # supply end = dispensed + 29; the monthly test is due two days before it.
         dispensed = -(27 + days)
-        demo.ready_first_prescription(b, patient, confirmation_on=dispensed - 1)
+        states.ready_first_prescription(b, patient, confirmation_on=dispensed - 1)
         b.prescribe(patient, dispensed - 1, dispensed=dispensed)
 
     return scenario
@@ -64,8 +64,8 @@ def test_a_patient_mid_supply_is_on_track_and_not_listed(client_for, staff, buil
 
 
 def test_windows_closing_are_sorted_by_closing_date(client_for, staff, clinician, build, entered):
-    later = entered(build(demo.scenario_ready))  # closes today + 5
-    sooner = entered(build(demo.scenario_window_closing))  # closes today + 1
+    later = entered(build(states.ready))  # closes today + 5
+    sooner = entered(build(states.window_closing))  # closes today + 1
     response = client_for(staff).get(URL)
     found = rows(response, "window_closing")
     assert pks(found) == [sooner.pk, later.pk]
@@ -81,9 +81,9 @@ def test_windows_closing_are_sorted_by_closing_date(client_for, staff, clinician
 
 
 def test_staff_are_never_told_to_write_a_prescription(client_for, staff, build, entered):
-    entered(build(demo.scenario_ready))
-    build(demo.scenario_window_closing)
-    build(demo.scenario_no_contraception)
+    entered(build(states.ready))
+    build(states.window_closing)
+    build(states.no_contraception)
     page = client_for(staff).get(URL).content.decode()
     assert "Write the prescription" not in page
     assert "Ask the prescriber" in page
@@ -115,7 +115,7 @@ def test_a_task_due_within_the_horizon_is_due_soon(client_for, staff, build):
 
 
 def test_blocked_patients_show_their_first_blocker(client_for, staff, build):
-    patient = build(demo.scenario_no_contraception)
+    patient = build(states.no_contraception)
     response = client_for(staff).get(URL)
     found = rows(response, "window_closing")
     (item,) = [r for r in found if r.patient.pk == patient.pk]
@@ -125,7 +125,7 @@ def test_blocked_patients_show_their_first_blocker(client_for, staff, build):
 
 
 def test_an_ended_course_is_post_treatment_with_its_first_task(client_for, staff, build):
-    patient = build(demo.scenario_ended, enrolled=-80)
+    patient = build(states.ended, enrolled=-80)
     response = client_for(staff).get(URL)
     (item,) = rows(response, "post_treatment")
     last_dose = patient.clinic.today() - datetime.timedelta(days=1)
@@ -135,9 +135,9 @@ def test_an_ended_course_is_post_treatment_with_its_first_task(client_for, staff
 
 
 def test_safety_comes_first_in_red_for_staff_and_clinicians(client_for, clinician, staff, build):
-    patient = build(demo.scenario_mood_review)
-    positive = build(demo.scenario_positive_test)
-    build(demo.scenario_window_closing)
+    patient = build(states.mood_review)
+    positive = build(states.positive_test)
+    build(states.window_closing)
     visit = Visit.objects.get(patient=patient, phq9_item9=1)
     response = client_for(clinician).get(URL)
     keys = [key for key, _t, _r, _n in response.context["sections"]]
@@ -159,7 +159,7 @@ def test_each_visit_waiting_for_a_mood_review_links_to_its_own_review(
 ):
     from monitoring import services
 
-    patient = build(demo.scenario_mood_review)  # item 9 at the visit of day -1
+    patient = build(states.mood_review)  # item 9 at the visit of day -1
     waiting = Visit.objects.get(patient=patient, phq9_item9=1)
     reviewed = builder.visit(patient, 0, phq2=4, phq9=9, item9=2)
     services.record_mood_review(reviewed, by=clinician, reviewed_on=builder.today, note="Seen")
@@ -168,8 +168,8 @@ def test_each_visit_waiting_for_a_mood_review_links_to_its_own_review(
 
 
 def test_filters_by_risk_category_and_group(client_for, staff, build):
-    can = build(demo.scenario_window_closing)
-    cannot = build(demo.scenario_new, can=False)  # baseline labs missing
+    can = build(states.window_closing)
+    cannot = build(states.newly_enrolled, can=False)  # baseline labs missing
     client = client_for(staff)
     response = client.get(URL, {"category": "cannot_get_pregnant"})
     every = {pk for _k, _t, found, _n in response.context["sections"] for pk in pks(found)}
@@ -194,7 +194,7 @@ def test_a_group_shows_its_first_50_with_a_link_to_the_rest(client_for, staff, c
 
 
 def test_csv_export_of_one_group(client_for, staff, build):
-    patient = build(demo.scenario_window_closing)
+    patient = build(states.window_closing)
     response = client_for(staff).get(URL, {"format": "csv", "group": "to_enter"})
     assert response["Content-Type"].startswith("text/csv")
     assert "attachment" in response["Content-Disposition"]
@@ -217,7 +217,7 @@ def test_csv_cells_cannot_run_as_formulas(client_for, staff, clinic):
 
 
 def test_another_clinics_patients_never_appear(client_for, staff, build, other_clinic):
-    mine = build(demo.scenario_window_closing)
+    mine = build(states.window_closing)
     b_staff = member(other_clinic, "staff")
     theirs = [enroll(other_clinic, by=b_staff) for _ in range(2)]
     response = client_for(staff).get(URL)
@@ -237,13 +237,13 @@ def test_staff_and_clinicians_land_on_today(client_for, staff, clinic_admin):
 def crowd(clinic, staff, count):
     """`count` patients: a few in real states through the services, the rest enrolled with a
     visit each (bulk-created: the cost under test is reading, not writing)."""
-    builder = demo.Builder(clinic, staff, staff, clinic.today())
+    builder = states.Builder(clinic, staff, staff, clinic.today())
     patients = [enroll(clinic, by=staff) for _ in range(count)]
     Visit.objects.bulk_create(
         Visit(patient=p, visited_on=p.enrolled_on, phq2=0, comprehension_completed=True)
         for p in patients
     )
-    demo.scenario_no_contraception(builder, patients[0])
+    states.no_contraception(builder, patients[0])
     return patients
 
 
