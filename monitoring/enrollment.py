@@ -138,7 +138,8 @@ def earliest_record_date(patient: Patient) -> datetime.date | None:
 def start_new_course(
     patient: Patient, *, by, opened_on: datetime.date, target_mg_per_kg: Decimal | None = None
 ) -> Course:
-    """Open a new treatment course once the last one ended at least 56 days before."""
+    """Open a new treatment course once the last one ended at least
+    `RETREATMENT_GAP_DAYS` before (docs/domain.md, section 4)."""
     with transaction.atomic(), acting_as(by):
         patient = Patient.objects.select_for_update().select_related("clinic").get(pk=patient.pk)
         _, history = load_history(patient)

@@ -84,21 +84,7 @@ class PatientForm(WarningsMixin, CrispyMixin, forms.ModelForm):
 
     class Meta:
         model = Patient
-        fields = [
-            "mrn",
-            "given_name",
-            "family_name",
-            "birth_date",
-            "email",
-            "phone",
-            "ipledge_id",
-            "weight_kg",
-            "risk_category",
-            "risk_category_reason",
-            "enrolled_on",
-            "home_tests_allowed",
-            "preferred_language",
-        ]
+        fields = list(services.ENROLLMENT_FIELDS)
         # Django capitalises a model field's name ("IPLEDGE ID"); the program spells it so.
         labels = {
             "ipledge_id": "iPLEDGE ID",

@@ -22,6 +22,7 @@ from clinic.core.roles import Action
 from monitoring import enrollment
 from monitoring import services as monitoring
 from monitoring.models import LabResult, Prescription, Reminder, Visit
+from monitoring.rules.constants import RETREATMENT_GAP_DAYS
 from patients import services as patients
 from patients.access import get_patient, get_record
 from patients.models import Consent, ContraceptionConfirmation, PregnancyTest
@@ -313,7 +314,8 @@ class RiskCategoryChangeCreate(ClinicView):
 class CourseCreate(ClinicView):
     @document(
         "Start a new treatment course (re-treatment)",
-        description="Only after the last course ended, and not before its last dose + 56 days.",
+        description="Only after the last course ended, and not before its last dose + "
+        f"{RETREATMENT_GAP_DAYS} days.",
         request=s.NewCourseIn,
         ok=s.NewCourseOut,
         status=201,
