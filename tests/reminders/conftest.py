@@ -2,7 +2,7 @@ import datetime as dt
 
 import pytest
 
-from clinic.demo.seeding import Builder, ready_first_prescription
+from tests.builders import Builder, ready_first_prescription
 from tests.factories import enroll
 
 UTC = dt.UTC

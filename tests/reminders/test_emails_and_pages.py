@@ -16,6 +16,7 @@ from monitoring.history import load_history
 from monitoring.models import ComprehensionReport, Reminder, ReminderKind, ReminderStatus
 from monitoring.reminders import digest, emails, signing
 from patients.models import Patient
+from tests.builders import ready_first_prescription
 from tests.factories import ClinicFactory, enroll, member
 
 UTC = dt.UTC
@@ -88,8 +89,6 @@ def test_a_tampered_or_foreign_token_is_refused(client, clinic, patient):
 def test_the_patients_own_confirmation_that_differs_from_staffs_blocks_the_gate(
     client, clinic, staff, builder
 ):
-    from clinic.demo.seeding import ready_first_prescription
-
     patient = enroll(clinic, by=staff)
     ready_first_prescription(builder(), patient, confirmation_on=-1)
     assert rules.status(load_history(patient)[1], clinic.today()).can_prescribe

@@ -11,6 +11,7 @@ from monitoring.models import Reminder, ReminderStatus
 from monitoring.reminders.planner import plan_clinic
 from monitoring.services import end_treatment
 from patients.models import Patient
+from tests.builders import ready_first_prescription
 from tests.factories import enroll
 
 UTC = dt.UTC
@@ -46,8 +47,6 @@ def test_it_plans_monthly_test_visit_and_followup_labs_before_their_due_dates(cl
 
 @time_machine.travel(dt.datetime(2027, 5, 3, 12, 0, tzinfo=UTC), tick=False)
 def test_a_window_closing_reminder_goes_at_scd_plus_four(clinic, builder, staff):
-    from clinic.demo.seeding import ready_first_prescription
-
     patient = enroll(clinic, by=staff)
     ready_first_prescription(builder(), patient, confirmation_on=-1)
     plan_clinic(clinic)

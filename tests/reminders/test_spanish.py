@@ -20,17 +20,13 @@ from django.test import override_settings
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from clinic.demo.seeding import (
-    SCENARIOS,
-    Builder,
-    ready_first_prescription,
-    scenario_no_contraception,
-)
+from clinic.demo import seeding as demo
 from monitoring import self_service
 from monitoring.models import Reminder, ReminderKind
 from monitoring.reminders import emails, signing
 from patients.models import ContraceptionMethod, Patient
 from tests.auth import verified_login
+from tests.builders import Builder, no_contraception, ready_first_prescription
 from tests.factories import enroll
 
 UTC = dt.UTC
@@ -300,13 +296,15 @@ def page_url(patient) -> str:
     return reverse("self_service:page", args=[signing.page_token(patient)])
 
 
+# Every state the demo clinic shows (clinic/demo/seeding.py lists one of each gate state; the
+# tests' own builders name only the states other tests need).
 @pytest.mark.parametrize(
-    ("name", "can", "enrolled", "build"), SCENARIOS, ids=[s[0] for s in SCENARIOS]
+    ("name", "can", "enrolled", "build"), demo.SCENARIOS, ids=[s[0] for s in demo.SCENARIOS]
 )
 def test_every_state_of_the_page_reads_in_spanish(
     client, clinic, clinician, staff, contact, name, can, enrolled, build
 ):
-    builder = Builder(clinic, clinician, staff, clinic.today())
+    builder = demo.Builder(clinic, clinician, staff, clinic.today())
     fields = {"enrolled_on": builder.day(enrolled)}
     if not can:
         fields["risk_category"] = "cannot_get_pregnant"
@@ -329,7 +327,7 @@ def test_every_state_of_the_page_reads_in_spanish(
 
 def test_the_patients_messages_and_errors_are_in_spanish(client, clinic, clinician, staff):
     patient = enroll(clinic, by=staff, preferred_language="es")
-    scenario_no_contraception(Builder(clinic, clinician, staff, clinic.today()), patient)
+    no_contraception(Builder(clinic, clinician, staff, clinic.today()), patient)
     token = signing.page_token(patient)
     refused = client.post(reverse("self_service:contraception", args=[token]), {})
     assert refused.status_code == 400
@@ -519,7 +517,7 @@ def test_the_api_enrolls_with_a_language(clinic, staff):
 
 def test_staff_pages_stay_english_for_a_spanish_patient(client, clinic, clinician, staff):
     patient = enroll(clinic, by=staff, preferred_language="es")
-    scenario_no_contraception(Builder(clinic, clinician, staff, clinic.today()), patient)
+    no_contraception(Builder(clinic, clinician, staff, clinic.today()), patient)
     verified_login(client, staff)
     for url in (patient.get_absolute_url(), reverse("monitoring:worklist")):
         page = _get(client, url).content.decode()
