@@ -9,10 +9,10 @@ from django.core.exceptions import PermissionDenied
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from clinic.demo.seeding import Builder, ready_first_prescription
 from monitoring.models import LabResult, MoodReview, Prescription, Visit
 from patients.models import Consent, ContraceptionConfirmation, PregnancyTest
 from tests.auth import verified_login
+from tests.builders import Builder, ready_first_prescription
 
 
 @pytest.fixture

@@ -7,15 +7,15 @@ import re
 import pytest
 from django.urls import reverse
 
-from clinic.demo.seeding import (
-    Builder,
-    ready_first_prescription,
-    scenario_mismatch,
-    scenario_mood_review,
-    scenario_no_contraception,
-    scenario_positive_test,
-)
 from monitoring.reminders import signing
+from tests.builders import (
+    Builder,
+    mismatch,
+    mood_review,
+    no_contraception,
+    positive_test,
+    ready_first_prescription,
+)
 
 
 @pytest.fixture
@@ -32,7 +32,7 @@ def _page(client, patient) -> str:
 
 
 def test_confirming_contraception_takes_it_off_needed_now(client, patient, builder):
-    scenario_no_contraception(builder, patient)
+    no_contraception(builder, patient)
     before = _page(client, patient)
     assert "Confirm your two forms of birth control" in before
     response = client.post(
@@ -59,11 +59,11 @@ def test_a_written_prescription_must_be_picked_up_by_the_last_day(client, patien
     assert "Your prescription must be picked up by" in text
 
 
-@pytest.mark.parametrize("scenario", [scenario_positive_test, scenario_mood_review])
+@pytest.mark.parametrize("state", [positive_test, mood_review])
 def test_the_clinic_needs_to_talk_gives_the_phone_and_no_clinical_detail(
-    client, patient, builder, scenario
+    client, patient, builder, state
 ):
-    scenario(builder, patient)
+    state(builder, patient)
     text = _page(client, patient)
     assert "Please call the clinic" in text
     assert "555-0142" in text
@@ -74,14 +74,14 @@ def test_the_clinic_needs_to_talk_gives_the_phone_and_no_clinical_detail(
 
 
 def test_a_mismatch_says_why_in_plain_words(client, patient, builder):
-    scenario_mismatch(builder, patient)
+    mismatch(builder, patient)
     text = _page(client, patient)
     assert "not the same as what the clinic has on record" in text
     assert "555-0142" in text
 
 
 def test_without_a_phone_the_page_gives_the_email(client, clinic, patient, builder):
-    scenario_positive_test(builder, patient)
+    positive_test(builder, patient)
     clinic.contact_phone, clinic.contact_email = "", "desk@example.org"
     clinic.save()
     text = _page(client, patient)

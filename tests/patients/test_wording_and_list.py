@@ -9,9 +9,9 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse
 
-from clinic.demo.seeding import Builder, ready_first_prescription
 from monitoring import services as monitoring_services
 from patients import services
+from tests.builders import Builder, ready_first_prescription
 from tests.factories import enroll
 
 
