@@ -4,9 +4,9 @@ import pytest
 from auditlog.models import LogEntry
 from rest_framework.test import APIClient
 
-from clinic.demo.seeding import Builder
 from monitoring.models import Course, LabResult, MoodReview, Prescription, Reminder, Visit
 from patients.models import Consent, ContraceptionConfirmation, Patient, PregnancyTest
+from tests.builders import Builder
 from tests.factories import member
 
 RECORD_MODELS = (

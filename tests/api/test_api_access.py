@@ -3,8 +3,8 @@ refused request changes nothing."""
 
 import pytest
 
-from clinic.demo.seeding import ready_first_prescription
 from tests.api.conftest import database_state
+from tests.builders import ready_first_prescription
 
 
 @pytest.fixture

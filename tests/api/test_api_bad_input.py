@@ -7,8 +7,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from clinic.demo.seeding import ready_first_prescription
 from tests.api.conftest import database_state
+from tests.builders import ready_first_prescription
 
 JUNK = [
     None,

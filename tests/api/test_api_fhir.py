@@ -9,9 +9,10 @@ from django.core.management import call_command
 from fhir.resources.R4B import get_fhir_model_class
 
 from clinic.core.models import Clinic, Membership
-from clinic.demo.seeding import SCENARIOS, ready_first_prescription
+from clinic.demo.seeding import SCENARIOS
 from monitoring.models import LabResult, Prescription, Visit
 from patients.models import Consent, ContraceptionConfirmation, Patient, PregnancyTest
+from tests.builders import ready_first_prescription
 from tests.factories import enroll, member
 
 LOINC, RXNORM, UCUM = (

@@ -1,15 +1,14 @@
 """GET on a patient's record collections: the records in date order, for that patient only,
 each listing one access event in the audit log (docs/domain.md section 8, docs/quality.md A6)."""
 
-import random
 from decimal import Decimal
 
 import pytest
 from auditlog.models import LogEntry
 
-from clinic.demo import seeding as demo
 from monitoring import services as monitoring
 from patients import services as patients
+from tests.builders import in_treatment
 from tests.factories import enroll
 
 # collection -> the date field its records are ordered by
@@ -27,8 +26,8 @@ COLLECTIONS = {
 def treated(builder, clinic, staff):
     """A patient in treatment whose older records were typed in last, so the id order and the
     date order differ; and a second patient of the same clinic with records of their own."""
-    patient = builder.enroll(1, random.Random(1), can=True, enrolled=-80)
-    demo.scenario_in_treatment(builder, patient)
+    patient = builder.enroll(enrolled=-80)
+    in_treatment(builder, patient)
     day = builder.day
     patients.record_consent(patient, by=staff, kind="patient_information", signed_on=day(-70))
     patients.record_contraception(
@@ -45,8 +44,8 @@ def treated(builder, clinic, staff):
         patient, by=staff, kind="alt", collected_on=day(-75), value=Decimal(20), unit="U/L"
     )
     builder.visit(patient, -60)
-    other = builder.enroll(2, random.Random(2), can=True, enrolled=-80)
-    demo.scenario_in_treatment(builder, other)
+    other = builder.enroll(enrolled=-80)
+    in_treatment(builder, other)
     return patient
 
 

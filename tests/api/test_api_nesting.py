@@ -5,7 +5,7 @@ import pytest
 
 from clinic.api import urls
 from clinic.api.parsers import MAX_JSON_DEPTH
-from clinic.demo.seeding import ready_first_prescription
+from tests.builders import ready_first_prescription
 
 
 def post_urls(ids):

@@ -2,9 +2,9 @@
 
 import pytest
 
-from clinic.demo.seeding import ready_first_prescription
 from monitoring.models import Prescription
 from tests.api.conftest import database_state, day
+from tests.builders import ready_first_prescription
 from tests.factories import enroll
 
 

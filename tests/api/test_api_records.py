@@ -10,6 +10,7 @@ from django.utils import timezone
 from monitoring.models import Course, Reminder
 from patients.models import Patient
 from tests.api.conftest import database_state, day
+from tests.builders import ready_first_prescription
 from tests.factories import enroll
 
 ENROLLMENT = {
@@ -402,8 +403,6 @@ def test_only_a_positive_test_not_yet_superseded_can_be_superseded(
 
 @pytest.fixture
 def prescription(builder, patient):
-    from clinic.demo.seeding import ready_first_prescription
-
     ready_first_prescription(builder, patient)
     return builder.prescribe(patient, 0)
 

@@ -22,7 +22,7 @@ from schemathesis.engine import Status, StopReason, events, from_schema
 
 from clinic.api import serializers as s
 from clinic.api.auth import issue_token
-from clinic.demo.seeding import Builder, ready_first_prescription
+from tests.builders import Builder, ready_first_prescription
 from tests.factories import enroll
 
 SCHEMA_PATH = "/api/v1/schema/"
