@@ -207,21 +207,26 @@ def worklist_page(request):
     counts, shown = worklist.today_page(clinic, category=category, group=group)
     if group:
         page = Paginator(shown[group], worklist.GROUP_PAGE_SIZE).get_page(request.GET.get("page"))
-        sections = [(group, codes.label(group), page.object_list, counts[group])]
+        shown = {group: page.object_list}
     else:
         page = None
-        sections = [
-            (key, codes.label(key), list(items), counts[key]) for key, items in shown.items()
-        ]
+    today = clinic.today()
+    review = may(request, Action.REVIEW_MOOD)
     return render(
         request,
         "monitoring/worklist.html",
         {
-            "today": clinic.today(),
+            "today": today,
             "horizon": clinic.triage_horizon_days,
+            # (key, title, TodayRows: (item, next step) pairs with their HTML, total)
             "sections": [
-                (key, title, [(item, item.next_step(role)) for item in items], total)
-                for key, title, items, total in sections
+                (
+                    key,
+                    codes.label(key),
+                    worklist.TodayRows(key, items, role, today=today, can_review_mood=review),
+                    counts[key],
+                )
+                for key, items in shown.items()
             ],
             "summary": [(key, codes.label(key), n) for key, n in counts.items()],
             "group": group,

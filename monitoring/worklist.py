@@ -15,11 +15,14 @@ import gc
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass
+from html import escape
+from typing import NamedTuple
 
 from django.db.models import Count, F
 from django.urls import reverse
+from django.utils.safestring import mark_safe
 
-from patients.models import Patient
+from patients.models import Patient, RiskCategory
 
 from . import codes, ipledge, rules
 from .history import load_histories
@@ -65,21 +68,6 @@ class Item:
 
     def next_step(self, role: str | None) -> str:
         return codes.next_step(self.code, role)
-
-    # Labels made once in Python: Today renders hundreds of rows, and the template's date
-    # filter and URL reversing per row cost more than everything else on the page.
-    @property
-    def url(self) -> str:
-        return patient_url_pattern().format(pk=self.patient.pk)
-
-    @property
-    def born(self) -> str:
-        return rules.text.day(self.patient.birth_date)
-
-    @property
-    def sort_label(self) -> str:
-        on = self.sort_on
-        return f"{on:%a} {on.day} {on:%b}" if on else ""
 
     @classmethod
     def from_row(cls, row: PatientTriage, today: datetime.date) -> Item:
@@ -322,6 +310,42 @@ def clinic_day(
     return ClinicDay(on, groups)
 
 
+# Today's page -------------------------------------------------------------------------------
+
+# What Today reads of a kept row and its patient: plain values, no model instances.
+TODAY_COLUMNS = (
+    "patient_id",
+    "patient__mrn",
+    "patient__given_name",
+    "patient__family_name",
+    "patient__birth_date",
+    "patient__risk_category",
+    "group",
+    "sort_on",
+    "step",
+    "overdue",
+    "what",
+    "mood_visits",
+)
+
+
+class Listed(NamedTuple):
+    """The patient columns of a line on Today (a model instance costs more than the row)."""
+
+    pk: int
+    mrn: str
+    given_name: str
+    family_name: str
+    birth_date: datetime.date
+    risk_category: str
+
+
+def _listed_item(values: tuple, today: datetime.date) -> Item:
+    pk, mrn, given, family, born, category, group, sort_on, step, overdue, what, mood = values
+    patient = Listed(pk, mrn, given, family, born, category)
+    return Item(patient, group, sort_on, step or None, overdue, what, today, tuple(mood))  # type: ignore[arg-type]
+
+
 def today_page(clinic, *, category: str | None = None, group: str | None = None):
     """Today's counts per group and the rows to show: the first GROUP_PAGE_SIZE of each listed
     group (a query each, by index), or every row of one group (paged by the caller)."""
@@ -330,13 +354,12 @@ def today_page(clinic, *, category: str | None = None, group: str | None = None)
     for key, n in rows.order_by().values_list("group").annotate(n=Count("pk")):
         counts[key] = n
     today = clinic.today()
-    shown = [group] if group else list(rules.TRIAGE_LISTED_GROUPS)
+    listed = rows.values_list(*TODAY_COLUMNS)
+    if group:
+        return counts, {group: ItemList(listed.filter(group=group), today)}
     items = {}
-    for key in shown:
-        in_group = rows.filter(group=key)
-        if not group:
-            in_group = in_group[:GROUP_PAGE_SIZE]
-        items[key] = ItemList(in_group, today)
+    for key in rules.TRIAGE_LISTED_GROUPS:
+        items[key] = [_listed_item(v, today) for v in listed.filter(group=key)[:GROUP_PAGE_SIZE]]
     return counts, items
 
 
@@ -355,11 +378,102 @@ class ItemList:
     def __getitem__(self, index):
         found = self.rows[index]
         if isinstance(index, slice):
-            return [Item.from_row(row, self.today) for row in found]
-        return Item.from_row(found, self.today)
+            return [_listed_item(row, self.today) for row in found]
+        return _listed_item(found, self.today)
 
     def __iter__(self):
-        return (Item.from_row(row, self.today) for row in self.rows)
+        return (_listed_item(row, self.today) for row in self.rows)
+
+
+class TodayRows(list):
+    """A section's (item, next step) pairs, with their table rows as HTML in `.html`.
+
+    Today shows up to 8 x 50 rows; through the template language each costs more than the rest
+    of the page, so the rows are written here in one pass: every text is escaped as the
+    template would (django.utils.html.escape is html.escape), URLs are reversed once."""
+
+    def __init__(self, key: str, items, role: str | None, *, today, can_review_mood: bool):
+        steps: dict[str | None, str] = {}
+        pairs = []
+        for item in items:
+            code = item.code
+            if code not in steps:
+                steps[code] = item.next_step(role)
+            pairs.append((item, steps[code]))
+        super().__init__(pairs)
+        html = "".join(_row_html(key, item, step, today, can_review_mood) for item, step in pairs)
+        self.html = mark_safe(html)  # noqa: S308  # nosec B308 B703  # _row_html escapes every text
+
+
+@functools.cache
+def mood_review_url_pattern() -> str:
+    return reverse("monitoring:mood_review", args=[0]).replace("/0/", "/{pk}/")
+
+
+def _date_cell(key: str, sort_on: datetime.date | None, today: datetime.date) -> str:
+    if key == "safety":
+        return '<span class="badge text-bg-danger">now</span>'
+    if not sort_on:
+        return "—"
+    closing = key == "window_closing"
+    days = (sort_on - today).days
+    if days < 0:
+        n = -days
+        when = f'<span class="badge text-bg-danger">{n} day{"s" if n != 1 else ""} overdue</span>'
+    elif days == 0:
+        word = "closes today" if closing else "today"
+        when = f'<span class="badge text-bg-warning">{word}</span>'
+    elif days == 1:
+        word = "closes tomorrow" if closing else "tomorrow"
+        when = f'<span class="badge text-bg-warning">{word}</span>'
+    else:
+        when = f"{'closes ' if closing else ''}in {days} days"
+    return f'{sort_on:%a} {sort_on.day} {sort_on:%b}<div class="small">{when}</div>'
+
+
+# One line of a section's table, as the template wrote it; the safety group's is red.
+ROW = (
+    '<tr data-patient="{pk}" data-code="{code}"{row_class}>\n'
+    '        <td><a href="{url}"{link_class}>{family}, {given}</a>'
+    '<div class="small text-muted">{mrn} · born {born} · {category}</div></td>\n'
+    '        <td class="text-nowrap">{date}</td>\n'
+    "        <td>{what}</td>\n"
+    "        <td>{step}{reviews}</td>\n"
+    "      </tr>"
+)
+REVIEW_LINK = ' <a class="btn btn-sm btn-danger ms-1" href="{url}">Review now</a>'
+
+
+def _row_html(key, item: Item, step: str, today, can_review_mood: bool) -> str:
+    p = item.patient
+    safety = key == "safety"
+    what = escape(item.what)
+    reviews = ""
+    if item.mood_visits and can_review_mood:
+        review = mood_review_url_pattern()
+        reviews = "".join(
+            REVIEW_LINK.format(url=review.format(pk=visit_id)) for visit_id in item.mood_visits
+        )
+    return ROW.format(
+        pk=p.pk,
+        code=escape(item.code or ""),
+        row_class=' class="table-danger"' if safety else "",
+        url=patient_url_pattern().format(pk=p.pk),
+        link_class=' class="text-danger-emphasis"' if safety else "",
+        family=escape(p.family_name),
+        given=escape(p.given_name),
+        mrn=escape(p.mrn),
+        born=rules.text.day(p.birth_date),
+        category=escape(_category_label(p.risk_category)),
+        date=_date_cell(key, item.sort_on, today),
+        what=f'<strong class="text-danger-emphasis">{what}</strong>' if safety else what,
+        step=escape(step),
+        reviews=reviews,
+    )
+
+
+def _category_label(value: str) -> str:
+    return str(RiskCategory(value).label)
 
 
 def patient_triage(patient, status: rules.Status, on: datetime.date) -> rules.Triage:

@@ -265,3 +265,17 @@ def test_today_costs_a_fixed_number_of_queries(client_for, staff, clinic, count)
     with CaptureQueriesContext(connection) as again:
         client.get(URL)
     assert len(again) == fixed
+
+
+def test_today_rows_escape_what_patients_and_staff_typed(client_for, staff, clinic):
+    """Today writes its table rows in Python (docs/quality.md P1): every typed text is escaped
+    as the template language would, and each row links to its patient."""
+    patient = enroll(
+        clinic, by=staff, given_name='<b>Al"ex</b>', family_name="O'Brien & Co", mrn="<i>M1</i>"
+    )
+    page = client_for(staff).get(URL).content.decode()
+    assert "<b>" not in page and "<i>M1" not in page
+    assert "O&#x27;Brien &amp; Co, &lt;b&gt;Al&quot;ex&lt;/b&gt;" in page
+    assert "&lt;i&gt;M1&lt;/i&gt; · born 17 May 2001 · Can get pregnant" in page
+    assert f'<tr data-patient="{patient.pk}" data-code="' in page
+    assert f'href="{reverse("patients:detail", args=[patient.pk])}"' in page
