@@ -16,11 +16,11 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
 from clinic.core.models import Membership
-from clinic.demo.seeding import Builder, ready_first_prescription
 from monitoring.models import Course, LabResult, MoodReview, Prescription, Reminder, Visit
 from monitoring.reminders import signing
 from patients.models import Consent, ContraceptionConfirmation, Patient, PregnancyTest
 from tests.auth import verified_login
+from tests.builders import Builder, ready_first_prescription
 from tests.factories import enroll, member
 
 # Roles: c clinician, s staff, a clinic admin. Per method, the roles of clinic A let in.

@@ -6,8 +6,8 @@ from django.apps import apps
 from django.test import Client
 from django.urls import reverse
 
-from clinic.demo.seeding import Builder, ready_first_prescription
 from tests.auth import verified_login
+from tests.builders import Builder, ready_first_prescription
 from tests.factories import enroll
 
 
