@@ -186,6 +186,12 @@ def in_treatment(b: Builder, patient):
     b.prescribe(patient, -3, dispensed=-2)
 
 
+def monthly_due(b: Builder, patient):
+    """First supply dispensed 29 days ago; the monthly test, contraception and visit are due."""
+    ready_first_prescription(b, patient, confirmation_on=-30)
+    b.prescribe(patient, -30, dispensed=-29)
+
+
 def ended(b: Builder, patient):
     """In treatment, then the last dose yesterday."""
     in_treatment(b, patient)
@@ -197,6 +203,14 @@ def no_contraception(b: Builder, patient):
     b.baseline(patient, on=-10, can=True)
     b.test(patient, "screening", -30)
     b.test(patient, "confirmation", -1)
+    b.visit(patient, -1)
+
+
+def confirmation_missing(b: Builder, patient):
+    """Contraception confirmed and the visit done yesterday, but no confirmation test."""
+    b.baseline(patient, on=-11, can=True)
+    b.test(patient, "screening", -26)
+    b.contraception(patient, on=-1, started=-70)
     b.visit(patient, -1)
 
 

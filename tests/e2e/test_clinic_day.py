@@ -3,8 +3,8 @@
 import pytest
 from playwright.sync_api import expect
 
-from clinic.demo.seeding import Builder
 from monitoring.models import Prescription, Visit
+from tests.builders import Builder
 from tests.factories import enroll
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]

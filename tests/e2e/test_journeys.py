@@ -14,17 +14,17 @@ import pytest
 from django.core import mail
 from playwright.sync_api import expect
 
-from clinic.demo.seeding import (
-    Builder,
-    ready_first_prescription,
-    scenario_cannot_ready,
-    scenario_confirmation_missing,
-    scenario_in_treatment,
-    scenario_monthly_due,
-    scenario_mood_review,
-)
 from monitoring.models import Prescription, Reminder, ReminderKind
 from monitoring.reminders import emails
+from tests.builders import (
+    Builder,
+    cannot_ready,
+    confirmation_missing,
+    in_treatment,
+    monthly_due,
+    mood_review,
+    ready_first_prescription,
+)
 from tests.factories import ClinicFactory, enroll, member
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
@@ -75,13 +75,13 @@ def short(day: datetime.date) -> str:
 def morning_clinic(b: Builder):
     """A small clinic with someone in most of Today's groups, so Today reads as on a real day."""
     for given, family, enrolled, build in (
-        ("Harper", "Lockhart", -45, scenario_mood_review),
-        ("Casey", "Dunmore", -45, scenario_confirmation_missing),
-        ("Kai", "Northcott", -45, scenario_cannot_ready),
-        ("Devon", "Ashdown", -80, scenario_monthly_due),
-        ("Emery", "Hollis", -80, scenario_in_treatment),
+        ("Harper", "Lockhart", -45, mood_review),
+        ("Casey", "Dunmore", -45, confirmation_missing),
+        ("Kai", "Northcott", -45, cannot_ready),
+        ("Devon", "Ashdown", -80, monthly_due),
+        ("Emery", "Hollis", -80, in_treatment),
     ):
-        can = build is not scenario_cannot_ready
+        can = build is not cannot_ready
         build(
             b,
             named_patient(

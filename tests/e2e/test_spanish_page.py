@@ -9,9 +9,9 @@ import pytest
 from django.core import mail
 from playwright.sync_api import expect
 
-from clinic.demo.seeding import Builder
 from monitoring.models import Reminder, ReminderKind
 from monitoring.reminders import emails
+from tests.builders import Builder
 from tests.factories import ClinicFactory, enroll, member
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
