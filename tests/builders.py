@@ -3,8 +3,8 @@
 `Builder` records one thing at a time (a consent, a test, a visit, a prescription) through
 patients.services and monitoring.services, dated in days from the clinic's today; the functions
 below it put an enrolled patient in a named state with those steps. The rules each state meets
-are in docs/domain.md; the demo clinic (clinic/demo/seeding.py) shows the same states, but the
-tests do not depend on it.
+are in docs/domain.md. The demo clinic that `manage.py seed_demo` builds shows the same states,
+but the tests do not depend on it.
 """
 
 import datetime
