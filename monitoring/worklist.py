@@ -25,7 +25,7 @@ from django.utils.safestring import mark_safe
 from patients.models import Patient, RiskCategory
 
 from . import codes, ipledge, rules
-from .history import load_histories
+from .history import load_histories, of_patients
 from .models import IpledgeEntry, PatientTriage
 
 CHUNK = 1000
@@ -99,7 +99,7 @@ def _sort_key(item: Item) -> tuple:
     )
 
 
-def _what(found: rules.Triage, status: rules.Status, sheet: ipledge.Sheet) -> str:
+def _what(found: rules.Triage, status: rules.Status, sheet: ipledge.Sheet | None) -> str:
     for blocker in status.blockers:
         if blocker.code == found.step:
             return blocker.message
@@ -117,10 +117,18 @@ def _what(found: rules.Triage, status: rules.Status, sheet: ipledge.Sheet) -> st
 
 def _triage_fields(patient, history: rules.History, on: datetime.date, ticks=()) -> dict:
     """What a kept row holds for `patient` on `on`: the engine's answer and the iPLEDGE entry
-    sheet, triaged."""
+    sheet, triaged.
+
+    The sheet costs as much as the engine's answer, and triage reads it only for patients
+    whose window is open or whose prescription waits at the pharmacy: it is built only when
+    its answer would change the triage (the sheet's `ENTER_IN_IPLEDGE` step comes from it)."""
     status = rules.status(history, on)
-    sheet = ipledge.build(history, on, ticks)
-    found = rules.triage(status, on, patient.clinic.triage_horizon_days, to_enter=sheet.to_enter)
+    horizon = patient.clinic.triage_horizon_days
+    found = rules.triage(status, on, horizon, to_enter=False)
+    sheet = None
+    if rules.triage(status, on, horizon, to_enter=True) != found:
+        sheet = ipledge.build(history, on, ticks)
+        found = rules.triage(status, on, horizon, to_enter=sheet.to_enter)
     waiting = []
     if found.step == rules.constants.MOOD_REVIEW_REQUIRED:
         waiting = [v.id for v in rules.awaiting_mood_review(history, on)]
@@ -164,7 +172,7 @@ def triaged(patients, on: datetime.date) -> Iterator[tuple[Patient, dict]]:
 def _ticks(patient_ids: list[int]) -> dict[int, list[ipledge.Tick]]:
     """The entry sheet's ticks of many patients, one query."""
     found: dict[int, list[ipledge.Tick]] = {}
-    rows = IpledgeEntry.objects.filter(patient_id__in=patient_ids).order_by("entered_at", "id")
+    rows = IpledgeEntry.objects.filter(**of_patients(patient_ids)).order_by("entered_at", "id")
     for patient_id, item, since, value in rows.values_list(
         "patient_id", "item", "cycle_from", "value"
     ):
@@ -190,9 +198,16 @@ KEPT_FIELDS = (
 )
 
 
+# A kept row whose answer is the same as the day before only moves to the new date.
+DATED_FIELDS = ("computed_on", "format")
+
+
 def refresh(patients, on: datetime.date) -> int:
     """Recompute the kept rows of `patients` (a queryset) for `on`; write only those that
-    changed. Returns the number of rows written."""
+    changed. Returns the number of rows written.
+
+    Per chunk: one read of the kept rows; the rows whose answer is unchanged (the usual case
+    after midnight) are re-dated in one UPDATE, the others inserted or rewritten."""
     written = 0
     batch: list[tuple[Patient, dict]] = []
 
@@ -200,25 +215,34 @@ def refresh(patients, on: datetime.date) -> int:
         nonlocal written
         ids = [p.pk for p, _ in batch]
         kept = {
-            row["patient_id"]: row
-            for row in PatientTriage.objects.filter(patient_id__in=ids).values(
+            row[0]: row[1:]
+            for row in PatientTriage.objects.filter(patient_id__in=ids).values_list(
                 "patient_id", *KEPT_FIELDS
             )
         }
-        changed = [
-            PatientTriage(patient_id=p.pk, **fields)
-            for p, fields in batch
-            if kept.get(p.pk) != {"patient_id": p.pk, **fields}
-        ]
+        redated, changed = [], []
+        for p, fields in batch:
+            values = tuple(fields[f] for f in KEPT_FIELDS)
+            old = kept.get(p.pk)
+            if old == values:
+                continue
+            if old is not None and _same_answer(old, values):
+                redated.append(p.pk)
+            else:
+                changed.append(PatientTriage(patient_id=p.pk, **fields))
+        if redated:
+            PatientTriage.objects.filter(patient_id__in=redated).update(
+                computed_on=on, format=KEPT_FORMAT
+            )
         if changed:
             PatientTriage.objects.bulk_create(
                 changed,
                 update_conflicts=True,
                 unique_fields=["patient"],
                 update_fields=list(KEPT_FIELDS),
-                batch_size=500,
+                batch_size=CHUNK,
             )
-        written += len(changed)
+        written += len(redated) + len(changed)
         batch.clear()
 
     for patient, fields in triaged(patients, on):
@@ -228,6 +252,14 @@ def refresh(patients, on: datetime.date) -> int:
     if batch:
         flush()
     return written
+
+
+_ANSWER = [i for i, name in enumerate(KEPT_FIELDS) if name not in DATED_FIELDS]
+
+
+def _same_answer(old: tuple, new: tuple) -> bool:
+    """Equal but for the date and format the row answers for."""
+    return all(old[i] == new[i] for i in _ANSWER)
 
 
 def refresh_patient(patient) -> None:
