@@ -14,6 +14,7 @@ aiosmtpd sink, it counts the queries of `sender.deliver` per send
 
 import argparse
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -26,7 +27,10 @@ sys.path.insert(0, str(ROOT))
 def outside(args) -> None:
     from bench import run
 
+    logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every command
+
     run.P3_MESSAGES = args.messages
+    run.django = _registering(run.django)
     state = run.seeded(1000)
     if not args.no_worker:
         for _ in range(args.runs):
@@ -38,13 +42,46 @@ def outside(args) -> None:
                 flush=True,
             )
     done = subprocess.run(
-        [sys.executable, __file__, "--inside", "--profile", str(args.profile)],
+        [sys.executable, __file__, "--inside", "--profile", str(args.profile)]
+        + ["--sort", args.sort, "--lines", str(args.lines)],
         env=run.env_for(state["url"], DJANGO_DEBUG="false", **_secret()),
         cwd=ROOT,
         check=False,
     )
     if done.returncode:
         raise SystemExit(done.returncode)
+
+
+def _registering(django):
+    """bench/run.py's `django` step runner, with p3-dispatch run through this file: since the
+    dispatcher looks its task up by name in Celery's registry, a plain Django process has to
+    import monitoring.tasks first (bench/django_side.py does not, as of this writing)."""
+
+    def call(url: str, *args: str, **extra) -> dict:
+        if args[:1] != ("p3-dispatch",):
+            return django(url, *args, **extra)
+        from bench import run
+
+        done = subprocess.run(
+            [sys.executable, __file__, "--dispatch", args[1]],
+            env=run.env_for(url, **extra),
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+        )
+        for line in done.stdout.splitlines():
+            if line.startswith("BENCH "):
+                return json.loads(line[6:])
+        raise RuntimeError(f"p3-dispatch failed:\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}")
+
+    return call
+
+
+def dispatch(count: int) -> None:
+    from bench import django_side
+    from monitoring import tasks  # noqa: F401 - registers monitoring.tasks.send_reminder
+
+    print("BENCH " + json.dumps(django_side.p3_dispatch(count), default=str))
 
 
 def _secret() -> dict:
@@ -75,6 +112,7 @@ def inside(args) -> None:
     from monitoring.models import Reminder, ReminderStatus
     from monitoring.reminders import sender
 
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
     sink = CountingSink()
     controller = Controller(sink, hostname="127.0.0.1", port=free_port(8950))
     controller.start()
@@ -82,7 +120,7 @@ def inside(args) -> None:
     settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", controller.port
     settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
     try:
-        count = max(args.profile, 0) + 20
+        count = 2 * max(args.profile, 0) + 20
         django_side.p3_prepare(count)
         ids = list(
             Reminder.objects.filter(send_at__lte=timezone.now(), status=ReminderStatus.PENDING)
@@ -98,22 +136,25 @@ def inside(args) -> None:
                 outcome = sender.deliver(pk)
             counts.append((outcome, len(queries)))
         print(f"queries per send (first 20, the first warms up): {counts}", flush=True)
-        rest = ids[20:]
-        if rest:
-            profile = cProfile.Profile()
+        plain, profiled = ids[20 : 20 + args.profile], ids[20 + args.profile :]
+        if plain:
             started = time.perf_counter()
-            profile.enable()
-            outcomes = [sender.deliver(pk) for pk in rest]
-            profile.disable()
+            outcomes = [sender.deliver(pk) for pk in plain]
             seconds = time.perf_counter() - started
             print(
-                f"in-process: {len(rest)} sends in {seconds:.2f} s, "
-                f"{seconds * 1000 / len(rest):.2f} ms each; "
+                f"in-process: {len(plain)} sends in {seconds:.2f} s, "
+                f"{seconds * 1000 / len(plain):.2f} ms each; "
                 f"{ {o: outcomes.count(o) for o in set(outcomes)} }",
                 flush=True,
             )
-            stats = pstats.Stats(profile).strip_dirs().sort_stats("cumulative")
-            stats.print_stats(45)
+        if profiled:
+            profile = cProfile.Profile()
+            profile.enable()
+            for pk in profiled:
+                sender.deliver(pk)
+            profile.disable()
+            stats = pstats.Stats(profile).strip_dirs().sort_stats(args.sort)
+            stats.print_stats(args.lines)
     finally:
         sender.close_connection()
         controller.stop()
@@ -126,6 +167,12 @@ if __name__ == "__main__":
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--profile", type=int, default=0)
     parser.add_argument("--no-worker", action="store_true")
+    parser.add_argument("--sort", default="cumulative")
+    parser.add_argument("--lines", type=int, default=45)
     parser.add_argument("--inside", action="store_true")
+    parser.add_argument("--dispatch", type=int)
     arguments = parser.parse_args()
-    (inside if arguments.inside else outside)(arguments)
+    if arguments.dispatch is not None:
+        dispatch(arguments.dispatch)
+    else:
+        (inside if arguments.inside else outside)(arguments)
