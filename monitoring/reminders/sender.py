@@ -33,6 +33,7 @@ from monitoring.history import load_histories
 from monitoring.models import Reminder, ReminderStatus
 
 from . import emails
+from .history_row import history_of, with_history
 from .planner import needed
 from .timing import clinic_allowed_at, clinic_is_quiet
 
@@ -40,7 +41,10 @@ log = logging.getLogger(__name__)
 
 
 def recheck(reminder: Reminder, today: dt.date) -> tuple[str, str] | None:
-    """(final status, reason) when the reminder must not go out, else None."""
+    """(final status, reason) when the reminder must not go out, else None.
+
+    The patient's history comes with the reminder when it was read `with_history` (one query
+    for the row, its patient, clinic and records: history_row.py), else it is loaded here."""
     patient = reminder.patient
     if patient.email_opt_out:
         return ReminderStatus.CANCELLED, "the patient opted out of reminder emails"
@@ -48,7 +52,11 @@ def recheck(reminder: Reminder, today: dt.date) -> tuple[str, str] | None:
         return ReminderStatus.CANCELLED, "the patient has no email address"
     if reminder.due_on < today:
         return ReminderStatus.EXPIRED, f"the due date passed before it could be sent ({today})"
-    history = load_histories([patient])[patient.pk][1]
+    text = getattr(reminder, "history_json", None)
+    if text is not None:
+        history = history_of(patient, text)
+    else:
+        history = load_histories([patient])[patient.pk][1]
     if needed(rules.status(history, today)).get(reminder.kind) != reminder.due_on:
         return ReminderStatus.CANCELLED, "no longer needed"
     return None
@@ -259,7 +267,9 @@ def _attempt_failed(reminder: Reminder, attempt: int, failure: SendError) -> str
 
 def deliver(reminder_id: int) -> str:
     """Send one claimed reminder. Returns what happened, for logs and tests."""
-    reminder = Reminder.objects.select_related("patient__clinic").filter(pk=reminder_id).first()
+    reminder = with_history(
+        Reminder.objects.select_related("patient__clinic").filter(pk=reminder_id)
+    ).first()
     if reminder is None:
         return "missing"
     if reminder.status != ReminderStatus.SENDING or reminder.claimed_at is None:
