@@ -18,12 +18,14 @@ orderings); the only value in it is the outer row's patient column. PostgreSQL a
 import datetime as dt
 import decimal
 import json
+import weakref
 from collections import namedtuple
 from functools import cache
 
-from django.db import models
+from django.db import connections, models, router
 from django.db.models import F, Func, TextField
 
+from clinic.core.models import Clinic
 from monitoring import history, rules
 from monitoring.models import (
     ComprehensionReport,
@@ -31,9 +33,16 @@ from monitoring.models import (
     LabResult,
     MoodReview,
     Prescription,
+    Reminder,
     Visit,
 )
-from patients.models import Consent, ContraceptionConfirmation, PregnancyTest, RiskCategoryChange
+from patients.models import (
+    Consent,
+    ContraceptionConfirmation,
+    Patient,
+    PregnancyTest,
+    RiskCategoryChange,
+)
 
 # The record types of history.SNAPSHOT_FIELDS and their models, in the column's order.
 MODELS = {
@@ -207,3 +216,79 @@ def history_of(patient, text: str) -> rules.History:
         **rows,
     )
     return history.snapshot(patient, records[patient.pk])
+
+
+# The send-time read --------------------------------------------------------------------------
+# What `with_history(Reminder.objects.select_related("patient__clinic").filter(pk=...))` reads,
+# as SQL written once per process: building and compiling that queryset for every message cost
+# more than running it. The rows become model instances as the ORM makes them (the backend's
+# and the fields' converters, then Model.from_db).
+_JOINED = ((Reminder, "r"), (Patient, "p"), (Clinic, "c"))
+
+
+@cache
+def claimed_row_sql(vendor: str) -> str:
+    reminder, patient, clinic = (model._meta for model, _ in _JOINED)
+    columns = [
+        f"{alias}.{_quote(field.column)}"
+        for model, alias in _JOINED
+        for field in model._meta.concrete_fields
+    ]
+    history_json = history_sql(vendor).replace(
+        "{patient}", f"r.{_quote(reminder.get_field('patient').column)}"
+    )
+    return (
+        f"SELECT {', '.join(columns)}, {history_json}"  # noqa: S608  # nosec B608  # metadata
+        f" FROM {_quote(reminder.db_table)} r"
+        f" JOIN {_quote(patient.db_table)} p"
+        f" ON p.{_quote(patient.pk.column)} = r.{_quote(reminder.get_field('patient').column)}"
+        f" JOIN {_quote(clinic.db_table)} c"
+        f" ON c.{_quote(clinic.pk.column)} = p.{_quote(patient.get_field('clinic').column)}"
+        f" WHERE r.{_quote(reminder.pk.column)} = %s"
+    )
+
+
+_converters: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _row_converters(connection) -> list:
+    """Per model, (attnames, [(position, converters, column)]) for this database connection."""
+    found = _converters.get(connection)
+    if found is None:
+        found = []
+        for model, alias in _JOINED:
+            fields = model._meta.concrete_fields
+            steps = []
+            for index, field in enumerate(fields):
+                column = field.get_col(alias)
+                chain = connection.ops.get_db_converters(column) + column.get_db_converters(
+                    connection
+                )
+                if chain:
+                    steps.append((index, chain, column))
+            found.append(([field.attname for field in fields], steps))
+        _converters[connection] = found
+    return found
+
+
+def claimed_reminder(reminder_id: int) -> Reminder | None:
+    """The reminder with its patient and clinic attached and `history_json` set: one query."""
+    connection = connections[router.db_for_read(Reminder)]
+    with connection.cursor() as cursor:
+        cursor.execute(claimed_row_sql(connection.vendor), [reminder_id])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    instances, start = [], 0
+    for (model, _), (names, steps) in zip(_JOINED, _row_converters(connection), strict=True):
+        values = list(row[start : start + len(names)])
+        for index, chain, column in steps:
+            for convert in chain:
+                values[index] = convert(values[index], column, connection)
+        instances.append(model.from_db(connection.alias, names, values))
+        start += len(names)
+    reminder, patient, clinic = instances
+    patient.clinic = clinic
+    reminder.patient = patient
+    reminder.history_json = row[start]
+    return reminder

@@ -33,7 +33,7 @@ from monitoring.history import load_histories
 from monitoring.models import Reminder, ReminderStatus
 
 from . import emails
-from .history_row import history_of, with_history
+from .history_row import claimed_reminder, history_of
 from .planner import needed
 from .timing import clinic_allowed_at, clinic_is_quiet
 
@@ -267,9 +267,8 @@ def _attempt_failed(reminder: Reminder, attempt: int, failure: SendError) -> str
 
 def deliver(reminder_id: int) -> str:
     """Send one claimed reminder. Returns what happened, for logs and tests."""
-    reminder = with_history(
-        Reminder.objects.select_related("patient__clinic").filter(pk=reminder_id)
-    ).first()
+    # The row, its patient and clinic and the patient's history: one query (history_row.py).
+    reminder = claimed_reminder(reminder_id)
     if reminder is None:
         return "missing"
     if reminder.status != ReminderStatus.SENDING or reminder.claimed_at is None:

@@ -16,7 +16,12 @@ from clinic.demo.seeding import LEGACY_SCENARIOS, SCENARIOS
 from monitoring.history import load_histories
 from monitoring.models import Course, MoodReview, Reminder, ReminderStatus, Visit
 from monitoring.reminders import sender
-from monitoring.reminders.history_row import PatientHistoryJSON, history_of, with_history
+from monitoring.reminders.history_row import (
+    PatientHistoryJSON,
+    claimed_reminder,
+    history_of,
+    with_history,
+)
 from monitoring.reminders.planner import plan_clinic
 from patients.models import Patient, RiskCategoryChange
 
@@ -108,3 +113,23 @@ def test_the_send_time_check_still_stops_a_reminder_no_longer_needed(db, claimed
         today = row.patient.clinic.today()
         assert sender.recheck(row, today) == (ReminderStatus.CANCELLED, "no longer needed")
         assert sender.deliver(pk) == ReminderStatus.CANCELLED
+
+
+def test_the_send_time_read_gives_the_instances_the_orm_gives(db, claimed):
+    ids = claimed(2)
+    Reminder.objects.filter(pk=ids[0]).update(last_error="x", possible_duplicate=True)
+    for pk in ids:
+        ours = claimed_reminder(pk)
+        orm = with_history(Reminder.objects.select_related("patient__clinic")).get(pk=pk)
+        for mine, theirs in (
+            (ours, orm),
+            (ours.patient, orm.patient),
+            (ours.patient.clinic, orm.patient.clinic),
+        ):
+            fields = type(theirs)._meta.concrete_fields
+            assert [getattr(mine, f.attname) for f in fields] == [
+                getattr(theirs, f.attname) for f in fields
+            ]
+            assert not mine._state.adding
+        assert ours.history_json == orm.history_json
+    assert claimed_reminder(max(ids) + 1000) is None
