@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from clinic.core.models import Clinic
 from monitoring import codes, rules
-from monitoring.history import load_histories
+from monitoring.history import load_histories, load_patients
 from monitoring.models import Course, Reminder, ReminderStatus
 from patients.models import Patient
 
@@ -78,12 +78,11 @@ def active_patients(clinic: Clinic, today: dt.date, *, include_opted_out: bool =
 
 def statuses(clinic: Clinic, today: dt.date, **filters) -> Iterator[tuple[Patient, rules.Status]]:
     """(patient, the engine's answer for today) for the clinic's active patients, read in
-    chunks: 1 + 10 queries per chunk of CHUNK patients, whatever their records."""
-    last_pk = 0
-    while True:
-        chunk = list(active_patients(clinic, today, **filters).filter(pk__gt=last_pk)[:CHUNK])
-        if not chunk:
-            return
+    chunks: their ids once, then 1 + 10 queries per chunk of CHUNK patients, whatever their
+    records."""
+    ids = list(active_patients(clinic, today, **filters).values_list("pk", flat=True))
+    for start in range(0, len(ids), CHUNK):
+        chunk = load_patients(ids[start : start + CHUNK])
         # The cyclic collector is paused while a chunk's snapshots are alive (many small
         # acyclic objects: collecting passes over them cost more than the rules).
         gc.disable()
@@ -93,7 +92,6 @@ def statuses(clinic: Clinic, today: dt.date, **filters) -> Iterator[tuple[Patien
                 yield patient, rules.status(histories[patient.pk][1], today)
         finally:
             gc.enable()
-        last_pk = chunk[-1].pk
 
 
 @dataclass
