@@ -15,9 +15,11 @@ import gc
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import NamedTuple
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Case, DateTimeField, Exists, F, OuterRef, Q, Value, When
+from django.db.models.constants import OnConflict
 from django.db.models.functions import Concat, Left
 from django.utils import timezone
 
@@ -101,8 +103,18 @@ class PlanResult:
     reactivated: int = 0
 
 
+class Planned(NamedTuple):
+    """A reminder row to be: plain values (a model instance per row costs more than the
+    rules' answer it comes from)."""
+
+    patient_id: int
+    kind: str
+    due_on: dt.date
+    send_at: dt.datetime
+
+
 def rows_for(patient: Patient, status: rules.Status, today: dt.date, now: dt.datetime):
-    """Unsaved Reminder rows for what this patient needs, each at its next allowed instant.
+    """The rows this patient needs (Planned), each at its next allowed instant.
 
     A send day already past (a due date first seen within the lead time, say a visit booked
     for tomorrow) is not skipped: the reminder goes at the next allowed instant, today's send
@@ -115,10 +127,10 @@ def rows_for(patient: Patient, status: rules.Status, today: dt.date, now: dt.dat
         when = clinic_send_at(clinic, day, now)
         if when.astimezone(clinic.zone).date() > due_on:
             continue  # quiet hours would push it past the due date: it would only expire
-        yield Reminder(patient=patient, kind=kind, due_on=due_on, send_at=when)
+        yield Planned(patient.pk, kind, due_on, when)
 
 
-def _reactivate(rows: list[Reminder], now: dt.datetime) -> int:
+def _reactivate(rows: list[tuple[int, Planned]], now: dt.datetime) -> int:
     """Cancelled rows needed again go back to pending, each with the send_at a new row would
     get; attempts are kept. One conditional UPDATE for all of them (status cancelled ->
     pending), so a row that is anything but cancelled by now (another planner got there, or
@@ -126,11 +138,11 @@ def _reactivate(rows: list[Reminder], now: dt.datetime) -> int:
     if not rows:
         return 0
     send_at = Case(
-        *(When(pk=row.pk, then=Value(row.send_at)) for row in rows),
+        *(When(pk=pk, then=Value(row.send_at)) for pk, row in rows),
         output_field=DateTimeField(),
     )
     return Reminder.objects.filter(
-        pk__in=[row.pk for row in rows], status=ReminderStatus.CANCELLED
+        pk__in=[pk for pk, _row in rows], status=ReminderStatus.CANCELLED
     ).update(
         status=ReminderStatus.PENDING,
         send_at=send_at,
@@ -138,6 +150,39 @@ def _reactivate(rows: list[Reminder], now: dt.datetime) -> int:
         last_error=Left(Concat(Value("needed again after: "), F("last_error")), 500),
         updated_at=now,
     )
+
+
+def _insert(rows: list[Planned], now: dt.datetime) -> None:
+    """New pending rows in one statement run for every row (executemany), skipping a row
+    another planner inserted meanwhile, as bulk_create(ignore_conflicts=True) would: the
+    other columns take their model defaults, both timestamps `now`. Django's bulk_create
+    prepares each field of each row in Python: a fifth of the planner's time (P2)."""
+    ops = connection.ops
+    given = ("patient", "kind", "due_on", "send_at")
+    fields = [Reminder._meta.get_field(name) for name in given] + [
+        f for f in Reminder._meta.concrete_fields if not f.primary_key and f.name not in given
+    ]
+    rest = [
+        f.get_db_prep_save(
+            now if f.name in ("created_at", "updated_at") else f.get_default(), connection
+        )
+        for f in fields[len(given) :]
+    ]
+    quote = ops.quote_name
+    columns = ", ".join(quote(f.column) for f in fields)
+    holes = ", ".join(["%s"] * len(fields))
+    sql = " ".join(  # names from the model, values as parameters
+        [
+            ops.insert_statement(on_conflict=OnConflict.IGNORE),
+            f"{quote(Reminder._meta.db_table)} ({columns}) VALUES ({holes})",
+            ops.on_conflict_suffix_sql(fields, OnConflict.IGNORE, None, None),
+        ]
+    ).strip()
+    day, instant = ops.adapt_datefield_value, ops.adapt_datetimefield_value
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            sql, [(r.patient_id, r.kind, day(r.due_on), instant(r.send_at), *rest) for r in rows]
+        )
 
 
 def plan_clinic(clinic: Clinic, now: dt.datetime | None = None) -> PlanResult:
@@ -148,7 +193,7 @@ def plan_clinic(clinic: Clinic, now: dt.datetime | None = None) -> PlanResult:
     now = now or timezone.now()
     today = clinic.today(now)
     result = PlanResult()
-    wanted: list[Reminder] = []
+    wanted: list[Planned] = []
     patient_ids: list[int] = []
     for patient, status in statuses(clinic, today):
         result.patients += 1
@@ -162,7 +207,7 @@ def plan_clinic(clinic: Clinic, now: dt.datetime | None = None) -> PlanResult:
     return result
 
 
-def _save_chunk(patient_ids, wanted: list[Reminder], today, now, result: PlanResult) -> None:
+def _save_chunk(patient_ids, wanted: list[Planned], today, now, result: PlanResult) -> None:
     existing = {
         (patient_id, kind, due_on): (pk, status)
         for pk, patient_id, kind, due_on, status in Reminder.objects.filter(
@@ -175,12 +220,11 @@ def _save_chunk(patient_ids, wanted: list[Reminder], today, now, result: PlanRes
         if found is None:
             new.append(row)
         elif found[1] == ReminderStatus.CANCELLED:
-            row.pk = found[0]
-            again.append(row)
+            again.append((found[0], row))
     if new or again:
         with transaction.atomic():
             if new:
-                Reminder.objects.bulk_create(new, ignore_conflicts=True, batch_size=500)
+                _insert(new, now)
             result.reactivated += _reactivate(again, now)
     result.created += len(new)
 
