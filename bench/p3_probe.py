@@ -7,7 +7,12 @@ Seeds (or reuses) <base>_1k with bench/run.py's `seeded`, runs bench/run.py's `p
 (a real prefork Celery worker on Redis, an aiosmtpd sink, PostgreSQL) and prints emails/s,
 no-op tasks/s and their ratio. Then, in a Django process on the same database and a local
 aiosmtpd sink, it counts the queries of `sender.deliver` per send
-(CaptureQueriesContext) and, with --profile N, profiles N sends with cProfile.
+(CaptureQueriesContext) and, with --profile N, times N sends and profiles N more (cProfile).
+
+In-process sends reuse one database connection; the worker's do not: Celery's Django fixup
+closes every database connection before and after each task (unless CELERY_DB_REUSE_MAX is
+set), so in the worker each send also pays a new PostgreSQL connection and cold catalog
+caches, which the in-process figures leave out.
 """
 
 # ruff: noqa: S603 - the probe starts its own tools, like bench/run.py
