@@ -7,7 +7,7 @@ beat's schedule file's folder): a fresh checkout without `var/` must not stop re
 import os
 from pathlib import Path
 
-from celery import Celery
+from celery import Celery, signals, states
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "clinic.settings")
 
@@ -59,3 +59,20 @@ def _make_folders(sender, **kwargs):
     from django.conf import settings
 
     make_folders(settings)
+
+
+@signals.task_prerun.connect
+@signals.task_postrun.connect
+def _frame_each_task_like_a_request(sender=None, state=None, **kwargs):
+    """Around each task, what Django does around each request: close a database connection that
+    had an error, is mid-transaction or is past its age, so the next task never inherits it
+    (the connection is otherwise kept between tasks: CELERY_DB_REUSE_MAX in clinic/settings.py).
+    After a task that did not succeed, every connection is closed outright."""
+    from django import db
+
+    if sender is None or getattr(sender.request, "is_eager", False):
+        return  # run in the caller's process and transaction (tests), as Celery's own fixup does
+    if state is not None and state != states.SUCCESS:
+        db.connections.close_all()
+    else:
+        db.close_old_connections()

@@ -128,8 +128,16 @@ DATABASES = {
     "default": dj_database_url.config(
         default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
         conn_max_age=int(os.environ.get("DATABASE_CONN_MAX_AGE", "60")),
+        # A kept connection is checked before its first use in each request or task.
+        conn_health_checks=True,
     )
 }
+# A Celery worker keeps its database connection from one task to the next (Celery otherwise
+# closes it before and after every task: a new PostgreSQL connection for every reminder email).
+# Each task is framed as Django frames a request (clinic/celery.py): a connection that failed,
+# was left mid-transaction or outlived DATABASE_CONN_MAX_AGE is closed, and the health check
+# replaces a broken one before the next task uses it.
+CELERY_DB_REUSE_MAX = int(os.environ.get("CELERY_DB_REUSE_MAX", "500"))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
