@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -303,6 +304,12 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+# The dispatcher has a queue of its own, so a backlog of sends never delays the next dispatch
+# (docs/reminders.md). A worker consumes every queue listed here unless told otherwise (-Q), so
+# `make run`'s worker, and any worker started without -Q, serves both.
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+CELERY_TASK_QUEUES = (Queue("celery"), Queue("dispatch"))
+CELERY_TASK_ROUTES = {"monitoring.tasks.dispatch_reminders": {"queue": "dispatch"}}
 CELERY_TIMEZONE = "UTC"
 # Reminders (docs/reminders.md). Each number is an environment variable so the fault tests can
 # shrink the timeouts; the defaults suit production.
