@@ -253,14 +253,21 @@ class PatientTriage(models.Model):
     next_prescription_needed_on = models.DateField(null=True)
     # Visits waiting for a mood review (the "Review now" links of a safety row).
     mood_visits = models.JSONField(default=list, blank=True)
+    # The patient's name, copied so that each group's first page is read straight from an index
+    # in Today's order (date, then name); the patient's own columns stay the ones shown.
+    family_name = models.CharField(max_length=100, blank=True)
+    given_name = models.CharField(max_length=100, blank=True)
     # Which computation wrote the row (monitoring.worklist.KEPT_FORMAT): a new release that
     # words or sorts triage differently recomputes rows written by the old one.
     format = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
         indexes = [
-            models.Index(fields=["clinic", "group", "sort_on"], name="triage_by_group"),
-            models.Index(fields=["clinic", "computed_on"], name="triage_by_freshness"),
+            models.Index(
+                fields=["clinic", "group", "sort_on", "family_name", "given_name", "patient"],
+                name="triage_in_order",
+            ),
+            models.Index(fields=["clinic", "computed_on", "format"], name="triage_fresh"),
         ]
 
     def __str__(self) -> str:
