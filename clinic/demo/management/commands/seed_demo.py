@@ -16,7 +16,7 @@ import random
 import secrets
 
 from django.core.management.base import BaseCommand
-from django.db import transaction
+from django.db import connection, transaction
 
 from clinic.core.models import Clinic
 from clinic.demo.seeding import (
@@ -133,6 +133,7 @@ class Command(BaseCommand):
                 ),
             )
             refresh_triage(clinic, today)
+            analyze_after_bulk_load()
         else:
             builder = Builder(clinic, users["clinician"], users["staff"], today, prefix)
             for index, patient_rng in missing:
@@ -147,3 +148,12 @@ def refresh_triage(clinic, on) -> None:
     """Bulk rows bypass the services that keep each patient's triage row: refresh the clinic's
     rows in one pass (the daily refresh)."""
     refresh_clinic(clinic, on)
+
+
+def analyze_after_bulk_load() -> None:
+    """After a bulk load PostgreSQL's statistics describe the empty tables until autovacuum gets
+    round to them, and its plans for Today and the patient list are made for those: refresh the
+    statistics now, as PostgreSQL's documentation advises after populating a database."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE")
