@@ -535,8 +535,8 @@ def report(
         f"Run on {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC,"
         f" in {(finished - started) / 60:.1f} minutes"
         + (" (BENCH_QUICK=1: 1,000 patients, short runs)" if QUICK else "")
-        + ". Produced by `bench/run.py`; the targets are those of issue 10 and docs/ (QUALITY"
-        " P1-P4).",
+        + ". Produced by `bench/run.py`; the targets are those of issue 10 and docs/quality.md"
+        " (P1-P4).",
         "",
         f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory']} RAM; {m['system']}; Python "
         f"{m['python']}; {postgres}; Redis {redis_version}."
