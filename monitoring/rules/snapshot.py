@@ -130,7 +130,24 @@ def as_of(history: History, on: date) -> History:
 
     Records dated after `on` are dropped; a supersede, mood review, dispense or last dose dated
     after `on` is treated as not having happened yet.
+
+    One status asks for the same cut several times (the gate, the window, the dose, the entry
+    sheet), and a batch over a clinic asks it for every patient: each snapshot keeps the cuts
+    made of it, by date, and a cut is its own cut at its date. Snapshots are frozen, so a kept
+    cut can never disagree with a new one.
     """
+    cuts = history.__dict__.get("_cuts")
+    if cuts is None:
+        cuts = {}
+        object.__setattr__(history, "_cuts", cuts)  # a cache beside the fields, not a field
+    cut = cuts.get(on)
+    if cut is None:
+        cut = cuts[on] = _cut(history, on)
+        object.__setattr__(cut, "_cuts", {on: cut})
+    return cut
+
+
+def _cut(history: History, on: date) -> History:
     return dataclasses.replace(
         history,
         risk_category=category_on(history, on),
