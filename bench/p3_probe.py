@@ -9,10 +9,10 @@ no-op tasks/s and their ratio. Then, in a Django process on the same database an
 aiosmtpd sink, it counts the queries of `sender.deliver` per send
 (CaptureQueriesContext) and, with --profile N, times N sends and profiles N more (cProfile).
 
-In-process sends reuse one database connection; the worker's do not: Celery's Django fixup
-closes every database connection before and after each task (unless CELERY_DB_REUSE_MAX is
-set), so in the worker each send also pays a new PostgreSQL connection and cold catalog
-caches, which the in-process figures leave out.
+In-process sends reuse one database connection; so does the worker since clinic/settings.py
+sets CELERY_DB_REUSE_MAX (Celery's Django fixup otherwise closes every database connection
+before and after each task, and each send then pays a new PostgreSQL connection and cold catalog
+caches).
 """
 
 # ruff: noqa: S603 - the probe starts its own tools, like bench/run.py
@@ -58,9 +58,9 @@ def outside(args) -> None:
 
 
 def _registering(django):
-    """bench/run.py's `django` step runner, with p3-dispatch run through this file: since the
-    dispatcher looks its task up by name in Celery's registry, a plain Django process has to
-    import monitoring.tasks first (bench/django_side.py does not, as of this writing)."""
+    """bench/run.py's `django` step runner, with p3-dispatch run through this file. Written when
+    a plain Django process did not register the Celery tasks; monitoring's `ready` now does, so
+    this only keeps the probe independent of that."""
 
     def call(url: str, *args: str, **extra) -> dict:
         if args[:1] != ("p3-dispatch",):

@@ -304,8 +304,9 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
-# The dispatcher has a queue of its own, so a backlog of sends never delays the next dispatch
-# (docs/reminders.md). A worker consumes every queue listed here unless told otherwise (-Q), so
+# The dispatcher has a queue of its own, so a backlog of sends delays the next dispatch by at
+# most the messages a worker already holds, not by the whole queue (docs/reminders.md). A
+# worker consumes every queue listed here unless told otherwise (-Q), so
 # `make run`'s worker, and any worker started without -Q, serves both.
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 CELERY_TASK_QUEUES = (Queue("celery"), Queue("dispatch"))

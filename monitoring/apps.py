@@ -9,7 +9,10 @@ class MonitoringConfig(AppConfig):
         from clinic.core import services as clinic_services
         from patients import services
 
-        from . import tasks  # noqa: F401  # registers the Celery tasks in every process
+        # The dispatcher enqueues sends by the task's name from Celery's registry
+        # (monitoring/reminders/dispatch.py); a worker imports the tasks itself, but the web
+        # server and `plan_reminders --dispatch` would not have them without this import.
+        from . import tasks  # noqa: F401
         from .worklist import mark_stale, refresh_patient
 
         # Every write to a patient's records rewrites the patient's kept triage row in the
@@ -19,6 +22,3 @@ class MonitoringConfig(AppConfig):
         # A change of the clinic's settings (horizon, rule dates) changes every answer.
         if mark_stale not in clinic_services.AFTER_SETTINGS_CHANGE:
             clinic_services.AFTER_SETTINGS_CHANGE.append(mark_stale)
-        # The dispatcher enqueues sends by the task's name from Celery's registry
-        # (monitoring/reminders/dispatch.py); a worker imports the tasks itself, but the web
-        # server and `plan_reminders --dispatch` would not have them without the import above.

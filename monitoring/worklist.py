@@ -154,7 +154,8 @@ def triaged(patients, on: datetime.date) -> Iterator[tuple[Patient, dict]]:
     The patients' ids are read first, in one query: filtering the queryset again for each
     chunk would evaluate it once per chunk (at 100,000 stale patients, minutes). The cyclic
     garbage collector is paused while a chunk's snapshots are alive: they are many small
-    acyclic objects, and collecting passes over them cost more than the rules."""
+    acyclic objects (a cut of a snapshot is marked with its date, not linked back), and
+    collecting passes over them cost more than the rules."""
     ids = list(patients.order_by("pk").values_list("pk", flat=True))
     for start in range(0, len(ids), CHUNK):
         chunk = load_patients(ids[start : start + CHUNK])
@@ -496,7 +497,7 @@ def _row_html(key, item: Item, step: str, today, can_review_mood: bool) -> str:
     if item.mood_visits and can_review_mood:
         review = mood_review_url_pattern()
         reviews = "".join(
-            REVIEW_LINK.format(url=review.format(pk=visit_id)) for visit_id in item.mood_visits
+            REVIEW_LINK.format(url=review.format(pk=int(visit_id))) for visit_id in item.mood_visits
         )
     return ROW.format(
         pk=p.pk,
@@ -517,7 +518,9 @@ def _row_html(key, item: Item, step: str, today, can_review_mood: bool) -> str:
 
 
 def _category_label(value: str) -> str:
-    return str(RiskCategory(value).label)
+    """The category's label, or the stored value for one no longer in the list (as Django's
+    get_FOO_display shows it)."""
+    return str(dict(RiskCategory.choices).get(value, value))
 
 
 def patient_triage(patient, status: rules.Status, on: datetime.date) -> rules.Triage:

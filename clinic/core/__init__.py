@@ -1,4 +1,5 @@
 """The clinic's core: clinics, memberships and roles, access, audit, accounts and the second factor.
 
-The lowest layer of the project (docs/architecture.md): it imports no other app.
+The lowest layer of the project (docs/architecture.md): it imports no other app, only the
+rules engine's constants (monitoring.rules, a pure library).
 """

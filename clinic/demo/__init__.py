@@ -1,4 +1,4 @@
-"""The demo clinic: `seed_demo` and the states it seeds (docs/demo.md).
+"""The demo clinic: `seed_demo` and the states it seeds (README.md, "Demo").
 
 Part of the project's top layer (docs/architecture.md): it writes through every app's services.
 """

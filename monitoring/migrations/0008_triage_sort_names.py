@@ -42,6 +42,7 @@ class Migration(migrations.Migration):
             name='given_name',
             field=models.CharField(blank=True, max_length=100),
         ),
+        migrations.RunPython(copy_names, migrations.RunPython.noop),
         migrations.AddIndex(
             model_name='patienttriage',
             index=models.Index(fields=['clinic', 'group', 'sort_on', 'family_name', 'given_name', 'patient'], name='triage_in_order'),
@@ -50,5 +51,4 @@ class Migration(migrations.Migration):
             model_name='patienttriage',
             index=models.Index(fields=['clinic', 'computed_on', 'format'], name='triage_fresh'),
         ),
-        migrations.RunPython(copy_names, migrations.RunPython.noop),
     ]

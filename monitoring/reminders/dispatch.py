@@ -107,11 +107,10 @@ def _reclaim_stuck(now: dt.datetime, limit: int) -> list[int]:
 def _enqueue(ids: list[int], claimed_at: dt.datetime) -> int:
     """Enqueue each claimed id; returns how many reached the broker. When the broker is down,
     the rest go back to pending for the next run."""
-    # By name, from Celery's registry: the task module imports this one, not the reverse.
-    send_reminder = current_app.tasks[SEND_REMINDER_TASK]
     for index, pk in enumerate(ids):
         try:
-            send_reminder.delay(pk)
+            # By name, from Celery's registry: the task module imports this one, not the reverse.
+            current_app.tasks[SEND_REMINDER_TASK].delay(pk)
         except Exception:  # the broker is down: hand the rest back for the next run
             log.exception("broker unavailable; %s reminders go back to pending", len(ids) - index)
             Reminder.objects.filter(

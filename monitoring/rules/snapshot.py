@@ -136,6 +136,8 @@ def as_of(history: History, on: date) -> History:
     made of it, by date, and a cut is its own cut at its date. Snapshots are frozen, so a kept
     cut can never disagree with a new one.
     """
+    if history.__dict__.get("_cut_on") == on:
+        return history
     cuts = history.__dict__.get("_cuts")
     if cuts is None:
         cuts = {}
@@ -143,7 +145,7 @@ def as_of(history: History, on: date) -> History:
     cut = cuts.get(on)
     if cut is None:
         cut = cuts[on] = _cut(history, on)
-        object.__setattr__(cut, "_cuts", {on: cut})
+        object.__setattr__(cut, "_cut_on", on)  # a mark, not a reference: no cycle to collect
     return cut
 
 
