@@ -309,7 +309,12 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 # worker consumes every queue listed here unless told otherwise (-Q), so
 # `make run`'s worker, and any worker started without -Q, serves both.
 CELERY_TASK_DEFAULT_QUEUE = "celery"
-CELERY_TASK_QUEUES = (Queue("celery"), Queue("dispatch"))
+# Each queue has its own routing key: two queues bound with one key on the same direct exchange
+# would each get a copy of every message.
+CELERY_TASK_QUEUES = (
+    Queue("celery", routing_key="celery"),
+    Queue("dispatch", routing_key="dispatch"),
+)
 CELERY_TASK_ROUTES = {"monitoring.tasks.dispatch_reminders": {"queue": "dispatch"}}
 CELERY_TIMEZONE = "UTC"
 # Reminders (docs/reminders.md). Each number is an environment variable so the fault tests can
