@@ -456,11 +456,11 @@ def mood_review_url_pattern() -> str:
 
 
 def _date_cell(key: str, sort_on: datetime.date | None, today: datetime.date) -> str:
-    if key == "safety":
+    if key == rules.constants.SAFETY:
         return '<span class="badge text-bg-danger">now</span>'
     if not sort_on:
         return "—"
-    closing = key == "window_closing"
+    closing = key == rules.constants.WINDOW_CLOSING
     days = (sort_on - today).days
     if days < 0:
         n = -days
@@ -491,7 +491,7 @@ REVIEW_LINK = ' <a class="btn btn-sm btn-danger ms-1" href="{url}">Review now</a
 
 def _row_html(key, item: Item, step: str, today, can_review_mood: bool) -> str:
     p = item.patient
-    safety = key == "safety"
+    safety = key == rules.constants.SAFETY
     what = escape(item.what)
     reviews = ""
     if item.mood_visits and can_review_mood:
