@@ -43,7 +43,8 @@ def outside(args) -> None:
             print(
                 f"P3: emails {r['email_rate']:.0f}/s, no-op {r['noop_rate']:.0f}/s, "
                 f"ratio {r['email_rate'] / r['noop_rate']:.2f} "
-                f"(dispatch {r['dispatch_seconds']:.2f} s; {r['statuses']})",
+                f"(dispatch {r['dispatch_seconds']:.2f} s; {r['statuses']}); CPU ms per email: "
+                + ", ".join(f"{k} {v:.2f}" for k, v in r["cpu_ms_per_email"].items()),
                 flush=True,
             )
     done = subprocess.run(

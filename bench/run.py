@@ -35,6 +35,7 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+import psutil
 import psycopg
 import redis
 import requests
@@ -386,10 +387,15 @@ def p3(state: dict) -> dict:
             raise RuntimeError("celery worker did not answer: see var/bench/celery-worker.log")
         noop_rate = _noop_rate(worker_env, broker, P3_MESSAGES * 2)
         due = prepared["due"]
+        cpu_before = _cpu_seconds(worker)
         dispatched = django(url, "p3-dispatch", str(due), REDIS_URL=REDIS_URL)
         if not wait_for(lambda: sink.accepted >= due, 300, step=0.05):
             raise RuntimeError(f"only {sink.accepted} of {due} emails arrived")
         seconds = sink.last - dispatched["began"]
+        cpu = {
+            name: (after - cpu_before[name]) * 1000 / due
+            for name, after in _cpu_seconds(worker).items()
+        }
         outcome = django(url, "p3-outcome")
     finally:
         stop(worker)
@@ -400,6 +406,31 @@ def p3(state: dict) -> dict:
         "noop_rate": noop_rate,
         "dispatch_seconds": dispatched["seconds"],
         "statuses": outcome,
+        "cpu_ms_per_email": cpu,
+    }
+
+
+def _cpu_seconds(worker: subprocess.Popen) -> dict[str, float]:
+    """CPU seconds used so far by the worker (its pool included), this process (the SMTP
+    sink's thread, mostly), PostgreSQL and Redis: where the time of a send goes."""
+
+    def used(processes) -> float:
+        total = 0.0
+        for process in processes:
+            try:
+                times = process.cpu_times()
+            except psutil.Error:
+                continue
+            total += times.user + times.system
+        return total
+
+    tree = psutil.Process(worker.pid)
+    named = list(psutil.process_iter(["name"]))
+    return {
+        "worker": used([tree, *tree.children(recursive=True)]),
+        "sink (bench process)": used([psutil.Process()]),
+        "postgres": used(p for p in named if p.info["name"] == "postgres"),
+        "redis": used(p for p in named if (p.info["name"] or "").startswith("redis-server")),
     }
 
 
@@ -658,6 +689,10 @@ def report(
             f" {p3r['email_rate']:.0f} emails/s |",
             "",
             f"Final statuses: {p3r['statuses']}.",
+            "",
+            "CPU per email while they went out (dispatch to the last accepted): "
+            + ", ".join(f"{name} {ms:.2f} ms" for name, ms in p3r["cpu_ms_per_email"].items())
+            + f"; {os.cpu_count()} cores.",
             "",
             "| P3 target | measured | verdict |",
             "|---|---|---|",

@@ -333,6 +333,11 @@ REMINDER_ATTEMPT_TIMEOUT_SECONDS = int(
     os.environ.get("REMINDER_ATTEMPT_TIMEOUT_SECONDS", str(REMINDER_SEND_TIME_LIMIT_SECONDS + 60))
 )
 REMINDER_DISPATCH_BATCH = int(os.environ.get("REMINDER_DISPATCH_BATCH", "500"))
+# Claimed ids go to the workers this many per task, read in one query and sent on one SMTP
+# connection; rows a task has not reached this many seconds after reading them go to a new
+# task, which reads them again (docs/reminders.md).
+REMINDER_SEND_BATCH = int(os.environ.get("REMINDER_SEND_BATCH", "20"))
+REMINDER_SEND_BATCH_SECONDS = float(os.environ.get("REMINDER_SEND_BATCH_SECONDS", "5"))
 REMINDER_LINK_MAX_AGE_DAYS = int(os.environ.get("REMINDER_LINK_MAX_AGE_DAYS", "14"))
 TRIAGE_REFRESH_EVERY_SECONDS = int(os.environ.get("TRIAGE_REFRESH_EVERY_SECONDS", "600"))
 CELERY_BEAT_SCHEDULE: dict = {

@@ -20,19 +20,29 @@ def dispatch_reminders() -> int:
     return len(dispatch.dispatch_due())
 
 
-@shared_task(
-    acks_late=True,
-    reject_on_worker_lost=True,
-    ignore_result=True,
+_SEND = {
+    "acks_late": True,
+    "reject_on_worker_lost": True,
+    "ignore_result": True,
     # The soft limit raises inside the SMTP exchange and is recorded as a transient failure;
     # the hard limit kills a stuck child, and the dispatcher rescues the row afterwards.
-    soft_time_limit=max(
+    "soft_time_limit": max(
         settings.REMINDER_SEND_TIME_LIMIT_SECONDS - 10,
         settings.REMINDER_SEND_TIME_LIMIT_SECONDS * 3 // 4,
     ),
-    time_limit=settings.REMINDER_SEND_TIME_LIMIT_SECONDS,
-)
+    "time_limit": settings.REMINDER_SEND_TIME_LIMIT_SECONDS,
+}
+
+
+@shared_task(**_SEND)
+def send_reminders(reminder_ids: list[int]) -> list[str]:
+    """A batch of claimed reminders (the dispatcher enqueues REMINDER_SEND_BATCH per task)."""
+    return sender.deliver_many(reminder_ids)
+
+
+@shared_task(**_SEND)
 def send_reminder(reminder_id: int) -> str:
+    """One claimed reminder: the task of earlier releases, kept for messages still queued."""
     return sender.deliver(reminder_id)
 
 

@@ -1,4 +1,4 @@
-"""The dispatcher: claim due rows, enqueue one task per id after commit, rescue stuck rows.
+"""The dispatcher: claim due rows, enqueue their ids in batches after commit, rescue stuck rows.
 
 States of a row (docs/reminders.md):
 
@@ -40,7 +40,21 @@ log = logging.getLogger(__name__)
 POSSIBLE_DUPLICATE = "possible duplicate: previous attempt interrupted"
 
 
-SEND_REMINDER_TASK = "monitoring.tasks.send_reminder"
+SEND_REMINDERS_TASK = "monitoring.tasks.send_reminders"
+
+
+def enqueue_sends(ids: list[int]) -> int:
+    """Enqueue claimed ids in batches of REMINDER_SEND_BATCH, one task each; returns how many
+    ids reached the broker before it failed (the exception is logged, not raised)."""
+    size = max(settings.REMINDER_SEND_BATCH, 1)
+    for start in range(0, len(ids), size):
+        try:
+            # By name, from Celery's registry: the task module imports this one, not the reverse.
+            current_app.tasks[SEND_REMINDERS_TASK].delay(ids[start : start + size])
+        except Exception:
+            log.exception("broker unavailable; %s reminders not enqueued", len(ids) - start)
+            return start
+    return len(ids)
 
 
 def quiet_clinic_ids(now: dt.datetime) -> list[int]:
@@ -105,19 +119,14 @@ def _reclaim_stuck(now: dt.datetime, limit: int) -> list[int]:
 
 
 def _enqueue(ids: list[int], claimed_at: dt.datetime) -> int:
-    """Enqueue each claimed id; returns how many reached the broker. When the broker is down,
+    """Enqueue the claimed ids; returns how many reached the broker. When the broker is down,
     the rest go back to pending for the next run."""
-    for index, pk in enumerate(ids):
-        try:
-            # By name, from Celery's registry: the task module imports this one, not the reverse.
-            current_app.tasks[SEND_REMINDER_TASK].delay(pk)
-        except Exception:  # the broker is down: hand the rest back for the next run
-            log.exception("broker unavailable; %s reminders go back to pending", len(ids) - index)
-            Reminder.objects.filter(
-                id__in=ids[index:], status=ReminderStatus.SENDING, claimed_at=claimed_at
-            ).update(status=ReminderStatus.PENDING, claimed_at=None)
-            return index
-    return len(ids)
+    enqueued = enqueue_sends(ids)
+    if enqueued < len(ids):
+        Reminder.objects.filter(
+            id__in=ids[enqueued:], status=ReminderStatus.SENDING, claimed_at=claimed_at
+        ).update(status=ReminderStatus.PENDING, claimed_at=None)
+    return enqueued
 
 
 # A key the dispatcher keeps in Redis. Redis here keeps nothing on disk: when the key is gone,

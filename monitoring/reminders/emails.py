@@ -4,6 +4,7 @@ Subjects say only the clinic and a date: no clinical detail reaches a lock scree
 inbox. Anything put into a header is cleaned of CR, LF and NUL first (no header injection).
 """
 
+import re
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -11,6 +12,7 @@ from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import translation
+from django.utils.html import conditional_escape
 
 from . import signing
 
@@ -41,12 +43,19 @@ def _domain() -> str:
     return urlsplit(settings.SITE_URL).hostname or "localhost"
 
 
-def _message(name: str, context: dict, to: list[str], headers: dict, reply_to=None):
-    subject = clean_header(render_to_string(f"emails/{name}-subject.txt", context))
-    text = render_to_string(f"emails/{name}-body.txt", context)
-    html = render_to_string(f"emails/{name}-body.html", context)
+def _render(name: str, context: dict) -> tuple[str, str, str]:
+    """Subject, text body and HTML body of templates/emails/<name>-*."""
+    return (
+        render_to_string(f"emails/{name}-subject.txt", context),
+        render_to_string(f"emails/{name}-body.txt", context),
+        render_to_string(f"emails/{name}-body.html", context),
+    )
+
+
+def _message(rendered: tuple[str, str, str], to: list[str], headers: dict, reply_to=None):
+    subject, text, html = rendered
     message = EmailMultiAlternatives(
-        subject=subject,
+        subject=clean_header(subject),
         body=text,
         from_email=clean_header(settings.DEFAULT_FROM_EMAIL),
         to=[clean_header(address) for address in to],
@@ -57,34 +66,77 @@ def _message(name: str, context: dict, to: list[str], headers: dict, reply_to=No
     return message
 
 
+# Reminder emails, rendered once and filled in per patient ------------------------------------
+# Rendering the three templates in the patient's language was the largest part of a send. The
+# words of a reminder depend only on its language, kind, due date and clinic, and the reminders
+# that go out on one day share a handful of those. So each such combination is rendered once,
+# with a marker in place of each of the patient's own values, and every message fills the
+# markers in: escaped as the template escapes them in the HTML body, as they are in the text
+# bodies and the subject. tests/reminders/test_emails.py checks that the result is the direct
+# rendering, byte for byte, for every kind and language and for names full of markup.
+PATIENT_VALUES = ("given_name", "page_url", "unsubscribe_url", "calendar_url")
+_MARKED = re.compile("\x00(" + "|".join(PATIENT_VALUES) + ")\x00")
+_FRAMES: dict[tuple, tuple] = {}
+_FRAMES_KEPT = 512
+
+
+class _Frame:
+    """A rendered template cut at its markers: literal text and value names, alternating."""
+
+    def __init__(self, rendered: str, *, html: bool):
+        self.parts = _MARKED.split(rendered)
+        self.html = html
+
+    def fill(self, values: dict) -> str:
+        parts = self.parts.copy()
+        for index in range(1, len(parts), 2):
+            value = values[parts[index]]
+            parts[index] = conditional_escape(value) if self.html else value
+        return "".join(parts)
+
+
+def _frames(patient, kind: str, due_on, language: str) -> tuple[_Frame, _Frame, _Frame]:
+    clinic = patient.clinic
+    key = (
+        language,
+        kind,
+        due_on,
+        settings.REMINDER_LINK_MAX_AGE_DAYS,
+        tuple(getattr(clinic, field.attname) for field in clinic._meta.concrete_fields),
+    )
+    frames = _FRAMES.get(key)
+    if frames is None:
+        context = {
+            "clinic": clinic,
+            "clinic_name": clean_header(clinic.name),
+            "due_on": due_on,
+            "action_template": f"emails/actions/{kind}.txt",
+            "link_days": settings.REMINDER_LINK_MAX_AGE_DAYS,
+            **{name: f"\x00{name}\x00" for name in PATIENT_VALUES},
+        }
+        subject, text, html = _render("reminder", context)
+        frames = (_Frame(subject, html=False), _Frame(text, html=False), _Frame(html, html=True))
+        if len(_FRAMES) >= _FRAMES_KEPT:
+            _FRAMES.clear()
+        _FRAMES[key] = frames
+    return frames
+
+
 def reminder_message_id(reminder) -> str:
     # The same Message-ID on every attempt: a mail client shows a rare duplicate only once.
     return f"<reminder-{reminder.pk}@{_domain()}>"
 
 
 def reminder_email(reminder) -> EmailMultiAlternatives:
-    """The patient's reminder: the action and its date, the clinic's contact, their links."""
+    """The patient's reminder: the action and its date, the clinic's contact, their links.
+    Subject and bodies in the patient's language (locale/); staff digests stay English."""
     patient = reminder.patient
-    clinic = patient.clinic
     links = patient_links(patient)
-    context = {
-        "clinic": clinic,
-        "clinic_name": clean_header(clinic.name),
-        "given_name": patient.given_name,
-        "due_on": reminder.due_on,
-        "action_template": f"emails/actions/{reminder.kind}.txt",
-        **links,
-    }
-    # Subject and bodies in the patient's language (locale/); staff digests stay English.
     with translation.override(patient.preferred_language):
-        return _reminder_message(reminder, context, links)
-
-
-def _reminder_message(reminder, context, links) -> EmailMultiAlternatives:
-    patient, clinic = reminder.patient, reminder.patient.clinic
+        frames = _frames(patient, reminder.kind, reminder.due_on, translation.get_language())
+    values = {"given_name": patient.given_name, **links}
     return _message(
-        "reminder",
-        context,
+        tuple(frame.fill(values) for frame in frames),
         to=[patient.email],
         headers={
             "Message-ID": reminder_message_id(reminder),
@@ -93,7 +145,7 @@ def _reminder_message(reminder, context, links) -> EmailMultiAlternatives:
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
             "Auto-Submitted": "auto-generated",
         },
-        reply_to=[clinic.contact_email],
+        reply_to=[patient.clinic.contact_email],
     )
 
 
@@ -107,8 +159,7 @@ def staff_digest_email(clinic, summary, recipients: list[str]) -> EmailMultiAlte
         "home_url": absolute(reverse("home")),
     }
     return _message(
-        "digest",
-        context,
+        _render("digest", context),
         to=recipients,
         headers={
             "Message-ID": f"<digest-{clinic.pk}-{summary.day:%Y%m%d}@{_domain()}>",

@@ -244,7 +244,7 @@ def claimed_row_sql(vendor: str) -> str:
         f" ON p.{_quote(patient.pk.column)} = r.{_quote(reminder.get_field('patient').column)}"
         f" JOIN {_quote(clinic.db_table)} c"
         f" ON c.{_quote(clinic.pk.column)} = p.{_quote(patient.get_field('clinic').column)}"
-        f" WHERE r.{_quote(reminder.pk.column)} = %s"
+        f" WHERE r.{_quote(reminder.pk.column)} IN ({{ids}})"
     )
 
 
@@ -271,24 +271,36 @@ def _row_converters(connection) -> list:
     return found
 
 
-def claimed_reminder(reminder_id: int) -> Reminder | None:
-    """The reminder with its patient and clinic attached and `history_json` set: one query."""
+def claimed_reminders(ids) -> dict[int, Reminder]:
+    """The reminders of `ids` that exist, by id, each with its patient and clinic attached and
+    `history_json` set: one query for the whole batch the sender was handed."""
+    ids = tuple(dict.fromkeys(ids))
+    if not ids:
+        return {}
     connection = connections[router.db_for_read(Reminder)]
+    sql = claimed_row_sql(connection.vendor).replace("{ids}", ", ".join(["%s"] * len(ids)))
     with connection.cursor() as cursor:
-        cursor.execute(claimed_row_sql(connection.vendor), [reminder_id])
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    instances, start = [], 0
-    for (model, _), (names, steps) in zip(_JOINED, _row_converters(connection), strict=True):
-        values = list(row[start : start + len(names)])
-        for index, chain, column in steps:
-            for convert in chain:
-                values[index] = convert(values[index], column, connection)
-        instances.append(model.from_db(connection.alias, names, values))
-        start += len(names)
-    reminder, patient, clinic = instances
-    patient.clinic = clinic
-    reminder.patient = patient
-    reminder.history_json = row[start]
-    return reminder
+        cursor.execute(sql, ids)
+        rows = cursor.fetchall()
+    converters = _row_converters(connection)
+    found = {}
+    for row in rows:
+        instances, start = [], 0
+        for (model, _), (names, steps) in zip(_JOINED, converters, strict=True):
+            values = list(row[start : start + len(names)])
+            for index, chain, column in steps:
+                for convert in chain:
+                    values[index] = convert(values[index], column, connection)
+            instances.append(model.from_db(connection.alias, names, values))
+            start += len(names)
+        reminder, patient, clinic = instances
+        patient.clinic = clinic
+        reminder.patient = patient
+        reminder.history_json = row[start]
+        found[reminder.pk] = reminder
+    return found
+
+
+def claimed_reminder(reminder_id: int) -> Reminder | None:
+    """The one reminder of `claimed_reminders`, or None."""
+    return claimed_reminders([reminder_id]).get(reminder_id)

@@ -20,12 +20,13 @@ import logging
 import os
 import smtplib
 import time
+from functools import cache
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 from django.core.mail import get_connection
 from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
-from django.db.models import Case, F, Value, When
+from django.db import connections, router
 from django.utils import timezone
 
 from monitoring import rules
@@ -33,7 +34,8 @@ from monitoring.history import load_histories
 from monitoring.models import Reminder, ReminderStatus
 
 from . import emails
-from .history_row import claimed_reminder, history_of
+from .dispatch import enqueue_sends
+from .history_row import claimed_reminders, history_of
 from .planner import needed
 from .timing import clinic_allowed_at, clinic_is_quiet
 
@@ -267,8 +269,71 @@ def _attempt_failed(reminder: Reminder, attempt: int, failure: SendError) -> str
 
 def deliver(reminder_id: int) -> str:
     """Send one claimed reminder. Returns what happened, for logs and tests."""
-    # The row, its patient and clinic and the patient's history: one query (history_row.py).
-    reminder = claimed_reminder(reminder_id)
+    return deliver_many([reminder_id])[0]
+
+
+def deliver_many(ids: list[int]) -> list[str]:
+    """Send a batch of claimed reminders, one after the other on this process's connection.
+
+    The rows, their patients, clinics and histories are read in one query (history_row.py);
+    each row then goes through the same compare-and-swap steps as a batch of one. The one
+    difference: the row of a message the server accepted is marked sent by the statement that
+    starts the next message's attempt (or on its own, before any other write and at the end),
+    so a worker killed in between leaves that row as an open attempt, which the dispatcher
+    records as a possible duplicate, as it does for a kill during the exchange itself.
+
+    Rows not reached within REMINDER_SEND_BATCH_SECONDS of that read, or after the task's soft
+    time limit, are handed to a new task, which reads them afresh: no send acts on a check
+    older than that. Returns one outcome per id, "handed on" for those.
+    """
+    started = time.monotonic()
+    ids = list(dict.fromkeys(ids))  # a row twice in one batch would be started twice
+    reminders = claimed_reminders(ids)
+    batch = _Batch()
+    try:
+        for index, pk in enumerate(ids):
+            if time.monotonic() - started > settings.REMINDER_SEND_BATCH_SECONDS:
+                return batch.outcomes + _hand_on(ids[index:])
+            try:
+                batch.outcomes.append(_deliver(reminders.get(pk), batch))
+            except _OutOfTime as stop:
+                return [*batch.outcomes, stop.outcome, *_hand_on(ids[index + 1 :])]
+        return batch.outcomes
+    finally:
+        batch.mark_accepted()
+
+
+class _Batch:
+    def __init__(self):
+        self.outcomes: list[str] = []
+        self.accepted: int | None = None  # accepted by the server, not yet marked sent
+
+    def mark_accepted(self) -> None:
+        if self.accepted is not None:
+            accepted, self.accepted = self.accepted, None
+            _mark_sent(accepted)
+
+    def start(self, pk: int, token: dt.datetime) -> bool:
+        accepted, self.accepted = self.accepted, None
+        return _start_attempt(pk, token, accepted)
+
+
+class _OutOfTime(Exception):
+    """The task's soft time limit ended an attempt: the rest of the batch goes to a new task."""
+
+    def __init__(self, outcome: str):
+        super().__init__(outcome)
+        self.outcome = outcome
+
+
+def _hand_on(ids: list[int]) -> list[str]:
+    if ids:
+        # Still claimed: if the broker is down, the dispatcher claims them again later.
+        enqueue_sends(ids)
+    return ["handed on"] * len(ids)
+
+
+def _deliver(reminder: Reminder | None, batch: _Batch) -> str:
     if reminder is None:
         return "missing"
     if reminder.status != ReminderStatus.SENDING or reminder.claimed_at is None:
@@ -278,6 +343,7 @@ def deliver(reminder_id: int) -> str:
     verdict = recheck(reminder, today)
     if verdict is not None:
         status, reason = verdict
+        batch.mark_accepted()
         _claimed(reminder.pk, token).update(
             status=status, last_error=reason, claimed_at=None, updated_at=timezone.now()
         )
@@ -286,6 +352,7 @@ def deliver(reminder_id: int) -> str:
     now = timezone.now()
     if clinic_is_quiet(clinic, now):
         # Claimed before quiet hours began, rescued, or delayed in the queue: it waits.
+        batch.mark_accepted()
         _claimed(reminder.pk, token).update(
             status=ReminderStatus.PENDING,
             claimed_at=None,
@@ -294,24 +361,103 @@ def deliver(reminder_id: int) -> str:
         )
         return "deferred"
     message = emails.reminder_email(reminder)
-    started = _claimed(reminder.pk, token).update(
-        claimed_at=None, attempts=F("attempts") + 1, updated_at=timezone.now()
-    )
-    if not started:
+    if not batch.start(reminder.pk, token):
         return "raced"
     attempt = reminder.attempts + 1
     try:
         send_once(message)
     except SendError as failure:  # every failure is recorded on the row
-        return _attempt_failed(reminder, attempt, failure)
-    # Accepted by the SMTP server: only now is it sent. Unconditional on the claim, so a slow
-    # attempt that was meanwhile rescued by the dispatcher still ends as sent.
-    # An earlier attempt's error no longer describes the row; a possible duplicate keeps its
-    # explanation beside its flag.
-    Reminder.objects.filter(pk=reminder.pk, status=ReminderStatus.SENDING).update(
-        status=ReminderStatus.SENT,
-        sent_at=timezone.now(),
-        updated_at=timezone.now(),
-        last_error=Case(When(possible_duplicate=True, then=F("last_error")), default=Value("")),
-    )
+        outcome = _attempt_failed(reminder, attempt, failure)
+        if isinstance(failure.error, SoftTimeLimitExceeded):
+            raise _OutOfTime(outcome) from failure
+        return outcome
+    # Accepted by the SMTP server: only now is it sent (marked with the next write).
+    batch.accepted = reminder.pk
     return "sent"
+
+
+# The writes every message makes, as SQL written once per database vendor from the model's
+# metadata: compiling the equivalent querysets cost more than running them (the same reason as
+# history_row.claimed_row_sql). In a batch, the row of a message the server accepted is marked
+# sent by the same statement that starts the next message's attempt: one round trip and one
+# commit per message. tests/reminders/test_batches.py checks the outcomes row by row.
+@cache
+def _update_sql(vendor: str) -> dict[str, str]:
+    meta = Reminder._meta
+    quote = connections[router.db_for_write(Reminder)].ops.quote_name
+
+    def column(name: str) -> str:
+        return quote(meta.get_field(name).column)
+
+    table, pk = quote(meta.db_table), quote(meta.pk.column)
+    status, claimed_at, updated_at = column("status"), column("claimed_at"), column("updated_at")
+    attempts, last_error = column("attempts"), column("last_error")
+    sent_at, possible_duplicate = column("sent_at"), column("possible_duplicate")
+    return {
+        # _claimed(pk, token).update(claimed_at=None, attempts=F("attempts") + 1, updated_at=now)
+        # params: now, pk, "sending", token
+        "start": (
+            f"UPDATE {table} SET {claimed_at} = NULL, {attempts} = {attempts} + 1,"  # noqa: S608  # nosec B608  # metadata
+            f" {updated_at} = %s WHERE {pk} = %s AND {status} = %s AND {claimed_at} = %s"
+        ),
+        # filter(pk=pk, status="sending").update(status="sent", sent_at=now, updated_at=now,
+        #   last_error=Case(When(possible_duplicate=True, then=F("last_error")), default=""))
+        # An earlier attempt's error no longer describes the row; a possible duplicate keeps its
+        # explanation beside its flag. Not conditional on the claim, so a slow attempt that was
+        # meanwhile rescued by the dispatcher still ends as sent.
+        # params: "sent", now, now, pk, "sending"
+        "sent": (
+            f"UPDATE {table} SET {status} = %s, {sent_at} = %s, {updated_at} = %s,"  # noqa: S608  # nosec B608  # metadata
+            f" {last_error} = CASE WHEN {possible_duplicate} THEN {last_error} ELSE '' END"
+            f" WHERE {pk} = %s AND {status} = %s"
+        ),
+        # Both at once, on two rows: "sent" for the accepted one, "start" for the next one.
+        # RETURNING tells which rows matched (PostgreSQL, SQLite 3.35 and later).
+        # params: accepted, "sent", accepted, now, accepted, pk, pk, now, "sending",
+        #   accepted, pk, token
+        "sent_and_start": (
+            f"UPDATE {table} SET"  # noqa: S608  # nosec B608  # metadata
+            f" {status} = CASE WHEN {pk} = %s THEN %s ELSE {status} END,"
+            f" {sent_at} = CASE WHEN {pk} = %s THEN %s ELSE {sent_at} END,"
+            f" {last_error} = CASE WHEN {pk} = %s AND NOT {possible_duplicate} THEN ''"
+            f" ELSE {last_error} END,"
+            f" {claimed_at} = CASE WHEN {pk} = %s THEN NULL ELSE {claimed_at} END,"
+            f" {attempts} = CASE WHEN {pk} = %s THEN {attempts} + 1 ELSE {attempts} END,"
+            f" {updated_at} = %s"
+            f" WHERE {status} = %s AND ({pk} = %s OR ({pk} = %s AND {claimed_at} = %s))"
+            f" RETURNING {pk}"
+        ),
+    }
+
+
+def _write(name: str, params: list) -> list:
+    """Run one of _update_sql's statements: its rows (RETURNING) or its row count."""
+    connection = connections[router.db_for_write(Reminder)]
+    with connection.cursor() as cursor:
+        cursor.execute(_update_sql(connection.vendor)[name], params)
+        if name == "sent_and_start":
+            return [row[0] for row in cursor.fetchall()]
+        return [None] * cursor.rowcount
+
+
+def _now():
+    return connections[router.db_for_write(Reminder)].ops.adapt_datetimefield_value(timezone.now())
+
+
+def _start_attempt(pk: int, token: dt.datetime, accepted: int | None = None) -> bool:
+    """Swap the claim for an open attempt; False when another delivery got there first.
+    With `accepted`, that row is marked sent by the same statement."""
+    adapt = connections[router.db_for_write(Reminder)].ops.adapt_datetimefield_value
+    sending, now = ReminderStatus.SENDING.value, _now()
+    if accepted is None:
+        return len(_write("start", [now, pk, sending, adapt(token)])) == 1
+    if accepted == pk:
+        raise ValueError("a row cannot be marked sent and started at once")
+    sent = ReminderStatus.SENT.value
+    params = [accepted, sent, accepted, now, accepted, pk, pk, now, sending, accepted, pk]
+    return pk in _write("sent_and_start", [*params, adapt(token)])
+
+
+def _mark_sent(pk: int) -> None:
+    now = _now()
+    _write("sent", [ReminderStatus.SENT.value, now, now, pk, ReminderStatus.SENDING.value])

@@ -61,7 +61,7 @@ def sink(settings):
 @pytest.fixture
 def due(clinic, waiting_for_contraception, monkeypatch, django_capture_on_commit_callbacks):
     """`count` contraception reminders planned and claimed now; their ids."""
-    monkeypatch.setattr(tasks.send_reminder, "delay", lambda pk: None)
+    monkeypatch.setattr(tasks.send_reminders, "delay", lambda ids: None)
 
     def make(count: int) -> list[int]:
         with time_machine.travel(NOW, tick=False):

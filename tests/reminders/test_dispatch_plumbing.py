@@ -19,9 +19,9 @@ TEST_REDIS = "redis://127.0.0.1:6379/14"
 
 @pytest.fixture
 def enqueued(monkeypatch):
-    """Task ids given to the broker, instead of a broker."""
+    """Reminder ids given to the broker (in batches, one task each), instead of a broker."""
     sent: list[int] = []
-    monkeypatch.setattr(tasks.send_reminder, "delay", sent.append)
+    monkeypatch.setattr(tasks.send_reminders, "delay", sent.extend)
     return sent
 
 
@@ -83,10 +83,10 @@ def test_with_redis_intact_a_claimed_row_waits_for_the_claim_timeout(
 def test_the_command_says_when_nothing_reached_the_broker(
     clinic, waiting_for_contraception, monkeypatch, capsys, django_capture_on_commit_callbacks
 ):
-    def broker_down(pk):
+    def broker_down(ids):
         raise ConnectionError("broker down")
 
-    monkeypatch.setattr(tasks.send_reminder, "delay", broker_down)
+    monkeypatch.setattr(tasks.send_reminders, "delay", broker_down)
     with time_machine.travel(NOW, tick=False):
         waiting_for_contraception()
         with django_capture_on_commit_callbacks(execute=True):

@@ -27,9 +27,9 @@ NOW = dt.datetime(2027, 5, 3, 16, 0, tzinfo=UTC)  # 12:00 in New York
 
 @pytest.fixture
 def enqueued(monkeypatch):
-    """Task ids given to the broker, instead of a broker."""
+    """Reminder ids given to the broker (in batches, one task each), instead of a broker."""
     sent: list[int] = []
-    monkeypatch.setattr(tasks.send_reminder, "delay", sent.append)
+    monkeypatch.setattr(tasks.send_reminders, "delay", sent.extend)
     return sent
 
 
@@ -316,10 +316,10 @@ def test_over_real_smtp_a_closed_port_is_a_plain_retry(due_reminder, settings):
 def test_when_the_broker_is_down_claimed_rows_go_back_to_pending(
     clinic, waiting_for_contraception, monkeypatch, django_capture_on_commit_callbacks
 ):
-    def broker_down(reminder_id):
+    def broker_down(reminder_ids):
         raise ConnectionRefusedError("redis is down")
 
-    monkeypatch.setattr(tasks.send_reminder, "delay", broker_down)
+    monkeypatch.setattr(tasks.send_reminders, "delay", broker_down)
     with time_machine.travel(NOW, tick=False):
         waiting_for_contraception()
         plan_clinic(clinic)
@@ -332,36 +332,38 @@ def test_when_the_broker_is_down_claimed_rows_go_back_to_pending(
 
 
 def test_a_broker_failing_partway_through_a_batch_hands_the_rest_back_for_the_next_run(
-    clinic, waiting_for_contraception, monkeypatch, django_capture_on_commit_callbacks
+    clinic, waiting_for_contraception, monkeypatch, settings, django_capture_on_commit_callbacks
 ):
-    accepted: list[int] = []
+    settings.REMINDER_SEND_BATCH = 2
+    accepted: list[list[int]] = []
 
-    def flaky_broker(reminder_id):
+    def flaky_broker(reminder_ids):
         if accepted:
             raise ConnectionRefusedError("redis went away")
-        accepted.append(reminder_id)
+        accepted.append(reminder_ids)
 
-    monkeypatch.setattr(tasks.send_reminder, "delay", flaky_broker)
+    monkeypatch.setattr(tasks.send_reminders, "delay", flaky_broker)
     with time_machine.travel(NOW, tick=False):
         for _ in range(3):
             waiting_for_contraception()
         plan_clinic(clinic)
         with django_capture_on_commit_callbacks(execute=True):
             claimed = dispatch.dispatch_due()
-    assert len(claimed) == 3 and accepted == claimed[:1]
+    # The first task took two ids; the broker refused the second task's.
+    assert len(claimed) == 3 and accepted == [claimed[:2]]
     states = dict(Reminder.objects.filter(pk__in=claimed).values_list("pk", "status"))
     assert states == {
         claimed[0]: ReminderStatus.SENDING,
-        claimed[1]: ReminderStatus.PENDING,
+        claimed[1]: ReminderStatus.SENDING,
         claimed[2]: ReminderStatus.PENDING,
     }
-    assert not Reminder.objects.filter(pk__in=claimed[1:], claimed_at__isnull=False).exists()
+    assert not Reminder.objects.filter(pk__in=claimed[2:], claimed_at__isnull=False).exists()
     enqueued: list[int] = []
-    monkeypatch.setattr(tasks.send_reminder, "delay", enqueued.append)  # the broker is back
+    monkeypatch.setattr(tasks.send_reminders, "delay", enqueued.extend)  # the broker is back
     with time_machine.travel(NOW + dt.timedelta(seconds=60), tick=False):
         with django_capture_on_commit_callbacks(execute=True):
             again = dispatch.dispatch_due()
-    assert sorted(again) == sorted(enqueued) == sorted(claimed[1:])
+    assert again == enqueued == claimed[2:]
 
 
 NIGHT = dt.datetime(2027, 5, 4, 2, 0, tzinfo=UTC)  # 22:00 in New York, quiet 20:00-08:00

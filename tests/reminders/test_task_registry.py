@@ -11,8 +11,8 @@ ROOT = Path(__file__).resolve().parents[2]
 CHECK = (
     "import django; django.setup(); "
     "from celery import current_app; "
-    "from monitoring.reminders.dispatch import SEND_REMINDER_TASK; "
-    "print(SEND_REMINDER_TASK in current_app.tasks)"
+    "from monitoring.reminders.dispatch import SEND_REMINDERS_TASK; "
+    "print(SEND_REMINDERS_TASK in current_app.tasks)"
 )
 
 
