@@ -282,17 +282,17 @@ def deliver_many(ids: list[int]) -> list[str]:
     so a worker killed in between leaves that row as an open attempt, which the dispatcher
     records as a possible duplicate, as it does for a kill during the exchange itself.
 
-    Rows not reached within REMINDER_SEND_BATCH_SECONDS of that read, or after the task's soft
-    time limit, are handed to a new task, which reads them afresh: no send acts on a check
+    Rows not reached within `batch_seconds()` of that read, or after the task's soft time
+    limit, are handed to a new task, which reads them afresh: no send acts on a check
     older than that. Returns one outcome per id, "handed on" for those.
     """
-    started = time.monotonic()
+    started, budget = time.monotonic(), batch_seconds()
     ids = list(dict.fromkeys(ids))  # a row twice in one batch would be started twice
     reminders = claimed_reminders(ids)
     batch = _Batch()
     try:
         for index, pk in enumerate(ids):
-            if time.monotonic() - started > settings.REMINDER_SEND_BATCH_SECONDS:
+            if time.monotonic() - started > budget:
                 return batch.outcomes + _hand_on(ids[index:])
             try:
                 batch.outcomes.append(_deliver(reminders.get(pk), batch))
@@ -301,6 +301,13 @@ def deliver_many(ids: list[int]) -> list[str]:
         return batch.outcomes
     finally:
         batch.mark_accepted()
+
+
+def batch_seconds() -> float:
+    """How long after its read a batch may start another message: REMINDER_SEND_BATCH_SECONDS,
+    and never more than a quarter of the task's time limit, so the rest of a slow batch goes to
+    a new task long before the soft limit can strike in the middle of an SMTP exchange."""
+    return min(settings.REMINDER_SEND_BATCH_SECONDS, settings.REMINDER_SEND_TIME_LIMIT_SECONDS / 4)
 
 
 class _Batch:

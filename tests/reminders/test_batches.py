@@ -177,9 +177,7 @@ def test_rows_not_reached_in_time_go_to_a_new_task_still_claimed(
     assert len(mail.outbox) == 4
 
 
-def test_the_soft_time_limit_records_the_attempt_and_hands_the_rest_on(
-    claimed, enqueued, settings
-):
+def test_the_soft_time_limit_records_the_attempt_and_hands_the_rest_on(claimed, enqueued, settings):
     ids = claimed(3)
     settings.EMAIL_BACKEND = "tests.reminders.helpers.ScriptedBackend"
     ScriptedBackend.script = [None, SoftTimeLimitExceeded()]
@@ -195,3 +193,13 @@ def test_the_soft_time_limit_records_the_attempt_and_hands_the_rest_on(
     assert (second.status, second.attempts, second.possible_duplicate) == ("pending", 1, True)
     assert (third.status, third.attempts) == (ReminderStatus.SENDING, 0)
     assert third.claimed_at is not None
+
+
+def test_a_batch_stops_starting_messages_well_before_its_time_limit(settings):
+    settings.REMINDER_SEND_BATCH_SECONDS = 5
+    settings.REMINDER_SEND_TIME_LIMIT_SECONDS = 90
+    assert sender.batch_seconds() == 5
+    # A short time limit (the fault tests use 6 s, a soft limit of 4 s): a quarter of it, so a
+    # batch of slow messages is handed on before the soft limit strikes inside an exchange.
+    settings.REMINDER_SEND_TIME_LIMIT_SECONDS = 6
+    assert sender.batch_seconds() == 1.5
