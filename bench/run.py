@@ -56,6 +56,7 @@ LOAD_SIZE = P1_SIZES[-1]  # P3 and P4 run against the largest P1 clinic
 P1_SAMPLES = 8 if QUICK else 30
 P1_MAX_SECONDS = 20 if QUICK else 60  # per page: slow pages get fewer samples
 P3_MESSAGES = 200 if QUICK else 1000
+P3_ROUNDS = 1 if QUICK else 3  # the median round is reported: one round varies by a tenth
 P4_USERS = 50
 P4_SECONDS = 15 if QUICK else 60
 GUNICORN_WORKERS = 4
@@ -363,7 +364,6 @@ def p3(state: dict) -> dict:
         DJANGO_SECRET_KEY="bench-only-not-a-secret-" + "x" * 40,
         DJANGO_ALLOWED_HOSTS="127.0.0.1",
     )
-    prepared = django(url, "p3-prepare", str(P3_MESSAGES))
     broker.delete("celery")
     worker = start(
         [
@@ -381,31 +381,42 @@ def p3(state: dict) -> dict:
         worker_env,
         "celery-worker.log",
     )
+    rounds = []
     try:
         time.sleep(2)
         if not wait_for(lambda: _worker_ready(worker_env), 60, step=1):
             raise RuntimeError("celery worker did not answer: see var/bench/celery-worker.log")
-        noop_rate = _noop_rate(worker_env, broker, P3_MESSAGES * 2)
-        due = prepared["due"]
-        cpu_before = _cpu_seconds(worker)
-        dispatched = django(url, "p3-dispatch", str(due), REDIS_URL=REDIS_URL)
-        if not wait_for(lambda: sink.accepted >= due, 300, step=0.05):
-            raise RuntimeError(f"only {sink.accepted} of {due} emails arrived")
-        seconds = sink.last - dispatched["began"]
-        cpu = {
-            name: (after - cpu_before[name]) * 1000 / due
-            for name, after in _cpu_seconds(worker).items()
-        }
-        outcome = django(url, "p3-outcome")
+        for _ in range(P3_ROUNDS):
+            rounds.append(_p3_round(url, worker, worker_env, broker, sink))
     finally:
         stop(worker)
         controller.stop()
+    median = sorted(rounds, key=lambda r: r["email_rate"] / r["noop_rate"])[len(rounds) // 2]
+    return {**median, "rounds": rounds}
+
+
+def _p3_round(url: str, worker, worker_env: dict, broker, sink: "CountingSink") -> dict:
+    """One round on the running worker: the no-op rate, then P3_MESSAGES reminders."""
+    prepared = django(url, "p3-prepare", str(P3_MESSAGES))
+    noop_rate = _noop_rate(worker_env, broker, P3_MESSAGES * 2)
+    due = prepared["due"]
+    with sink.lock:
+        sink.accepted, sink.last = 0, 0.0
+    cpu_before = _cpu_seconds(worker)
+    dispatched = django(url, "p3-dispatch", str(due), REDIS_URL=REDIS_URL)
+    if not wait_for(lambda: sink.accepted >= due, 300, step=0.05):
+        raise RuntimeError(f"only {sink.accepted} of {due} emails arrived")
+    seconds = sink.last - dispatched["began"]
+    cpu = {
+        name: (after - cpu_before[name]) * 1000 / due
+        for name, after in _cpu_seconds(worker).items()
+    }
     return {
         "emails": due,
         "email_rate": due / seconds,
         "noop_rate": noop_rate,
         "dispatch_seconds": dispatched["seconds"],
-        "statuses": outcome,
+        "statuses": django(url, "p3-outcome"),
         "cpu_ms_per_email": cpu,
     }
 
@@ -682,15 +693,21 @@ def report(
             f"One worker (prefork, concurrency {WORKER_CONCURRENCY}), Redis {REDIS_URL}, an"
             f" aiosmtpd sink in the bench process; {label(LOAD_SIZE)} clinic.",
             "",
-            "| what | rate |",
-            "|---|---|",
-            f"| no-op task | {p3r['noop_rate']:.0f} tasks/s |",
-            f"| reminder emails ({p3r['emails']}, dispatch to the last one accepted) |"
-            f" {p3r['email_rate']:.0f} emails/s |",
+            f"{len(p3r['rounds'])} rounds on the one worker; each measures the no-op rate, then"
+            f" sends {p3r['emails']} reminders (dispatch to the last one accepted). The median"
+            " round (by ratio) is the measurement.",
             "",
-            f"Final statuses: {p3r['statuses']}.",
+            "| round | no-op task | reminder emails | ratio |",
+            "|---|---|---|---|",
+            *(
+                f"| {index} | {r['noop_rate']:.0f} tasks/s | {r['email_rate']:.0f} emails/s |"
+                f" {r['email_rate'] / r['noop_rate']:.2f} |"
+                for index, r in enumerate(p3r["rounds"], 1)
+            ),
             "",
-            "CPU per email while they went out (dispatch to the last accepted): "
+            f"Final statuses of the median round: {p3r['statuses']}.",
+            "",
+            "CPU per email in the median round (dispatch to the last accepted): "
             + ", ".join(f"{name} {ms:.2f} ms" for name, ms in p3r["cpu_ms_per_email"].items())
             + f"; {os.cpu_count()} cores.",
             "",
@@ -756,10 +773,11 @@ def main() -> None:
     say(f"P3 at {LOAD_SIZE:,} patients")
     try:
         p3r = p3(states[LOAD_SIZE])
-        say(
-            f"  emails {p3r['email_rate']:.0f}/s, no-op {p3r['noop_rate']:.0f}/s: "
-            f"{p3r['email_rate'] / p3r['noop_rate']:.2f} of the no-op rate; {p3r['statuses']}"
-        )
+        for r in p3r["rounds"]:
+            say(
+                f"  emails {r['email_rate']:.0f}/s, no-op {r['noop_rate']:.0f}/s: "
+                f"{r['email_rate'] / r['noop_rate']:.2f} of the no-op rate; {r['statuses']}"
+            )
     except Exception as error:  # the report says what failed; the rest still stands
         say(f"  P3 failed: {error}")
         p3r = None

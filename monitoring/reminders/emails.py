@@ -26,12 +26,20 @@ def absolute(path: str) -> str:
     return settings.SITE_URL.rstrip("/") + path
 
 
-def patient_links(patient) -> dict:
+def email_links(patient) -> dict:
+    """The links a reminder email carries: the patient's page and the unsubscribe link."""
     return {
         "page_url": absolute(reverse("self_service:page", args=[signing.page_token(patient)])),
         "unsubscribe_url": absolute(
             reverse("self_service:unsubscribe", args=[signing.unsubscribe_token(patient)])
         ),
+    }
+
+
+def patient_links(patient) -> dict:
+    """Every link of the patient's own pages, with the page link's lifetime."""
+    return {
+        **email_links(patient),
         "calendar_url": absolute(
             reverse("self_service:calendar", args=[signing.calendar_token(patient)])
         ),
@@ -74,7 +82,7 @@ def _message(rendered: tuple[str, str, str], to: list[str], headers: dict, reply
 # markers in: escaped as the template escapes them in the HTML body, as they are in the text
 # bodies and the subject. tests/reminders/test_emails.py checks that the result is the direct
 # rendering, byte for byte, for every kind and language and for names full of markup.
-PATIENT_VALUES = ("given_name", "page_url", "unsubscribe_url", "calendar_url")
+PATIENT_VALUES = ("given_name", "page_url", "unsubscribe_url")
 _MARKED = re.compile("\x00(" + "|".join(PATIENT_VALUES) + ")\x00")
 _FRAMES: dict[tuple, tuple] = {}
 _FRAMES_KEPT = 512
@@ -131,7 +139,7 @@ def reminder_email(reminder) -> EmailMultiAlternatives:
     """The patient's reminder: the action and its date, the clinic's contact, their links.
     Subject and bodies in the patient's language (locale/); staff digests stay English."""
     patient = reminder.patient
-    links = patient_links(patient)
+    links = email_links(patient)
     with translation.override(patient.preferred_language):
         frames = _frames(patient, reminder.kind, reminder.due_on, translation.get_language())
     values = {"given_name": patient.given_name, **links}

@@ -19,13 +19,17 @@ import datetime as dt
 import logging
 import os
 import smtplib
+import threading
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from functools import cache
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.core.mail import get_connection
+from django.core.mail import EmailMultiAlternatives, get_connection
 from django.core.mail.backends.smtp import EmailBackend as SMTPBackend
+from django.core.mail.message import sanitize_address
 from django.db import connections, router
 from django.utils import timezone
 
@@ -93,13 +97,15 @@ class SendError(Exception):
 IDLE_SECONDS = getattr(settings, "REMINDER_SMTP_IDLE_SECONDS", 30)
 
 
-class _Connection:
+class _Connection(threading.local):
     """This process's SMTP connection, opened lazily and reused across messages.
 
     One per worker process (a prefork child opens its own on its first message; a connection
-    inherited across a fork is left to its owner). It is dropped, with a best-effort QUIT, on
-    any error, so the next message opens a fresh one; after IDLE_SECONDS without use, when the
-    email settings change, and at worker shutdown (monitoring/tasks.py) it is closed.
+    inherited across a fork is left to its owner), and one per thread where a worker runs its
+    tasks in threads (`--pool=threads`): an SMTP session carries one message at a time.
+    It is dropped, with a best-effort QUIT, on any error, so the next message opens a fresh
+    one; after IDLE_SECONDS without use, when the email settings change, and at worker
+    shutdown (monitoring/tasks.py) it is closed.
     Only Django's SMTP backend is kept open: other backends (the file backend of development,
     locmem in tests) get a connection per message as before.
     """
@@ -178,7 +184,35 @@ def close_connection() -> None:
     _connection.drop()
 
 
-def send_once(message) -> None:
+@dataclass(frozen=True)
+class Wire:
+    """A message as Django's SMTP backend hands it to smtplib (`EmailBackend._send`): the
+    envelope's sender and recipients and the message's bytes. Made ahead of the send, in the
+    batch's helper thread (deliver_many), so the task's own thread only talks to the server."""
+
+    from_email: str
+    recipients: list[str]
+    data: bytes
+
+    @classmethod
+    def of(cls, message) -> "Wire":
+        encoding = message.encoding or settings.DEFAULT_CHARSET
+        return cls(
+            sanitize_address(message.from_email, encoding),
+            [sanitize_address(address, encoding) for address in message.recipients()],
+            message.message().as_bytes(linesep="\r\n"),
+        )
+
+
+def _hand_over(backend, message, wire: Wire | None) -> None:
+    smtp = getattr(backend, "connection", None)
+    if wire is not None and isinstance(smtp, smtplib.SMTP) and wire.recipients:
+        smtp.sendmail(wire.from_email, wire.recipients, wire.data)
+    else:  # other backends (files in development, memory in tests), or nothing prepared
+        backend.send_messages([message])
+
+
+def send_once(message, wire: Wire | None = None) -> None:
     """Send one message on this process's connection and tell how far a failure got.
 
     Nothing can have been delivered when the connection could not be opened, was refused, or
@@ -190,6 +224,9 @@ def send_once(message) -> None:
 
     A reused connection the server has meanwhile closed fails before DATA: it is dropped and
     the message goes once more on a fresh connection (nothing can have been delivered).
+
+    `wire`, when given, is `Wire.of(message)` made earlier: on an SMTP connection its bytes go
+    to smtplib as they are, which is what Django's SMTP backend would have sent.
     """
     for _ in range(2):
         try:
@@ -198,7 +235,7 @@ def send_once(message) -> None:
             raise SendError(error, maybe_sent=False) from error
         _connection.data_sent = not isinstance(getattr(backend, "connection", None), smtplib.SMTP)
         try:
-            backend.send_messages([message])
+            _hand_over(backend, message, wire)
         except Exception as error:
             data_sent = _connection.data_sent
             if backend is _connection.backend:
@@ -290,17 +327,61 @@ def deliver_many(ids: list[int]) -> list[str]:
     ids = list(dict.fromkeys(ids))  # a row twice in one batch would be started twice
     reminders = claimed_reminders(ids)
     batch = _Batch()
+    helper = ThreadPoolExecutor(1, thread_name_prefix="reminder-prepare") if len(ids) > 1 else None
+    upcoming = _prepared_by(helper, reminders.get(ids[0])) if ids else None
     try:
-        for index, pk in enumerate(ids):
+        for index in range(len(ids)):
             if time.monotonic() - started > budget:
                 return batch.outcomes + _hand_on(ids[index:])
+            prepared = upcoming.result()
+            if index + 1 < len(ids):
+                # The next row's check and email are made while this one is on the wire.
+                upcoming = _prepared_by(helper, reminders.get(ids[index + 1]))
             try:
-                batch.outcomes.append(_deliver(reminders.get(pk), batch))
+                batch.outcomes.append(_deliver(prepared, batch))
             except _OutOfTime as stop:
                 return [*batch.outcomes, stop.outcome, *_hand_on(ids[index + 1 :])]
         return batch.outcomes
     finally:
+        if helper is not None:
+            helper.shutdown(wait=False, cancel_futures=True)
         batch.mark_accepted()
+
+
+@dataclass
+class _Prepared:
+    """A row with what its send needs and can be made without the database."""
+
+    reminder: Reminder | None
+    verdict: tuple[str, str] | None = None
+    message: EmailMultiAlternatives | None = None
+    wire: Wire | None = None
+
+
+def _prepare(reminder: Reminder | None) -> _Prepared:
+    """The re-check and the email of a claimed row: no query (the history came with the row),
+    so a helper thread can make them for the next row while the task waits on SMTP and the
+    database for this one. Rows not claimed are left to `_deliver`."""
+    if reminder is None or reminder.status != ReminderStatus.SENDING or not reminder.claimed_at:
+        return _Prepared(reminder)
+    if getattr(reminder, "history_json", None) is None:
+        raise ValueError(f"reminder {reminder.pk}: read without its history (history_row.py)")
+    verdict = recheck(reminder, reminder.patient.clinic.today())
+    if verdict is not None:
+        return _Prepared(reminder, verdict)
+    message = emails.reminder_email(reminder)
+    return _Prepared(reminder, message=message, wire=Wire.of(message))
+
+
+def _prepared_by(helper: ThreadPoolExecutor | None, reminder: Reminder | None) -> Future:
+    if helper is not None:
+        return helper.submit(_prepare, reminder)
+    done: Future = Future()
+    try:
+        done.set_result(_prepare(reminder))
+    except Exception as error:
+        done.set_exception(error)
+    return done
 
 
 def batch_seconds() -> float:
@@ -340,16 +421,15 @@ def _hand_on(ids: list[int]) -> list[str]:
     return ["handed on"] * len(ids)
 
 
-def _deliver(reminder: Reminder | None, batch: _Batch) -> str:
+def _deliver(prepared: _Prepared, batch: _Batch) -> str:
+    reminder = prepared.reminder
     if reminder is None:
         return "missing"
     if reminder.status != ReminderStatus.SENDING or reminder.claimed_at is None:
         return "skipped"  # final, not claimed, or another delivery of this message is sending
     token = reminder.claimed_at
-    today = reminder.patient.clinic.today()
-    verdict = recheck(reminder, today)
-    if verdict is not None:
-        status, reason = verdict
+    if prepared.verdict is not None:
+        status, reason = prepared.verdict
         batch.mark_accepted()
         _claimed(reminder.pk, token).update(
             status=status, last_error=reason, claimed_at=None, updated_at=timezone.now()
@@ -367,12 +447,11 @@ def _deliver(reminder: Reminder | None, batch: _Batch) -> str:
             updated_at=now,
         )
         return "deferred"
-    message = emails.reminder_email(reminder)
     if not batch.start(reminder.pk, token):
         return "raced"
     attempt = reminder.attempts + 1
     try:
-        send_once(message)
+        send_once(prepared.message, prepared.wire)
     except SendError as failure:  # every failure is recorded on the row
         outcome = _attempt_failed(reminder, attempt, failure)
         if isinstance(failure.error, SoftTimeLimitExceeded):

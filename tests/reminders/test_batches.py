@@ -136,15 +136,19 @@ def test_a_row_another_delivery_took_is_not_sent_and_the_previous_one_still_ends
     claimed, monkeypatch
 ):
     ids = claimed(2)
-    render = emails.reminder_email
+    quiet = sender.clinic_is_quiet
     later = NOW + dt.timedelta(minutes=6)
+    checked: list[int] = []
 
-    def reclaimed_meanwhile(reminder):
-        if reminder.pk == ids[1]:  # the dispatcher claimed it again under a new token
-            Reminder.objects.filter(pk=reminder.pk).update(claimed_at=later)
-        return render(reminder)
+    def reclaimed_before_the_second(clinic, now):
+        # The check just before each attempt: the second time, the dispatcher has meanwhile
+        # claimed the second row again under a new token.
+        checked.append(1)
+        if len(checked) == 2:
+            Reminder.objects.filter(pk=ids[1]).update(claimed_at=later)
+        return quiet(clinic, now)
 
-    monkeypatch.setattr(emails, "reminder_email", reclaimed_meanwhile)
+    monkeypatch.setattr(sender, "clinic_is_quiet", reclaimed_before_the_second)
     with time_machine.travel(NOW, tick=False):
         assert sender.deliver_many(ids) == ["sent", "raced"]
     assert rows(ids) == [(ReminderStatus.SENT, 1, False), (ReminderStatus.SENDING, 0, False)]
@@ -159,9 +163,9 @@ def test_rows_not_reached_in_time_go_to_a_new_task_still_claimed(
     settings.REMINDER_SEND_BATCH_SECONDS = 0.05
     send = sender.send_once
 
-    def slow(message):
+    def slow(message, wire=None):
         time.sleep(0.1)
-        send(message)
+        send(message, wire)
 
     monkeypatch.setattr(sender, "send_once", slow)
     with time_machine.travel(NOW, tick=False):

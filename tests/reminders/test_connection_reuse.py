@@ -25,11 +25,13 @@ NOW = dt.datetime(2027, 5, 3, 16, 0, tzinfo=dt.UTC)  # 12:00 in New York
 
 
 class CountingSink(Sink):
-    """Accepts everything and remembers which SMTP session (connection) each message used."""
+    """Accepts everything and remembers which SMTP session (connection) each message used, and
+    each envelope."""
 
     def __init__(self):
         super().__init__()
         self.peers: list[int] = []
+        self.envelopes: list = []
         self.numbers = itertools.count(1)
 
     async def handle_DATA(self, server, session, envelope):
@@ -39,6 +41,7 @@ class CountingSink(Sink):
                 if not hasattr(session, "number"):
                     session.number = next(self.numbers)
                 self.peers.append(session.number)
+                self.envelopes.append(envelope)
         return answer
 
 
@@ -154,3 +157,85 @@ def test_the_send_time_recheck_reads_a_bounded_number_of_queries(
         for pk in ids:
             with django_assert_max_num_queries(13):
                 assert sender.deliver(pk) == "sent"
+
+
+def test_threads_of_one_process_each_keep_their_own_connection(sink):
+    """A worker running tasks in threads (`--pool=threads`) must not interleave two messages
+    on one SMTP session: each thread keeps a connection of its own."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from django.core.mail import EmailMessage
+
+    def send_three(thread: int) -> None:
+        try:
+            for index in range(3):
+                message = EmailMessage(
+                    subject="s",
+                    body="b",
+                    to=["patient@example.org"],
+                    headers={"Message-ID": f"<thread-{thread}-{index}@example.org>"},
+                )
+                sender.send_once(message)
+        finally:
+            sender.close_connection()  # this thread's own
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        list(pool.map(send_three, [1, 2]))
+    assert sum(sink.accepted.values()) == 6
+    assert sorted(sink.peers.count(number) for number in set(sink.peers)) == [3, 3]
+
+
+def test_a_message_prepared_ahead_reaches_the_server_as_djangos_backend_sends_it(sink, due):
+    """A batch hands smtplib the bytes made in its helper thread (sender.Wire); the server
+    must get what Django's SMTP backend sends for the same message: the same envelope, the same
+    headers and the same parts (the Date and the MIME boundary are made per build)."""
+    import email
+
+    from monitoring.reminders import emails
+    from monitoring.reminders.history_row import claimed_reminders
+
+    ids = due(1)
+    with time_machine.travel(NOW, tick=False):
+        reminder = claimed_reminders(ids)[ids[0]]
+        message = emails.reminder_email(reminder)
+        sender.send_once(message)  # through Django's backend
+        sender.send_once(message, sender.Wire.of(message))  # prepared bytes
+    theirs, ours = sink.envelopes
+
+    def parsed(envelope):
+        content = email.message_from_bytes(envelope.content)
+        headers = sorted((k, v) for k, v in content.items() if k not in ("Date", "Content-Type"))
+        parts = [
+            (part.get_content_type(), part.get_payload(decode=True))
+            for part in content.walk()
+            if not part.is_multipart()
+        ]
+        return envelope.mail_from, envelope.rcpt_tos, headers, parts, content.get_content_type()
+
+    assert parsed(ours) == parsed(theirs)
+    assert parsed(ours)[4] == "multipart/alternative"
+    assert [kind for kind, _ in parsed(ours)[3]] == ["text/plain", "text/html"]
+
+
+def test_a_batch_prepares_each_next_message_in_its_helper_thread(due, monkeypatch):
+    import threading
+
+    from monitoring.reminders import emails
+
+    ids = due(3)
+    render = emails.reminder_email
+    threads: list[str] = []
+
+    def noting_the_thread(reminder):
+        threads.append(threading.current_thread().name)
+        return render(reminder)
+
+    monkeypatch.setattr(emails, "reminder_email", noting_the_thread)
+    with time_machine.travel(NOW, tick=False):
+        assert sender.deliver_many(ids) == ["sent"] * 3
+    assert len(threads) == 3
+    assert all(name.startswith("reminder-prepare") for name in threads), threads
+    # A batch of one needs no helper.
+    with time_machine.travel(NOW, tick=False):
+        assert sender.deliver_many(due(1)) == ["sent"]
+    assert threads[-1] == threading.current_thread().name
