@@ -80,7 +80,7 @@ def _message(rendered: tuple[str, str, str], to: list[str], headers: dict, reply
 # that go out on one day share a handful of those. So each such combination is rendered once,
 # with a marker in place of each of the patient's own values, and every message fills the
 # markers in: escaped as the template escapes them in the HTML body, as they are in the text
-# bodies and the subject. tests/reminders/test_emails.py checks that the result is the direct
+# bodies and the subject. tests/reminders/test_email_frames.py checks that the result is the direct
 # rendering, byte for byte, for every kind and language and for names full of markup.
 PATIENT_VALUES = ("given_name", "page_url", "unsubscribe_url")
 _MARKED = re.compile("\x00(" + "|".join(PATIENT_VALUES) + ")\x00")

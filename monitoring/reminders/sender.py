@@ -1,6 +1,6 @@
 """The body of the send task: re-check the row, send once, record the attempt.
 
-Idempotent and safe under `acks_late`: the task takes only an id and does nothing unless the row
+Idempotent and safe under `acks_late`: the task takes only ids and does nothing for a row unless it
 is claimed (status sending, claimed_at set). Starting an attempt swaps claimed_at for NULL in a
 conditional UPDATE, so of two deliveries of the same message only one sends. The row is marked
 sent only after the SMTP server accepted the message; a worker killed between the two leaves the
@@ -342,10 +342,17 @@ def deliver_many(ids: list[int]) -> list[str]:
             except _OutOfTime as stop:
                 return [*batch.outcomes, stop.outcome, *_hand_on(ids[index + 1 :])]
         return batch.outcomes
+    except SoftTimeLimitExceeded:
+        # Struck outside an SMTP exchange (waiting on the helper, a database write): this row and
+        # the rest go to a new task. A row still claimed is taken up there; one whose attempt
+        # had just been written is skipped there and rescued by the dispatcher, flagged.
+        return batch.outcomes + _hand_on(ids[len(batch.outcomes) :])
     finally:
-        if helper is not None:
-            helper.shutdown(wait=False, cancel_futures=True)
-        batch.mark_accepted()
+        try:
+            batch.mark_accepted()
+        finally:
+            if helper is not None:
+                helper.shutdown(wait=False, cancel_futures=True)
 
 
 @dataclass
@@ -356,21 +363,32 @@ class _Prepared:
     verdict: tuple[str, str] | None = None
     message: EmailMultiAlternatives | None = None
     wire: Wire | None = None
+    error: Exception | None = None  # the check or the email could not be made
 
 
 def _prepare(reminder: Reminder | None) -> _Prepared:
     """The re-check and the email of a claimed row: no query (the history came with the row),
     so a helper thread can make them for the next row while the task waits on SMTP and the
-    database for this one. Rows not claimed are left to `_deliver`."""
+    database for this one. Rows not claimed are left to `_deliver`. A failure is kept with
+    the row, which `_deliver` records as failed: one bad row never holds up its batch."""
     if reminder is None or reminder.status != ReminderStatus.SENDING or not reminder.claimed_at:
         return _Prepared(reminder)
-    if getattr(reminder, "history_json", None) is None:
-        raise ValueError(f"reminder {reminder.pk}: read without its history (history_row.py)")
-    verdict = recheck(reminder, reminder.patient.clinic.today())
-    if verdict is not None:
-        return _Prepared(reminder, verdict)
-    message = emails.reminder_email(reminder)
-    return _Prepared(reminder, message=message, wire=Wire.of(message))
+    try:
+        if getattr(reminder, "history_json", None) is None:
+            raise ValueError("read without its history (history_row.py)")
+        verdict = recheck(reminder, reminder.patient.clinic.today())
+        if verdict is not None:
+            return _Prepared(reminder, verdict)
+        message = emails.reminder_email(reminder)
+    except Exception as error:
+        return _Prepared(reminder, error=error)
+    try:
+        wire = Wire.of(message)
+    except Exception:
+        # An address smtplib cannot take (sanitize_address raises): Django's backend raises
+        # the same inside send_once, where the attempt is recorded as failed.
+        wire = None
+    return _Prepared(reminder, message=message, wire=wire)
 
 
 def _prepared_by(helper: ThreadPoolExecutor | None, reminder: Reminder | None) -> Future:
@@ -396,14 +414,17 @@ class _Batch:
         self.outcomes: list[str] = []
         self.accepted: int | None = None  # accepted by the server, not yet marked sent
 
+    # `accepted` is cleared only once a write marked it: if the write raises, `finally` in
+    # deliver_many tries again (a second mark of a row already sent matches nothing).
     def mark_accepted(self) -> None:
         if self.accepted is not None:
-            accepted, self.accepted = self.accepted, None
-            _mark_sent(accepted)
+            _mark_sent(self.accepted)
+            self.accepted = None
 
     def start(self, pk: int, token: dt.datetime) -> bool:
-        accepted, self.accepted = self.accepted, None
-        return _start_attempt(pk, token, accepted)
+        started = _start_attempt(pk, token, self.accepted)
+        self.accepted = None
+        return started
 
 
 class _OutOfTime(Exception):
@@ -428,6 +449,16 @@ def _deliver(prepared: _Prepared, batch: _Batch) -> str:
     if reminder.status != ReminderStatus.SENDING or reminder.claimed_at is None:
         return "skipped"  # final, not claimed, or another delivery of this message is sending
     token = reminder.claimed_at
+    if prepared.error is not None:
+        batch.mark_accepted()
+        log.error("reminder %s: its email could not be made", reminder.pk, exc_info=prepared.error)
+        _claimed(reminder.pk, token).update(
+            status=ReminderStatus.FAILED,
+            last_error=f"the email could not be made: {describe(prepared.error)}"[:500],
+            claimed_at=None,
+            updated_at=timezone.now(),
+        )
+        return str(ReminderStatus.FAILED)
     if prepared.verdict is not None:
         status, reason = prepared.verdict
         batch.mark_accepted()

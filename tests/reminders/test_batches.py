@@ -114,8 +114,8 @@ def test_a_row_no_longer_needed_between_two_sends_is_cancelled_and_its_neighbour
     assert middle.patient.email not in recipients()
 
 
-def test_an_accepted_message_is_marked_sent_even_when_the_next_one_breaks(claimed, monkeypatch):
-    ids = claimed(2)
+def test_a_row_whose_email_cannot_be_made_fails_alone_and_the_batch_goes_on(claimed, monkeypatch):
+    ids = claimed(3)
     render = emails.reminder_email
 
     def breaks_on_the_second(reminder):
@@ -124,12 +124,88 @@ def test_an_accepted_message_is_marked_sent_even_when_the_next_one_breaks(claime
         return render(reminder)
 
     monkeypatch.setattr(emails, "reminder_email", breaks_on_the_second)
+    with time_machine.travel(NOW, tick=False):
+        assert sender.deliver_many(ids) == ["sent", "failed", "sent"]
+    assert rows(ids) == [
+        (ReminderStatus.SENT, 1, False),
+        (ReminderStatus.FAILED, 0, False),
+        (ReminderStatus.SENT, 1, False),
+    ]
+    failed = Reminder.objects.get(pk=ids[1])
+    assert failed.claimed_at is None  # final: staff see it, with "Send again"
+    assert failed.last_error == "the email could not be made: RuntimeError: template missing"
+    assert len(mail.outbox) == 2
+
+
+def test_an_address_smtp_cannot_take_fails_its_row_and_the_batch_goes_on(claimed):
+    ids = claimed(3)
+    middle = Reminder.objects.get(pk=ids[1])
+    # Valid to Django's EmailValidator, but its domain cannot be encoded for SMTP (IDNA).
+    Patient.objects.filter(pk=middle.patient_id).update(email="a@" + "é" * 60 + ".com")
+    with time_machine.travel(NOW, tick=False):
+        assert sender.deliver_many(ids) == ["sent", "failed", "sent"]
+    assert [status for status, *_ in rows(ids)] == ["sent", "failed", "sent"]
+    assert "UnicodeError" in Reminder.objects.get(pk=ids[1]).last_error
+
+
+def test_an_accepted_message_is_marked_sent_even_when_the_batch_breaks_after_it(
+    claimed, monkeypatch
+):
+    ids = claimed(2)
+    quiet = sender.clinic_is_quiet
+    checked: list[int] = []
+
+    def database_gone_on_the_second(clinic, now):
+        checked.append(1)
+        if len(checked) == 2:
+            raise RuntimeError("server closed the connection")
+        return quiet(clinic, now)
+
+    monkeypatch.setattr(sender, "clinic_is_quiet", database_gone_on_the_second)
     with time_machine.travel(NOW, tick=False), pytest.raises(RuntimeError):
         sender.deliver_many(ids)
     # The first went out and is recorded; the second is still claimed, for the dispatcher.
     assert rows(ids) == [(ReminderStatus.SENT, 1, False), (ReminderStatus.SENDING, 0, False)]
     assert Reminder.objects.get(pk=ids[1]).claimed_at is not None
     assert len(mail.outbox) == 1
+
+
+def test_a_failed_mark_is_tried_again_before_the_task_ends(claimed, monkeypatch):
+    ids = claimed(2)
+    start = sender._start_attempt
+    calls: list[int] = []
+
+    def write_fails_once(pk, token, accepted=None):
+        calls.append(pk)
+        if len(calls) == 2:  # the write that marks the first sent and starts the second
+            raise RuntimeError("connection reset")
+        return start(pk, token, accepted)
+
+    monkeypatch.setattr(sender, "_start_attempt", write_fails_once)
+    with time_machine.travel(NOW, tick=False), pytest.raises(RuntimeError):
+        sender.deliver_many(ids)
+    assert rows(ids) == [(ReminderStatus.SENT, 1, False), (ReminderStatus.SENDING, 0, False)]
+
+
+def test_the_soft_time_limit_outside_an_exchange_hands_the_row_and_the_rest_on(
+    claimed, enqueued, monkeypatch
+):
+    ids = claimed(3)
+    quiet = sender.clinic_is_quiet
+    checked: list[int] = []
+
+    def limit_on_the_second(clinic, now):
+        checked.append(1)
+        if len(checked) == 2:
+            raise SoftTimeLimitExceeded()
+        return quiet(clinic, now)
+
+    monkeypatch.setattr(sender, "clinic_is_quiet", limit_on_the_second)
+    with time_machine.travel(NOW, tick=False):
+        assert sender.deliver_many(ids) == ["sent", "handed on", "handed on"]
+    assert enqueued == [ids[1:]]
+    assert rows(ids) == [(ReminderStatus.SENT, 1, False)] + [(ReminderStatus.SENDING, 0, False)] * 2
+    assert Reminder.objects.filter(pk__in=ids[1:], claimed_at__isnull=True).count() == 0
 
 
 def test_a_row_another_delivery_took_is_not_sent_and_the_previous_one_still_ends_sent(
