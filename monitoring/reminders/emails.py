@@ -5,6 +5,7 @@ inbox. Anything put into a header is cleaned of CR, LF and NUL first (no header 
 """
 
 import re
+import secrets
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -83,7 +84,10 @@ def _message(rendered: tuple[str, str, str], to: list[str], headers: dict, reply
 # bodies and the subject. tests/reminders/test_email_frames.py checks that the result is the direct
 # rendering, byte for byte, for every kind and language and for names full of markup.
 PATIENT_VALUES = ("given_name", "page_url", "unsubscribe_url")
-_MARKED = re.compile("\x00(" + "|".join(PATIENT_VALUES) + ")\x00")
+# A marker is NUL, the value's name, a per-process random tag, NUL: nothing a clinic's own
+# fields (rendered as they are) can hold by accident.
+_TAG = secrets.token_hex(8)
+_MARKED = re.compile("\x00(" + "|".join(PATIENT_VALUES) + f"):{_TAG}\x00")
 _FRAMES: dict[tuple, tuple] = {}
 _FRAMES_KEPT = 512
 
@@ -120,7 +124,7 @@ def _frames(patient, kind: str, due_on, language: str) -> tuple[_Frame, _Frame, 
             "due_on": due_on,
             "action_template": f"emails/actions/{kind}.txt",
             "link_days": settings.REMINDER_LINK_MAX_AGE_DAYS,
-            **{name: f"\x00{name}\x00" for name in PATIENT_VALUES},
+            **{name: f"\x00{name}:{_TAG}\x00" for name in PATIENT_VALUES},
         }
         subject, text, html = _render("reminder", context)
         frames = (_Frame(subject, html=False), _Frame(text, html=False), _Frame(html, html=True))

@@ -90,6 +90,11 @@ def test_the_patients_values_are_escaped_in_html_only():
     assert "\x00" not in text + html + subject
 
 
+def test_a_clinic_field_that_looks_like_a_marker_stays_as_it_is():
+    reminder = reminder_for("visit", "en", ("\x00given_name\x00", ""), "Ana")
+    assert sent(reminder) == rendered_directly(reminder)
+
+
 def test_a_clinic_edit_or_another_due_date_is_not_served_from_an_earlier_rendering():
     first = reminder_for("visit", "en", CONTACTS[0], "Ana")
     assert "555-0100" in sent(first)[1]
