@@ -3,9 +3,10 @@
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/<base> BENCH_REDIS_URL=redis://.../<db> \
         .venv/bin/python bench/p3_probe.py [--messages N] [--runs R] [--profile N] [--no-worker]
 
-Seeds (or reuses) <base>_1k with bench/run.py's `seeded`, runs bench/run.py's `p3` R times
-(a real prefork Celery worker on Redis, an aiosmtpd sink, PostgreSQL) and prints emails/s,
-no-op tasks/s and their ratio. Then, in a Django process on the same database and a local
+Seeds (or reuses) <base>_1k (or the clinic of --size patients) with bench/run.py's `seeded`,
+runs bench/run.py's `p3` R times (a real prefork Celery worker on Redis, an aiosmtpd sink,
+PostgreSQL; its warm-up round, then --rounds rounds) and prints emails/s, no-op tasks/s and
+their ratio for each round. Then, in a Django process on the same database and a local
 aiosmtpd sink, it counts the queries of `sender.deliver` per send
 (CaptureQueriesContext) and, with --profile N, times N sends and profiles N more (cProfile).
 
@@ -37,10 +38,11 @@ def outside(args) -> None:
     run.P3_MESSAGES = args.messages
     run.P3_ROUNDS = args.rounds
     run.django = _registering(run.django)
-    state = run.seeded(1000)
+    state = run.seeded(args.size)
     if not args.no_worker:
         for _ in range(args.runs):
-            for r in run.p3(state)["rounds"]:
+            result = run.p3(state)
+            for r in [result["warm_up"], *result["rounds"]]:
                 print(
                     f"P3: emails {r['email_rate']:.0f}/s, no-op {r['noop_rate']:.0f}/s, "
                     f"ratio {r['email_rate'] / r['noop_rate']:.2f} "
@@ -173,6 +175,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--messages", type=int, default=500)
     parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--size", type=int, default=1000, help="patients (bench/run.py seeds)")
     parser.add_argument("--rounds", type=int, default=1, help="rounds per worker (bench/run.py)")
     parser.add_argument("--profile", type=int, default=0)
     parser.add_argument("--no-worker", action="store_true")

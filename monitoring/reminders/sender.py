@@ -328,8 +328,8 @@ def deliver_many(ids: list[int]) -> list[str]:
     reminders = claimed_reminders(ids)
     batch = _Batch()
     helper = ThreadPoolExecutor(1, thread_name_prefix="reminder-prepare") if len(ids) > 1 else None
-    upcoming = _prepared_by(helper, reminders.get(ids[0])) if ids else None
     try:
+        upcoming = _prepared_by(helper, reminders.get(ids[0])) if ids else None
         for index in range(len(ids)):
             if time.monotonic() - started > budget:
                 return batch.outcomes + _hand_on(ids[index:])
@@ -380,6 +380,8 @@ def _prepare(reminder: Reminder | None) -> _Prepared:
         if verdict is not None:
             return _Prepared(reminder, verdict)
         message = emails.reminder_email(reminder)
+    except SoftTimeLimitExceeded:
+        raise  # the task's time is up (a batch of one prepares in the task's thread): hand on
     except Exception as error:
         return _Prepared(reminder, error=error)
     try:

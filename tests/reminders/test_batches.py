@@ -283,3 +283,19 @@ def test_a_batch_stops_starting_messages_well_before_its_time_limit(settings):
     # batch of slow messages is handed on before the soft limit strikes inside an exchange.
     settings.REMINDER_SEND_TIME_LIMIT_SECONDS = 6
     assert sender.batch_seconds() == 1.5
+
+
+def test_the_soft_time_limit_while_a_lone_row_is_prepared_hands_it_on(
+    claimed, enqueued, monkeypatch
+):
+    [pk] = claimed(1)
+
+    def limit(reminder):
+        raise SoftTimeLimitExceeded()
+
+    monkeypatch.setattr(emails, "reminder_email", limit)
+    with time_machine.travel(NOW, tick=False):
+        assert sender.deliver_many([pk]) == ["handed on"]
+    assert enqueued == [[pk]]
+    assert rows([pk]) == [(ReminderStatus.SENDING, 0, False)]
+    assert Reminder.objects.get(pk=pk).claimed_at is not None
