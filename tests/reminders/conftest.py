@@ -1,9 +1,14 @@
 import datetime as dt
 
 import pytest
+import time_machine
 
+from monitoring import tasks
+from monitoring.reminders import dispatch
+from monitoring.reminders.planner import plan_clinic
 from tests.builders import Builder, ready_first_prescription
 from tests.factories import enroll
+from tests.reminders.helpers import NOW
 
 UTC = dt.UTC
 
@@ -45,5 +50,32 @@ def waiting_for_contraception(builder, clinic, staff):
         b.test(patient, "confirmation", -1)
         b.visit(patient, -1)
         return patient
+
+    return make
+
+
+@pytest.fixture
+def enqueued(monkeypatch):
+    """The batches given to the broker, instead of a broker."""
+    batches: list[list[int]] = []
+    monkeypatch.setattr(tasks.send_reminders, "delay", batches.append)
+    return batches
+
+
+@pytest.fixture
+def claimed(clinic, waiting_for_contraception, enqueued, django_capture_on_commit_callbacks):
+    """`count` contraception reminders planned and claimed at NOW; their ids in claim order.
+    The batches the dispatcher enqueued for them are dropped."""
+
+    def make(count: int) -> list[int]:
+        with time_machine.travel(NOW, tick=False):
+            for index in range(count):
+                waiting_for_contraception(email=f"patient{index}@example.org")
+            plan_clinic(clinic)
+            with django_capture_on_commit_callbacks(execute=True):
+                ids = dispatch.dispatch_due()
+        enqueued.clear()
+        assert len(ids) == count
+        return ids
 
     return make

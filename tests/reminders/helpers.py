@@ -1,8 +1,11 @@
 """Test doubles for the reminder tests."""
 
+import datetime as dt
 import smtplib
 
 from django.core.mail.backends.locmem import EmailBackend
+
+NOW = dt.datetime(2027, 5, 3, 16, 0, tzinfo=dt.UTC)  # 12:00 in New York, a Monday
 
 
 class ScriptedBackend(EmailBackend):

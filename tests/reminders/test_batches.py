@@ -18,34 +18,7 @@ from monitoring.models import Reminder, ReminderStatus
 from monitoring.reminders import dispatch, emails, sender
 from monitoring.reminders.planner import plan_clinic
 from patients.models import Patient
-from tests.reminders.helpers import ScriptedBackend
-from tests.reminders.test_sending import NOW
-
-
-@pytest.fixture
-def enqueued(monkeypatch):
-    """The batches given to the broker, instead of a broker."""
-    batches: list[list[int]] = []
-    monkeypatch.setattr(tasks.send_reminders, "delay", batches.append)
-    return batches
-
-
-@pytest.fixture
-def claimed(clinic, waiting_for_contraception, enqueued, django_capture_on_commit_callbacks):
-    """`count` contraception reminders planned and claimed now; their ids in claim order."""
-
-    def make(count: int) -> list[int]:
-        with time_machine.travel(NOW, tick=False):
-            for index in range(count):
-                waiting_for_contraception(email=f"patient{index}@example.org")
-            plan_clinic(clinic)
-            with django_capture_on_commit_callbacks(execute=True):
-                ids = dispatch.dispatch_due()
-        enqueued.clear()
-        assert len(ids) == count
-        return ids
-
-    return make
+from tests.reminders.helpers import NOW, ScriptedBackend
 
 
 def rows(ids) -> list[tuple]:

@@ -4,7 +4,6 @@ Connections are counted at a real SMTP sink (aiosmtpd): each SMTP session gets a
 first time it delivers a message.
 """
 
-import datetime as dt
 import itertools
 import smtplib
 import socket
@@ -16,12 +15,10 @@ from django.db import connection
 
 from monitoring import tasks
 from monitoring.models import Reminder, ReminderStatus
-from monitoring.reminders import dispatch, sender
+from monitoring.reminders import sender
 from monitoring.reminders.emails import reminder_message_id
-from monitoring.reminders.planner import plan_clinic
+from tests.reminders.helpers import NOW
 from tests.reminders.stack import Sink, free_port
-
-NOW = dt.datetime(2027, 5, 3, 16, 0, tzinfo=dt.UTC)  # 12:00 in New York
 
 
 class CountingSink(Sink):
@@ -61,35 +58,12 @@ def sink(settings):
     controller.stop()
 
 
-@pytest.fixture
-def due(clinic, waiting_for_contraception, monkeypatch, django_capture_on_commit_callbacks):
-    """`count` contraception reminders planned and claimed now; their ids."""
-    monkeypatch.setattr(tasks.send_reminders, "delay", lambda ids: None)
-
-    def make(count: int) -> list[int]:
-        with time_machine.travel(NOW, tick=False):
-            for index in range(count):
-                waiting_for_contraception(email=f"patient{index}@example.org")
-            plan_clinic(clinic)
-            with django_capture_on_commit_callbacks(execute=True):
-                dispatch.dispatch_due()
-        ids = list(
-            Reminder.objects.filter(
-                kind="contraception_confirm", status=ReminderStatus.SENDING
-            ).values_list("pk", flat=True)
-        )
-        assert len(ids) == count
-        return ids
-
-    return make
-
-
 def message_ids(ids) -> dict:
     return {reminder_message_id(reminder): 1 for reminder in Reminder.objects.filter(pk__in=ids)}
 
 
-def test_several_reminders_from_one_worker_go_over_one_smtp_connection(sink, due):
-    ids = due(5)
+def test_several_reminders_from_one_worker_go_over_one_smtp_connection(sink, claimed):
+    ids = claimed(5)
     with time_machine.travel(NOW, tick=False):
         assert [tasks.send_reminder(pk) for pk in ids] == ["sent"] * 5
     assert len(sink.peers) == 5
@@ -98,8 +72,8 @@ def test_several_reminders_from_one_worker_go_over_one_smtp_connection(sink, due
     assert set(Reminder.objects.filter(pk__in=ids).values_list("status", flat=True)) == {"sent"}
 
 
-def test_after_an_smtp_error_the_next_message_opens_a_fresh_connection(sink, due):
-    first, second, third = due(3)
+def test_after_an_smtp_error_the_next_message_opens_a_fresh_connection(sink, claimed):
+    first, second, third = claimed(3)
     with time_machine.travel(NOW, tick=False):
         assert sender.deliver(first) == "sent"
         sink.tempfail_until = float("inf")  # 451 to DATA: the connection is dropped
@@ -111,8 +85,10 @@ def test_after_an_smtp_error_the_next_message_opens_a_fresh_connection(sink, due
     assert Reminder.objects.get(pk=second).possible_duplicate is False
 
 
-def test_a_connection_the_server_closed_meanwhile_is_replaced_without_a_failed_attempt(sink, due):
-    first, second = due(2)
+def test_a_connection_the_server_closed_meanwhile_is_replaced_without_a_failed_attempt(
+    sink, claimed
+):
+    first, second = claimed(2)
     with time_machine.travel(NOW, tick=False):
         assert sender.deliver(first) == "sent"
         # The session ends under the worker (as when an MTA drops an idle one).
@@ -124,8 +100,10 @@ def test_a_connection_the_server_closed_meanwhile_is_replaced_without_a_failed_a
     assert len(set(sink.peers)) == 2
 
 
-def test_a_timeout_after_data_drops_the_connection_and_is_a_possible_duplicate(sink, due, settings):
-    first, second = due(2)
+def test_a_timeout_after_data_drops_the_connection_and_is_a_possible_duplicate(
+    sink, claimed, settings
+):
+    first, second = claimed(2)
     settings.EMAIL_TIMEOUT = 0.5
     sender.close_connection()
     with time_machine.travel(NOW, tick=False):
@@ -137,8 +115,8 @@ def test_a_timeout_after_data_drops_the_connection_and_is_a_possible_duplicate(s
     assert reminder.possible_duplicate is True and reminder.attempts == 1
 
 
-def test_a_worker_shutting_down_quits_its_connection(sink, due):
-    (only,) = due(1)
+def test_a_worker_shutting_down_quits_its_connection(sink, claimed):
+    (only,) = claimed(1)
     with time_machine.travel(NOW, tick=False):
         assert sender.deliver(only) == "sent"
     smtp = sender._connection.backend.connection
@@ -149,9 +127,9 @@ def test_a_worker_shutting_down_quits_its_connection(sink, due):
 
 
 def test_the_send_time_recheck_reads_a_bounded_number_of_queries(
-    sink, due, django_assert_max_num_queries
+    sink, claimed, django_assert_max_num_queries
 ):
-    ids = due(3)
+    ids = claimed(3)
     connection.queries_log.clear()
     with time_machine.travel(NOW, tick=False):
         for pk in ids:
@@ -185,7 +163,7 @@ def test_threads_of_one_process_each_keep_their_own_connection(sink):
     assert sorted(sink.peers.count(number) for number in set(sink.peers)) == [3, 3]
 
 
-def test_a_message_prepared_ahead_reaches_the_server_as_djangos_backend_sends_it(sink, due):
+def test_a_message_prepared_ahead_reaches_the_server_as_djangos_backend_sends_it(sink, claimed):
     """A batch hands smtplib the bytes made in its helper thread (sender.Wire); the server
     must get what Django's SMTP backend sends for the same message: the same envelope, the same
     headers and the same parts (the Date and the MIME boundary are made per build)."""
@@ -194,7 +172,7 @@ def test_a_message_prepared_ahead_reaches_the_server_as_djangos_backend_sends_it
     from monitoring.reminders import emails
     from monitoring.reminders.history_row import claimed_reminders
 
-    ids = due(1)
+    ids = claimed(1)
     with time_machine.travel(NOW, tick=False):
         reminder = claimed_reminders(ids)[ids[0]]
         message = emails.reminder_email(reminder)
@@ -217,12 +195,12 @@ def test_a_message_prepared_ahead_reaches_the_server_as_djangos_backend_sends_it
     assert [kind for kind, _ in parsed(ours)[3]] == ["text/plain", "text/html"]
 
 
-def test_a_batch_prepares_each_next_message_in_its_helper_thread(due, monkeypatch):
+def test_a_batch_prepares_each_next_message_in_its_helper_thread(claimed, monkeypatch):
     import threading
 
     from monitoring.reminders import emails
 
-    ids = due(3)
+    ids = claimed(3)
     render = emails.reminder_email
     threads: list[str] = []
 
@@ -237,5 +215,5 @@ def test_a_batch_prepares_each_next_message_in_its_helper_thread(due, monkeypatc
     assert all(name.startswith("reminder-prepare") for name in threads), threads
     # A batch of one needs no helper.
     with time_machine.travel(NOW, tick=False):
-        assert sender.deliver_many(due(1)) == ["sent"]
+        assert sender.deliver_many(claimed(1)) == ["sent"]
     assert threads[-1] == threading.current_thread().name
