@@ -1,7 +1,8 @@
 """A quick look at P3 alone, for development: `make bench`'s own P3 plus in-process figures.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/<base> BENCH_REDIS_URL=redis://.../<db> \
-        .venv/bin/python bench/p3_probe.py [--messages N] [--runs R] [--profile N] [--no-worker]
+        .venv/bin/python bench/p3_probe.py [--size P] [--messages N] [--runs R] [--rounds K] \
+        [--profile N] [--no-worker]
 
 Seeds (or reuses) <base>_1k (or the clinic of --size patients) with bench/run.py's `seeded`,
 runs bench/run.py's `p3` R times (a real prefork Celery worker on Redis, an aiosmtpd sink,
