@@ -43,6 +43,10 @@ def invitation_token(user) -> str:
     return signing.dumps({"user": user.pk, "state": _invite_state(user)}, salt=INVITE_SALT)
 
 
+def invitation_link(user) -> str:
+    return settings.SITE_URL.rstrip("/") + reverse("accept_invite", args=[invitation_token(user)])
+
+
 def invited_user(token: str):
     """The user an unexpired, unused invitation is for, else None."""
     max_age = settings.INVITE_MAX_AGE_HOURS * 3600
@@ -76,22 +80,27 @@ def invite_member(*, clinic: Clinic, by, email: str, role: str):
         user.set_unusable_password()
         user.save()
         Membership.objects.create(user=user, clinic=clinic, role=role)
-        link = settings.SITE_URL.rstrip("/") + reverse(
-            "accept_invite", args=[invitation_token(user)]
-        )
-        context = {
-            "clinic": clinic,
-            "role": Role(role).label,
-            "link": link,
-            "hours": settings.INVITE_MAX_AGE_HOURS,
-            "by": by,
-        }
-        subject = render_to_string("clinic/emails/invite-subject.txt", context).strip()
-        body = render_to_string("clinic/emails/invite-body.txt", context)
-        transaction.on_commit(
-            lambda: send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [email])
-        )
+        send_invitation(user, clinic=clinic, role=role, by=by)
     return user
+
+
+def send_invitation(user, *, clinic: Clinic, role: str, by=None) -> str:
+    """Email `user` a link to set a password, once the transaction commits; returns the link.
+    `by` is None when no person sent it (manage.py create_clinic)."""
+    link = invitation_link(user)
+    context = {
+        "clinic": clinic,
+        "role": Role(role).label,
+        "link": link,
+        "hours": settings.INVITE_MAX_AGE_HOURS,
+        "by": by,
+    }
+    subject = render_to_string("clinic/emails/invite-subject.txt", context).strip()
+    body = render_to_string("clinic/emails/invite-body.txt", context)
+    transaction.on_commit(
+        lambda: send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [user.email])
+    )
+    return link
 
 
 def _refuse_self(membership: Membership, by, what: str) -> None:
