@@ -88,6 +88,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: answers /health/* before the HTTPS redirect and the host check (clinic/health.py).
+    "clinic.health.HealthMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -360,6 +362,18 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "monitoring.tasks.refresh_triage",
         "schedule": TRIAGE_REFRESH_EVERY_SECONDS,
     },
+}
+# Health (docs/operations-health.md). Beat sends a heartbeat every HEALTH_HEARTBEAT_SECONDS;
+# /health/ready and the Reminders page call sending stalled when it is twice that old, or when
+# a reminder waits more than HEALTH_REMINDER_LATE_MINUTES past its send time. The heartbeat goes
+# on the small dispatch queue and expires unread, so a stopped worker piles none up.
+HEALTH_HEARTBEAT_SECONDS = float(os.environ.get("HEALTH_HEARTBEAT_SECONDS", "60"))
+HEALTH_REMINDER_LATE_MINUTES = float(os.environ.get("HEALTH_REMINDER_LATE_MINUTES", "15"))
+HEALTH_WORKER_PING_SECONDS = float(os.environ.get("HEALTH_WORKER_PING_SECONDS", "1"))
+CELERY_BEAT_SCHEDULE["health-heartbeat"] = {
+    "task": "monitoring.tasks.beat_heartbeat",
+    "schedule": HEALTH_HEARTBEAT_SECONDS,
+    "options": {"queue": "dispatch", "expires": HEALTH_HEARTBEAT_SECONDS},
 }
 
 # Email. With no EMAIL_HOST development mail is written to var/mail/ as .eml files.
