@@ -55,7 +55,7 @@ def test_a_reminder_16_minutes_late_shows_the_banner(
     assert BANNER in html
     assert "Reminder emails have stopped going out" in html
     assert "1 reminder should have gone out more than 15 minutes ago" in html
-    assert "(the oldest at 03 May 2027 11:44 EDT)" in html
+    assert "the oldest was due at 03 May 2027 11:44 EDT." in html
     assert "patients are not emailed about their pregnancy tests" in html
     assert WHAT_TO_DO in html
 
