@@ -178,8 +178,9 @@ def django_env(name: str, media: Path, work: Path) -> dict:
     """The application's settings for one database. DJANGO_DEBUG=true because seed_demo
     refuses production settings; the storage settings are the application's own, so the
     evidence goes wherever the configured storage puts it."""
+    inherited = {key: value for key, value in os.environ.items() if key != "DJANGO_TESTING"}
     return {
-        **os.environ,
+        **inherited,
         "DJANGO_SETTINGS_MODULE": "clinic.settings",
         "DJANGO_DEBUG": "true",
         "DATABASE_URL": database_url(name),
@@ -218,6 +219,7 @@ class Drill:
     seconds: dict = dataclasses.field(default_factory=dict)
     sizes: dict = dataclasses.field(default_factory=dict)
     storage: dict = dataclasses.field(default_factory=dict)
+    schema_checked: bool = False
 
     @property
     def source_media(self) -> Path:
@@ -294,7 +296,11 @@ class Drill:
                     archive.extractall(self.restored_media, filter="data")
 
         self.timed("restore", load)
+
+    def check_schema(self) -> None:
+        """The restored schema is the one the code's migrations make: none left to apply."""
         manage(self.env(self.restored), "migrate", "--check", "-v0")
+        self.schema_checked = True
 
     def snapshot(self, database: str) -> Snapshot:
         read = django_side(self.env(database), "evidence")
@@ -338,6 +344,11 @@ def report(drill: Drill, source: Snapshot, restored: Snapshot, mismatches: list[
         f"  dump               {seconds('dump', 0) + seconds('files', 0):.2f} s",
         f"  restore            {seconds('restore', 0):.2f} s",
         f"  tables compared    {len(source.tables)} (row count and contents of each)",
+        *(
+            ["  schema             migrate --check: no migration left to apply"]
+            if drill.schema_checked
+            else []
+        ),
         f"  mismatches         {len(mismatches)}",
         *(f"    MISMATCH {line}" for line in mismatches),
         "  RESULT " + ("FAIL: the restored copy differs" if mismatches else "PASS"),
@@ -353,6 +364,7 @@ def main() -> int:
         drill.prepare_source()
         drill.back_up()
         drill.restore()
+        drill.check_schema()
         source, restored = drill.snapshot(drill.source), drill.snapshot(drill.restored)
     except (DrillError, psycopg.Error) as error:
         print(f"backup drill could not run: {error}", file=sys.stderr)
