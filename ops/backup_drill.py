@@ -340,7 +340,7 @@ def report(drill: Drill, source: Snapshot, restored: Snapshot, mismatches: list[
         *(f"  {label:19}{before:>12,}{after:>12,}" for label, before, after in side_by_side),
         "",
         f"  dump size          {dump_size}",
-        f"  seed               {seconds('seed', 0):.1f} s",
+        f"  migrate and seed   {seconds('seed', 0):.1f} s",
         f"  dump               {seconds('dump', 0) + seconds('files', 0):.2f} s",
         f"  restore            {seconds('restore', 0):.2f} s",
         f"  tables compared    {len(source.tables)} (row count and contents of each)",
