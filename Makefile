@@ -91,3 +91,10 @@ clean:
 .PHONY: bench
 bench: install-dev
 	$(BIN)/python bench/run.py
+
+# Backups that restore (docs/operations.md): a seeded clinic with home-test evidence is dumped
+# (pg_dump -Fc), restored into a new database, and compared table by table and file by file.
+# PostgreSQL on 127.0.0.1:5432 unless DRILL_DATABASE_URL names another server.
+.PHONY: backup-drill
+backup-drill: install
+	$(BIN)/python ops/backup_drill.py

@@ -33,10 +33,10 @@ INVITE_SALT = "clinic.core.team.invite"
 # --- services -------------------------------------------------------------------------------
 
 
-def _invite_state(user) -> str:
+def _invite_state(user, secret=None) -> str:
     """Changes once the password is set (or the user is deactivated): a link works only once."""
     value = f"{user.pk}:{user.password}:{user.last_login}:{user.is_active}"
-    return salted_hmac(INVITE_SALT, value).hexdigest()[:24]
+    return salted_hmac(INVITE_SALT, value, secret=secret).hexdigest()[:24]
 
 
 def invitation_token(user) -> str:
@@ -53,7 +53,12 @@ def invited_user(token: str):
         return None
     except get_user_model().DoesNotExist:
         return None
-    if not constant_time_compare(str(data.get("state")), _invite_state(user)):
+    # A link sent before a key rotation still opens while the old key is in
+    # DJANGO_SECRET_KEY_FALLBACKS (docs/operations.md): its state was keyed with that key.
+    keys = [settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS]
+    if not any(
+        constant_time_compare(str(data.get("state")), _invite_state(user, key)) for key in keys
+    ):
         return None
     return user
 
