@@ -8,12 +8,15 @@ DJANGO_ALLOWED_HOSTS, so a forgotten variable is a crash at boot, not a weak def
 import datetime
 import ipaddress
 import os
+import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
+
+from clinic import deploy_checks
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -44,7 +47,14 @@ def env_list(name: str, default: str = "") -> list[str]:
 
 
 DEBUG = env_bool("DJANGO_DEBUG", False)
-TESTING = env_bool("DJANGO_TESTING", False)
+# The test runner's settings (clinic/settings_test.py, named only by pyproject.toml's pytest
+# configuration and the test stack) import this module; nothing in the environment can switch
+# test mode on, so a DJANGO_TESTING=true copied into a server's environment is refused, not obeyed.
+TESTING = "clinic.settings_test" in sys.modules
+if env_bool("DJANGO_TESTING", False) and not TESTING:
+    raise ImproperlyConfigured(
+        "DJANGO_TESTING=true is for the test runner only (clinic/settings_test.py): unset it."
+    )
 
 if DEBUG or TESTING:
     SECRET_KEY = os.environ.get(
@@ -61,6 +71,16 @@ else:
         ) from None
     if not ALLOWED_HOSTS:
         raise ImproperlyConfigured("DJANGO_ALLOWED_HOSTS must be set in production.")
+# Keys rotated out stay valid for signatures made with them (sessions, patient links,
+# invitations) while listed here: docs/deploy-settings.md, "Rotating the secret key".
+SECRET_KEY_FALLBACKS = env_list("DJANGO_SECRET_KEY_FALLBACKS")
+if not DEBUG and not TESTING:
+    for _name, _key in [
+        ("DJANGO_SECRET_KEY", SECRET_KEY),
+        *(("DJANGO_SECRET_KEY_FALLBACKS", key) for key in SECRET_KEY_FALLBACKS),
+    ]:
+        if _problem := deploy_checks.secret_key_problem(_name, _key):
+            raise ImproperlyConfigured(_problem)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -376,6 +396,18 @@ else:
 EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", "20"))
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "clinic@localhost")
 SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000")
+
+# Production never starts on a development fallback (clinic/deploy_checks.py): no SITE_URL on
+# 127.0.0.1, no mail written to files, no filesystem broker, no sender @localhost. `check
+# --deploy` reports the same problems from the settings as finally configured.
+if not DEBUG and not TESTING:
+    for _name, _problem in deploy_checks.production_problems(
+        site_url=os.environ.get("SITE_URL", "").strip(),
+        email_host=EMAIL_HOST.strip(),
+        redis_url=REDIS_URL.strip(),
+        from_email=os.environ.get("DEFAULT_FROM_EMAIL", "").strip(),
+    ):
+        raise ImproperlyConfigured(_problem)
 
 
 # Passkeys, the second factor's alternative to TOTP (docs/security.md), on django-otp-webauthn.
