@@ -9,6 +9,7 @@ import datetime
 import ipaddress
 import os
 import sys
+from email.utils import getaddresses
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -17,6 +18,7 @@ from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
 
 from clinic import deploy_checks
+from clinic.observability import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -108,6 +110,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so every line logged for a request carries its id (clinic/core/request_id.py).
+    "clinic.core.request_id.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -321,6 +325,8 @@ CELERY_BEAT_SCHEDULE_FILENAME = os.environ.get(
     "CELERY_BEAT_SCHEDULE_FILENAME", str(BASE_DIR / "var" / "celerybeat-schedule")
 )
 CELERY_TASK_IGNORE_RESULT = True
+# Logging is Django's (clinic/celery.py, setup_logging): Celery must not take over the root logger.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -441,11 +447,36 @@ OTP_WEBAUTHN_ALLOW_PASSWORDLESS_LOGIN = False
 
 AUDITLOG_INCLUDE_ALL_MODELS = False
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
-}
+# --- Logs and error reports (docs/deploy-settings.md; clinic/observability.py) ---------------
+# One format for Django, Celery (clinic/celery.py) and gunicorn (deploy/gunicorn.conf.py): plain
+# lines, or JSON lines with LOG_FORMAT=json; each carries its request id and task id.
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "plain").strip().lower() or "plain"
+if LOG_FORMAT not in ("plain", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT={LOG_FORMAT!r} must be plain or json.")
+LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").strip().upper() or "INFO"
+
+# Errors go to Sentry when SENTRY_DSN is set, by email to the ADMINS otherwise. Neither carries
+# patient data: Sentry's events are scrubbed (clinic.observability.scrub_event), and the email
+# shows parameter names without values, the path without its query and no local variables.
+ADMINS = getaddresses([os.environ.get("DJANGO_ADMINS", "")])
+ADMINS = [(name, address) for name, address in ADMINS if name or address]
+if any("@" not in address for _name, address in ADMINS):
+    raise ImproperlyConfigured(
+        'DJANGO_ADMINS must be a list like "Ada Admin <ada@clinic.example.org>, ops@clinic.org".'
+    )
+SERVER_EMAIL = os.environ.get("SERVER_EMAIL", DEFAULT_FROM_EMAIL)
+EMAIL_SUBJECT_PREFIX = "[iPLEDGE clinic] "
+DEFAULT_EXCEPTION_REPORTER = "clinic.error_reports.PatientSafeExceptionReporter"
+DEFAULT_EXCEPTION_REPORTER_FILTER = "clinic.error_reports.PatientSafeReporterFilter"
+SENTRY_DSN = os.environ.get("SENTRY_DSN", "").strip()
+if SENTRY_DSN:
+    from clinic import __version__ as _release
+    from clinic.observability import init_sentry
+
+    init_sentry(
+        SENTRY_DSN,
+        environment=os.environ.get("SENTRY_ENVIRONMENT", "production"),
+        release=f"ipledge-clinic@{_release}",
+    )
+
+LOGGING = logging_config(LOG_FORMAT, LOG_LEVEL, mail_admins=not SENTRY_DSN)
