@@ -50,7 +50,11 @@ class ContextFilter(logging.Filter):
     message (the record is shared by every handler, so the email to the admins is clean too)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        request_id = current_request_id()
+        # Django logs a 4xx answer after the middleware has returned: the request it passes
+        # along (django.request's extra) carries the id (clinic/core/request_id.py).
+        request_id = current_request_id() or getattr(
+            getattr(record, "request", None), "request_id", ""
+        )
         if not request_id and isinstance(record.args, Mapping):
             # A gunicorn access line is written after the response has left the application:
             # its request id is the X-Request-ID header of that response.
