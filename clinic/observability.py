@@ -29,6 +29,7 @@ TASK_ID: contextvars.ContextVar[str] = contextvars.ContextVar("task_id", default
 
 EMAIL_ADDRESS = re.compile(r"[\w.+'-]+@[\w-]+(\.[\w-]+)+")
 ISO_DATE = re.compile(r"\b(19|20)\d\d-[01]\d-[0-3]\d\b")
+QUERY_STRING = re.compile(r"\?\S*")
 REDACTED_EMAIL = "[email]"
 REDACTED = "[Filtered]"
 
@@ -63,6 +64,10 @@ class ContextFilter(logging.Filter):
                 request_id = ""
         record.request_id = getattr(record, "request_id", "") or request_id or "-"
         record.task_id = getattr(record, "task_id", "") or TASK_ID.get() or "-"
+        if record.name == "django.server" and record.args:
+            # The development server's request line: its path, never its query string.
+            line, *rest = record.args
+            record.args = (QUERY_STRING.sub("", str(line)), *rest)
         if record.name != "gunicorn.access":  # its atoms are read by the JSON formatter
             message = record.getMessage()
             record.msg, record.args = redact(message), ()

@@ -198,3 +198,12 @@ client = Client()
 client.force_login(staff)
 print(client.cookies["sessionid"].value, patient.get_absolute_url())
 """
+
+
+def test_the_development_servers_request_line_leaves_out_the_query_string(log_lines):
+    log_format, lines = log_lines
+    logging.getLogger("django.server").info(
+        '"%s" %s %s', f"GET /patients/?q={FAMILY}&e={EMAIL} HTTP/1.1", "200", "512"
+    )
+    (line,) = lines()
+    assert "GET /patients/ HTTP/1.1" in line and not carries_patient_data(line)
