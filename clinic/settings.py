@@ -8,12 +8,17 @@ DJANGO_ALLOWED_HOSTS, so a forgotten variable is a crash at boot, not a weak def
 import datetime
 import ipaddress
 import os
+import sys
+from email.utils import getaddresses
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
+
+from clinic import deploy_checks
+from clinic.observability import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -44,7 +49,14 @@ def env_list(name: str, default: str = "") -> list[str]:
 
 
 DEBUG = env_bool("DJANGO_DEBUG", False)
-TESTING = env_bool("DJANGO_TESTING", False)
+# The test runner's settings (clinic/settings_test.py, named only by pyproject.toml's pytest
+# configuration and the test stack) import this module; nothing in the environment can switch
+# test mode on, so a DJANGO_TESTING=true copied into a server's environment is refused, not obeyed.
+TESTING = "clinic.settings_test" in sys.modules
+if env_bool("DJANGO_TESTING", False) and not TESTING:
+    raise ImproperlyConfigured(
+        "DJANGO_TESTING=true is for the test runner only (clinic/settings_test.py): unset it."
+    )
 
 if DEBUG or TESTING:
     SECRET_KEY = os.environ.get(
@@ -61,6 +73,16 @@ else:
         ) from None
     if not ALLOWED_HOSTS:
         raise ImproperlyConfigured("DJANGO_ALLOWED_HOSTS must be set in production.")
+# Keys rotated out stay valid for signatures made with them (sessions, patient links,
+# invitations) while listed here: docs/deploy-settings.md, "Rotating the secret key".
+SECRET_KEY_FALLBACKS = env_list("DJANGO_SECRET_KEY_FALLBACKS")
+if not DEBUG and not TESTING:
+    for _name, _key in [
+        ("DJANGO_SECRET_KEY", SECRET_KEY),
+        *(("DJANGO_SECRET_KEY_FALLBACKS", key) for key in SECRET_KEY_FALLBACKS),
+    ]:
+        if _problem := deploy_checks.secret_key_problem(_name, _key):
+            raise ImproperlyConfigured(_problem)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -88,7 +110,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # First: answers /health/* before the HTTPS redirect and the host check (clinic/health.py).
+    # First, so every line logged for a request carries its id (clinic/core/request_id.py).
+    "clinic.core.request_id.RequestIdMiddleware",
+    # Then: answers /health/* before the HTTPS redirect and the host check (clinic/health.py).
     "clinic.health.HealthMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -303,6 +327,8 @@ CELERY_BEAT_SCHEDULE_FILENAME = os.environ.get(
     "CELERY_BEAT_SCHEDULE_FILENAME", str(BASE_DIR / "var" / "celerybeat-schedule")
 )
 CELERY_TASK_IGNORE_RESULT = True
+# Logging is Django's (clinic/celery.py, setup_logging): Celery must not take over the root logger.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -391,6 +417,18 @@ EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", "20"))
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "clinic@localhost")
 SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000")
 
+# Production never starts on a development fallback (clinic/deploy_checks.py): no SITE_URL on
+# 127.0.0.1, no mail written to files, no filesystem broker, no sender @localhost. `check
+# --deploy` reports the same problems from the settings as finally configured.
+if not DEBUG and not TESTING:
+    for _name, _problem in deploy_checks.production_problems(
+        site_url=os.environ.get("SITE_URL", "").strip(),
+        email_host=EMAIL_HOST.strip(),
+        redis_url=REDIS_URL.strip(),
+        from_email=os.environ.get("DEFAULT_FROM_EMAIL", "").strip(),
+    ):
+        raise ImproperlyConfigured(_problem)
+
 
 # Passkeys, the second factor's alternative to TOTP (docs/security.md), on django-otp-webauthn.
 # The relying party is the site's host name (SITE_URL); browsers refuse an IP address there, so
@@ -423,11 +461,36 @@ OTP_WEBAUTHN_ALLOW_PASSWORDLESS_LOGIN = False
 
 AUDITLOG_INCLUDE_ALL_MODELS = False
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
-}
+# --- Logs and error reports (docs/deploy-settings.md; clinic/observability.py) ---------------
+# One format for Django, Celery (clinic/celery.py) and gunicorn (deploy/gunicorn.conf.py): plain
+# lines, or JSON lines with LOG_FORMAT=json; each carries its request id and task id.
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "plain").strip().lower() or "plain"
+if LOG_FORMAT not in ("plain", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT={LOG_FORMAT!r} must be plain or json.")
+LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").strip().upper() or "INFO"
+
+# Errors go to Sentry when SENTRY_DSN is set, by email to the ADMINS otherwise. Neither carries
+# patient data: Sentry's events are scrubbed (clinic.observability.scrub_event), and the email
+# shows parameter names without values, the path without its query and no local variables.
+ADMINS = getaddresses([os.environ.get("DJANGO_ADMINS", "")])
+ADMINS = [(name, address) for name, address in ADMINS if name or address]
+if any("@" not in address for _name, address in ADMINS):
+    raise ImproperlyConfigured(
+        'DJANGO_ADMINS must be a list like "Ada Admin <ada@clinic.example.org>, ops@clinic.org".'
+    )
+SERVER_EMAIL = os.environ.get("SERVER_EMAIL", DEFAULT_FROM_EMAIL)
+EMAIL_SUBJECT_PREFIX = "[iPLEDGE clinic] "
+DEFAULT_EXCEPTION_REPORTER = "clinic.error_reports.PatientSafeExceptionReporter"
+DEFAULT_EXCEPTION_REPORTER_FILTER = "clinic.error_reports.PatientSafeReporterFilter"
+SENTRY_DSN = os.environ.get("SENTRY_DSN", "").strip()
+if SENTRY_DSN:
+    from clinic import __version__ as _release
+    from clinic.observability import init_sentry
+
+    init_sentry(
+        SENTRY_DSN,
+        environment=os.environ.get("SENTRY_ENVIRONMENT", "production"),
+        release=f"ipledge-clinic@{_release}",
+    )
+
+LOGGING = logging_config(LOG_FORMAT, LOG_LEVEL, mail_admins=not SENTRY_DSN)

@@ -57,7 +57,7 @@ SPEC = {
     "team_role": ("membership", {"POST": A}),
     "team_deactivate": ("membership", {"POST": A}),
     "team_reset_otp": ("membership", {"POST": A}),
-    "patients:list": (None, {"GET": CSA}),
+    "patients:list": (None, {"GET": CSA, "POST": CSA}),
     "patients:create": (None, {"GET": CS, "POST": CS}),
     "patients:detail": ("patient", {"GET": CSA}),
     "patients:edit": ("patient", {"GET": CS, "POST": CS}),

@@ -1,7 +1,6 @@
 """A second factor before any patient data for clinicians and clinic admins (docs/quality.md A4)."""
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -18,6 +17,7 @@ from rest_framework.test import APIClient
 from clinic.core.models import Membership
 from tests.auth import SoftPasskey, current_code, totp_code
 from tests.factories import UserFactory, member
+from tests.production import PRODUCTION, clean_environment
 
 PASSWORD = "correct-horse-battery"
 TOKEN_URL = "/api/v1/auth/token/"
@@ -211,17 +211,13 @@ def test_demo_otp_off_lets_a_development_server_skip_it(client, clinician, patie
         ({"DJANGO_DEBUG": "true", "DEMO_OTP": "off"}, "False"),
         ({"DJANGO_DEBUG": "true"}, "True"),
         (
-            {
-                "DEMO_OTP": "off",
-                "DJANGO_SECRET_KEY": "x" * 50,
-                "DJANGO_ALLOWED_HOSTS": "clinic.example.org",
-            },
+            {"DEMO_OTP": "off", **PRODUCTION},
             "True",
         ),
     ],
 )
 def test_production_settings_ignore_demo_otp(env, required):
-    base = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_") and k != "DEMO_OTP"}
+    base = clean_environment()
     result = subprocess.run(
         [sys.executable, "-c", "import clinic.settings as s; print(s.SECOND_FACTOR_REQUIRED)"],
         cwd=ROOT,
