@@ -58,8 +58,12 @@ def check_code(user, code: str) -> None:
         raise exceptions.ValidationError({"otp": ["The code is wrong or has expired."]})
 
 
-def issue_token(user) -> str:
-    _, token = ApiToken.objects.create(user=user, credential_hash=user.get_session_auth_hash())
+def issue_token(user, *, with_second_factor: bool) -> str:
+    _, token = ApiToken.objects.create(
+        user=user,
+        credential_hash=user.get_session_auth_hash(),
+        issued_with_second_factor=with_second_factor,
+    )
     return token
 
 
@@ -93,10 +97,11 @@ class Token(APIView):
         user = authenticate(request=request, username=data["username"], password=data["password"])
         if user is None:
             raise exceptions.ValidationError({"non_field_errors": [WRONG_CREDENTIALS]})
-        if needs_second_factor(user):
+        second_factor = needs_second_factor(user)
+        if second_factor:
             # Asked only once the password is right, so it tells nothing about who exists.
             check_code(user, data.get("otp", ""))
-        return Response({"token": issue_token(user)})
+        return Response({"token": issue_token(user, with_second_factor=second_factor)})
 
     @extend_schema(
         summary="Revoke the token that signs this request",

@@ -116,10 +116,13 @@ auditlog.register(Membership)
 
 class ApiToken(AbstractAuthToken):
     """An API token (django-rest-knox stores only its hash). It keeps a fingerprint of the
-    user's password, so a password change ends every token issued before it (docs/security.md).
+    user's password, so a password change ends every token issued before it, and whether a
+    second factor was checked when it was issued, so a token issued on the password alone stops
+    working once the user's role needs a second factor (docs/security.md).
     """
 
     credential_hash = models.CharField(max_length=128)
+    issued_with_second_factor = models.BooleanField(default=False)
 
     class Meta:
         verbose_name = "API token"
