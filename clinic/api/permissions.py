@@ -53,7 +53,7 @@ class IsClinicMember(BasePermission):
         return membership is not None
 
 
-PROMOTED_TOKEN = (
+SECOND_FACTOR_NOW_NEEDED = (
     "This token was issued without a second factor, which your role now needs: "
     "ask for a new token with your code in `otp`."
 )
@@ -70,4 +70,4 @@ def _refuse_token_without_second_factor(request, memberships) -> None:
         and not token.issued_with_second_factor
         and needs_second_factor(request.user, memberships)
     ):
-        raise exceptions.AuthenticationFailed(PROMOTED_TOKEN)
+        raise exceptions.AuthenticationFailed(SECOND_FACTOR_NOW_NEEDED)

@@ -110,6 +110,9 @@ def reset_second_factor(membership: Membership, *, by) -> None:
     if membership.user_id == by.pk:
         raise ValidationError("You cannot reset your own second factor; ask another clinic admin.")
     user = membership.user
+    if user.is_superuser and not by.is_superuser:
+        # A superuser's devices guard the whole site, not one clinic (clinic/core/team.py).
+        raise ValidationError("Only a superuser can reset the second factor of a superuser.")
     with transaction.atomic():
         TOTPDevice.objects.filter(user=user).delete()
         StaticDevice.objects.filter(user=user).delete()
