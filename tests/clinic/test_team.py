@@ -287,3 +287,11 @@ def test_the_last_active_clinic_admin_cannot_be_removed(clinic, clinic_admin, ac
     own.refresh_from_db()
     clinic_admin.refresh_from_db()
     assert own.role == "clinic_admin" and clinic_admin.is_active
+
+
+def test_the_team_page_offers_no_action_on_a_superuser(admin_client, clinic, superuser_member):
+    membership = Membership.objects.get(user=superuser_member, clinic=clinic)
+    page = admin_client.get(reverse("team")).content.decode()
+    assert "only a superuser changes this account" in page
+    for name in ("team_role", "team_deactivate", "team_reset_otp"):
+        assert reverse(name, args=[membership.pk]) not in page
