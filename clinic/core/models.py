@@ -126,3 +126,29 @@ class ApiToken(AbstractAuthToken):
 
     class Meta:
         verbose_name = "API token"
+
+
+class SecondFactorFailures(models.Model):
+    """Wrong second-factor codes typed for a user, counted per client address, and once more
+    for every address together (`client_address` ""), so an attacker's guesses slow down the
+    attacker's address and not the owner's (clinic/core/throttle.py, docs/security.md)."""
+
+    EVERY_ADDRESS = ""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    client_address = models.CharField(max_length=64, blank=True)
+    failures = models.PositiveIntegerField(default=0)
+    first_failure_at = models.DateTimeField()
+    last_failure_at = models.DateTimeField()
+    # The user was emailed about this run of failures (every-address row only).
+    alerted = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "client_address"], name="one_failure_count_per_user_and_address"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.failures} wrong codes for user {self.user_id} from {self.client_address}"

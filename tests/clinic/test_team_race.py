@@ -6,16 +6,14 @@ Row locks need a real database server: on SQLite (the default for a quick run) t
 CI runs the suite on PostgreSQL (.ci/run), where it runs.
 """
 
-import threading
-
 import pytest
-from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
 from clinic.core.models import Membership
 from clinic.core.roles import Role
 from tests.auth import verified_login
+from tests.concurrency import at_once, require_postgresql
 from tests.factories import ClinicFactory, member
 
 ROUNDS = 10
@@ -23,28 +21,7 @@ ROUNDS = 10
 
 @pytest.fixture
 def postgresql_only():
-    if connection.vendor != "postgresql":
-        pytest.skip("row locks need PostgreSQL: run with DATABASE_URL=postgres://... (CI does)")
-
-
-def at_once(*requests):
-    """Run the requests in threads released together; return their answers in order."""
-    barrier = threading.Barrier(len(requests))
-    answers = [None] * len(requests)
-
-    def run(index, request):
-        try:
-            barrier.wait(timeout=10)
-            answers[index] = request()
-        finally:
-            connection.close()  # each thread has its own connection
-
-    threads = [threading.Thread(target=run, args=pair) for pair in enumerate(requests)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return answers
+    require_postgresql()
 
 
 def admins_left(clinic) -> int:
