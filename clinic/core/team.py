@@ -205,6 +205,13 @@ def deactivate_member(membership: Membership, *, by) -> None:
         )
 
 
+def reset_member_second_factor(membership: Membership, *, by) -> None:
+    """The Team page's reset, behind the same lock: an admin demoted a moment ago no longer
+    resets anyone's devices."""
+    with transaction.atomic():
+        reset_second_factor(lock_team(membership, by=by), by=by)
+
+
 # --- views ----------------------------------------------------------------------------------
 
 
@@ -306,6 +313,6 @@ def reset_otp(request, pk: int):
     membership = _member(request, pk)
     return _apply(
         request,
-        lambda: reset_second_factor(membership, by=request.user),
+        lambda: reset_member_second_factor(membership, by=request.user),
         f"{membership.user} sets up a new second factor at their next login.",
     )

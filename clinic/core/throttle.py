@@ -39,10 +39,18 @@ from .models import SecondFactorFailures
 
 
 def _ip(value: str) -> str | None:
+    """The address as counted: an IPv6 client by its /64, the block one subscriber or host is
+    given (counting each of its 2**64 addresses apart would let it guess without end); an
+    IPv4 address written as IPv6 (::ffff:a.b.c.d) as IPv4."""
     try:
-        return str(ipaddress.ip_address(value.strip().strip("[]")))
+        address = ipaddress.ip_address(value.strip().strip("[]"))
     except ValueError:
         return None
+    if address.version == 6 and address.ipv4_mapped is not None:
+        return str(address.ipv4_mapped)
+    if address.version == 6:
+        return str(ipaddress.ip_network(f"{address}/64", strict=False).network_address)
+    return str(address)
 
 
 def client_address(request) -> str | None:
@@ -58,7 +66,7 @@ def client_address(request) -> str | None:
     proxies = settings.TRUSTED_PROXY_COUNT
     if proxies <= 0:
         return remote
-    forwarded = [part for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
     if len(forwarded) < proxies:
         return remote
     return _ip(forwarded[-proxies]) or remote

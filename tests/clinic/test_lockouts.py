@@ -114,6 +114,24 @@ def address_of(remote: str, forwarded: str | None = None) -> str:
     return throttle.client_address(RequestFactory().get("/", **headers))
 
 
+def test_an_ipv6_client_is_counted_by_its_64_block():
+    assert (
+        address_of("2001:db8:1:2:aaaa::1")
+        == address_of("2001:db8:1:2:bbbb::9")
+        == ("2001:db8:1:2::")
+    )
+    assert address_of("2001:db8:1:3::1") == "2001:db8:1:3::"
+    assert address_of("::ffff:203.0.113.9") == ATTACKER
+
+
+def test_addresses_of_one_ipv6_block_share_the_lock(clinic):
+    user = member(clinic, "staff")
+    for index in range(5):
+        log_in(from_address(f"2001:db8:1:2::{index + 1:x}"), user.username, "nope")
+    assert log_in(from_address("2001:db8:1:2::99"), user.username).status_code == 429
+    assert log_in(from_address("2001:db8:1:3::1"), user.username).status_code == 302
+
+
 def test_without_a_proxy_x_forwarded_for_is_ignored():
     assert address_of(ATTACKER, f"{OWNER}") == ATTACKER
 

@@ -14,7 +14,7 @@ from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from clinic.core.models import ApiToken, Membership
-from clinic.core.team import change_role, deactivate_member
+from clinic.core.team import change_role, deactivate_member, reset_member_second_factor
 from tests.factories import member
 
 User = get_user_model()
@@ -295,3 +295,13 @@ def test_the_team_page_offers_no_action_on_a_superuser(admin_client, clinic, sup
     assert "only a superuser changes this account" in page
     for name in ("team_role", "team_deactivate", "team_reset_otp"):
         assert reverse(name, args=[membership.pk]) not in page
+
+
+def test_an_admin_demoted_a_moment_ago_cannot_reset_a_second_factor(two_admins, clinic):
+    first, second = two_admins
+    colleague = member(clinic, "clinician")
+    device = TOTPDevice.objects.create(user=colleague, name="app", confirmed=True)
+    change_role(second, by=first.user, role="staff")
+    with pytest.raises(ValidationError, match="no longer a clinic admin"):
+        reset_member_second_factor(Membership.objects.get(user=colleague), by=second.user)
+    assert TOTPDevice.objects.filter(pk=device.pk).exists()
