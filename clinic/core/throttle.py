@@ -176,6 +176,10 @@ def _count(user, address: str, now, *, starts_over) -> SecondFactorFailures:
 def record_wrong_code(user, address: str | None, now=None) -> None:
     now, address = now or timezone.now(), _row_address(address)
     with transaction.atomic():
+        # Addresses forgotten by now keep no row: guesses from many addresses leave no trail.
+        SecondFactorFailures.objects.filter(
+            user=user, last_failure_at__lte=now - ADDRESS_FORGET_AFTER
+        ).exclude(client_address=SecondFactorFailures.EVERY_ADDRESS).delete()
         _count(
             user,
             address,

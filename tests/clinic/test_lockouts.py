@@ -17,6 +17,7 @@ from django.utils import timezone
 from django_otp.plugins.otp_static.models import StaticDevice
 
 from clinic.core import throttle
+from clinic.core.models import SecondFactorFailures
 from clinic.core.twofactor import new_backup_codes
 from tests.auth import totp_code
 from tests.concurrency import at_once, require_postgresql
@@ -296,3 +297,12 @@ def test_parallel_guesses_from_one_address_are_counted_one_at_a_time(clinic):
     answers = at_once(*[guess] * 6)
     assert answers.count("The code is wrong or has expired.") == 1, answers
     assert sum("Too many wrong codes" in answer for answer in answers) == 5
+
+
+def test_an_addresses_count_is_forgotten_an_hour_after_its_last_wrong_code(clinician, frozen):
+    code = totp_code(clinician)
+    guess_from_many_addresses(clinician, code, 3)
+    frozen.shift(datetime.timedelta(hours=1))
+    guess_from_many_addresses(clinician, code, 1, first=50)
+    left = SecondFactorFailures.objects.filter(user=clinician)
+    assert sorted(left.values_list("client_address", flat=True)) == ["", "192.0.2.50"]
