@@ -178,15 +178,31 @@ AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
-# Repeated wrong passwords lock the username for a while, not forever (docs/quality.md, A3).
-# Locking by username whether or not it exists keeps the answer the same for unknown users.
+# Repeated wrong passwords lock for a while, not forever (docs/quality.md, A3), and an attacker
+# cannot aim the lock at someone else (clinic/core/throttle.py, docs/security.md): five from
+# one client address lock that username from that address only (the owner elsewhere still
+# logs in), and LOGIN_ADDRESS_FAILURE_LIMIT from one address, over any usernames, lock that
+# address. An unknown username counts as a known one, so the answers tell nothing about who
+# exists.
 AXES_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "5"))
+LOGIN_ADDRESS_FAILURE_LIMIT = int(os.environ.get("LOGIN_ADDRESS_FAILURE_LIMIT", "30"))
 AXES_COOLOFF_TIME = datetime.timedelta(minutes=int(os.environ.get("LOGIN_LOCK_MINUTES", "15")))
-AXES_LOCKOUT_PARAMETERS = ["username"]
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
+AXES_HANDLER = "clinic.core.throttle.LoginLockoutHandler"
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked.html"
 AXES_VERBOSE = False
-SILENCED_SYSTEM_CHECKS = ["axes.W006"]  # by username on purpose: see the comment above
+# The client address for the lockouts and the second factor's throttle: REMOTE_ADDR, or behind
+# TRUSTED_PROXY_COUNT reverse proxies (nginx appending to X-Forwarded-For) the address the
+# outermost one saw. Set it only when the app cannot be reached but through those proxies: a
+# client reaching gunicorn directly could otherwise write its own X-Forwarded-For.
+TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
+AXES_CLIENT_IP_CALLABLE = "clinic.core.throttle.client_address"
+# Wrong second-factor codes are throttled per (user, client address) in clinic/core/throttle.py;
+# django-otp's throttle, one per device whatever the address, would let an attacker's guesses
+# refuse the owner's right code.
+OTP_TOTP_THROTTLE_FACTOR = 0
+OTP_STATIC_THROTTLE_FACTOR = 0
 
 # An invitation link to the Team page's new member lasts this long (docs/security.md).
 INVITE_MAX_AGE_HOURS = int(os.environ.get("INVITE_MAX_AGE_HOURS", "72"))
