@@ -6,6 +6,7 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/pip install --quiet --disable-pip-version-check
 STAMP_RUN := $(VENV)/.installed-run
 STAMP_DEV := $(VENV)/.installed-dev
+STAMP_HONCHO := $(VENV)/.installed-honcho
 # The patients' Spanish, compiled from the catalogue in the repository (the .mo is not kept in git).
 MO := locale/es/LC_MESSAGES/django.mo
 PORT ?= 8000
@@ -31,6 +32,12 @@ $(STAMP_DEV): $(STAMP_RUN) requirements-dev.txt
 	$(PIP) --no-build-isolation -r requirements-dev.txt
 	touch $@
 
+# honcho (development only, pinned in requirements-dev.txt) for `make run`, without the rest of the
+# development set.
+$(STAMP_HONCHO): $(STAMP_RUN) requirements-dev.txt
+	$(PIP) "$$(grep -E '^honcho==' requirements-dev.txt)"
+	touch $@
+
 install: $(STAMP_RUN) $(MO)
 install-dev: $(STAMP_DEV) $(MO)
 
@@ -48,7 +55,7 @@ $(MO): locale/es/LC_MESSAGES/django.po locale/msgfmt.py | $(STAMP_RUN)
 messages: $(MO)
 
 # Web server, Celery worker and beat together; Ctrl-C stops all three.
-run: install
+run: install $(STAMP_HONCHO)
 	mkdir -p var/mail var/broker/out var/broker/processed
 	$(BIN)/python manage.py migrate --noinput
 	$(BIN)/python manage.py seed_demo --once
@@ -63,7 +70,7 @@ test: install-dev browsers
 
 # The browser journeys again, writing docs/screenshots/*.png (`make test` leaves them alone).
 screenshots: install-dev browsers
-	SCREENSHOTS=1 DJANGO_ALLOW_ASYNC_UNSAFE=true $(BIN)/python -m pytest tests/e2e/test_journeys.py tests/e2e/test_spanish_page.py -q -p no:randomly
+	SCREENSHOTS=1 DJANGO_ALLOW_ASYNC_UNSAFE=true $(BIN)/python -m pytest tests/e2e/test_journeys.py tests/e2e/test_spanish_page.py tests/e2e/test_reminders_stalled.py -q -p no:randomly
 
 # Debian's Chromium for the browser tests (Playwright cannot download browsers here).
 browsers:
@@ -91,3 +98,10 @@ clean:
 .PHONY: bench
 bench: install-dev
 	$(BIN)/python bench/run.py
+
+# Backups that restore (docs/operations.md): a seeded clinic with home-test evidence is dumped
+# (pg_dump -Fc), restored into a new database, and compared table by table and file by file.
+# PostgreSQL on 127.0.0.1:5432 unless DRILL_DATABASE_URL names another server.
+.PHONY: backup-drill
+backup-drill: install
+	$(BIN)/python ops/backup_drill.py

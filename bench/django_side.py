@@ -175,7 +175,7 @@ def sessions(count: int) -> dict:
         client = Client()
         client.force_login(user)
         keys.append(client.cookies[settings.SESSION_COOKIE_NAME].value)
-        tokens.append(issue_token(user))
+        tokens.append(issue_token(user, with_second_factor=True))  # the clinician has a code
     return {"cookie": settings.SESSION_COOKIE_NAME, "sessions": keys, "tokens": tokens}
 
 

@@ -99,6 +99,12 @@ def _secret() -> dict:
     return {
         "DJANGO_SECRET_KEY": "bench-only-not-a-secret-" + "x" * 40,
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
+        # Production settings refuse development values (clinic/deploy_checks.py): the bench's
+        # Redis and a relay that is never reached (dispatch only enqueues).
+        "SITE_URL": "https://bench.example.org",
+        "DEFAULT_FROM_EMAIL": "bench@bench.example.org",
+        "EMAIL_HOST": "127.0.0.1",
+        "REDIS_URL": os.environ.get("BENCH_REDIS_URL") or "redis://127.0.0.1:6379/15",
     }
 
 

@@ -363,6 +363,9 @@ def p3(state: dict) -> dict:
         DJANGO_DEBUG="false",
         DJANGO_SECRET_KEY="bench-only-not-a-secret-" + "x" * 40,
         DJANGO_ALLOWED_HOSTS="127.0.0.1",
+        # Production settings refuse development values (clinic/deploy_checks.py).
+        SITE_URL="https://bench.example.org",
+        DEFAULT_FROM_EMAIL="bench@bench.example.org",
     )
     broker.delete("celery")
     worker = start(

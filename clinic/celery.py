@@ -76,3 +76,28 @@ def _frame_each_task_like_a_request(sender=None, state=None, **kwargs):
         db.connections.close_all()
     else:
         db.close_old_connections()
+
+
+@signals.setup_logging.connect
+def _log_like_django(**kwargs):
+    """Workers and beat write Django's LOGGING format (clinic/observability.py), not Celery's own:
+    with a receiver on this signal Celery leaves the root logger alone."""
+    from logging.config import dictConfig
+
+    from django.conf import settings
+
+    dictConfig(settings.LOGGING)
+
+
+@signals.task_prerun.connect
+def _task_id_on_each_line(task_id=None, **kwargs):
+    from clinic.observability import TASK_ID
+
+    TASK_ID.set(task_id or "")
+
+
+@signals.task_postrun.connect
+def _no_task_id_after_the_task(**kwargs):
+    from clinic.observability import TASK_ID
+
+    TASK_ID.set("")

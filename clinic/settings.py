@@ -8,12 +8,17 @@ DJANGO_ALLOWED_HOSTS, so a forgotten variable is a crash at boot, not a weak def
 import datetime
 import ipaddress
 import os
+import sys
+from email.utils import getaddresses
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
+
+from clinic import deploy_checks
+from clinic.observability import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -44,7 +49,14 @@ def env_list(name: str, default: str = "") -> list[str]:
 
 
 DEBUG = env_bool("DJANGO_DEBUG", False)
-TESTING = env_bool("DJANGO_TESTING", False)
+# The test runner's settings (clinic/settings_test.py, named only by pyproject.toml's pytest
+# configuration and the test stack) import this module; nothing in the environment can switch
+# test mode on, so a DJANGO_TESTING=true copied into a server's environment is refused, not obeyed.
+TESTING = "clinic.settings_test" in sys.modules
+if env_bool("DJANGO_TESTING", False) and not TESTING:
+    raise ImproperlyConfigured(
+        "DJANGO_TESTING=true is for the test runner only (clinic/settings_test.py): unset it."
+    )
 
 if DEBUG or TESTING:
     SECRET_KEY = os.environ.get(
@@ -61,6 +73,16 @@ else:
         ) from None
     if not ALLOWED_HOSTS:
         raise ImproperlyConfigured("DJANGO_ALLOWED_HOSTS must be set in production.")
+# Keys rotated out stay valid for signatures made with them (sessions, patient links,
+# invitations) while listed here: docs/deploy-settings.md, "Rotating the secret key".
+SECRET_KEY_FALLBACKS = env_list("DJANGO_SECRET_KEY_FALLBACKS")
+if not DEBUG and not TESTING:
+    for _name, _key in [
+        ("DJANGO_SECRET_KEY", SECRET_KEY),
+        *(("DJANGO_SECRET_KEY_FALLBACKS", key) for key in SECRET_KEY_FALLBACKS),
+    ]:
+        if _problem := deploy_checks.secret_key_problem(_name, _key):
+            raise ImproperlyConfigured(_problem)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -88,6 +110,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so every line logged for a request carries its id (clinic/core/request_id.py).
+    "clinic.core.request_id.RequestIdMiddleware",
+    # Then: answers /health/* before the HTTPS redirect and the host check (clinic/health.py).
+    "clinic.health.HealthMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -153,15 +179,31 @@ AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
-# Repeated wrong passwords lock the username for a while, not forever (docs/quality.md, A3).
-# Locking by username whether or not it exists keeps the answer the same for unknown users.
+# Repeated wrong passwords lock for a while, not forever (docs/quality.md, A3), and an attacker
+# cannot aim the lock at someone else (clinic/core/throttle.py, docs/security.md): five from
+# one client address lock that username from that address only (the owner elsewhere still
+# logs in), and LOGIN_ADDRESS_FAILURE_LIMIT from one address, over any usernames, lock that
+# address. An unknown username counts as a known one, so the answers tell nothing about who
+# exists.
 AXES_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "5"))
+LOGIN_ADDRESS_FAILURE_LIMIT = int(os.environ.get("LOGIN_ADDRESS_FAILURE_LIMIT", "30"))
 AXES_COOLOFF_TIME = datetime.timedelta(minutes=int(os.environ.get("LOGIN_LOCK_MINUTES", "15")))
-AXES_LOCKOUT_PARAMETERS = ["username"]
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
+AXES_HANDLER = "clinic.core.throttle.LoginLockoutHandler"
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked.html"
 AXES_VERBOSE = False
-SILENCED_SYSTEM_CHECKS = ["axes.W006"]  # by username on purpose: see the comment above
+# The client address for the lockouts and the second factor's throttle: REMOTE_ADDR, or behind
+# TRUSTED_PROXY_COUNT reverse proxies (nginx appending to X-Forwarded-For) the address the
+# outermost one saw. Set it only when the app cannot be reached but through those proxies: a
+# client reaching gunicorn directly could otherwise write its own X-Forwarded-For.
+TRUSTED_PROXY_COUNT = int(os.environ.get("TRUSTED_PROXY_COUNT", "0"))
+AXES_CLIENT_IP_CALLABLE = "clinic.core.throttle.client_address"
+# Wrong second-factor codes are throttled per (user, client address) in clinic/core/throttle.py;
+# django-otp's throttle, one per device whatever the address, would let an attacker's guesses
+# refuse the owner's right code.
+OTP_TOTP_THROTTLE_FACTOR = 0
+OTP_STATIC_THROTTLE_FACTOR = 0
 
 # An invitation link to the Team page's new member lasts this long (docs/security.md).
 INVITE_MAX_AGE_HOURS = int(os.environ.get("INVITE_MAX_AGE_HOURS", "72"))
@@ -302,6 +344,8 @@ CELERY_BEAT_SCHEDULE_FILENAME = os.environ.get(
     "CELERY_BEAT_SCHEDULE_FILENAME", str(BASE_DIR / "var" / "celerybeat-schedule")
 )
 CELERY_TASK_IGNORE_RESULT = True
+# Logging is Django's (clinic/celery.py, setup_logging): Celery must not take over the root logger.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -362,6 +406,18 @@ CELERY_BEAT_SCHEDULE: dict = {
         "schedule": TRIAGE_REFRESH_EVERY_SECONDS,
     },
 }
+# Health (docs/operations-health.md). Beat sends a heartbeat every HEALTH_HEARTBEAT_SECONDS;
+# /health/ready and the Reminders page call sending stalled when it is twice that old, or when
+# a reminder waits more than HEALTH_REMINDER_LATE_MINUTES past its send time. The heartbeat goes
+# on the small dispatch queue and expires unread, so a stopped worker piles none up.
+HEALTH_HEARTBEAT_SECONDS = float(os.environ.get("HEALTH_HEARTBEAT_SECONDS", "60"))
+HEALTH_REMINDER_LATE_MINUTES = float(os.environ.get("HEALTH_REMINDER_LATE_MINUTES", "15"))
+HEALTH_WORKER_PING_SECONDS = float(os.environ.get("HEALTH_WORKER_PING_SECONDS", "1"))
+CELERY_BEAT_SCHEDULE["health-heartbeat"] = {
+    "task": "monitoring.tasks.beat_heartbeat",
+    "schedule": HEALTH_HEARTBEAT_SECONDS,
+    "options": {"queue": "dispatch", "expires": HEALTH_HEARTBEAT_SECONDS},
+}
 
 # Email. With no EMAIL_HOST development mail is written to var/mail/ as .eml files.
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
@@ -377,6 +433,18 @@ else:
 EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", "20"))
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "clinic@localhost")
 SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000")
+
+# Production never starts on a development fallback (clinic/deploy_checks.py): no SITE_URL on
+# 127.0.0.1, no mail written to files, no filesystem broker, no sender @localhost. `check
+# --deploy` reports the same problems from the settings as finally configured.
+if not DEBUG and not TESTING:
+    for _name, _problem in deploy_checks.production_problems(
+        site_url=os.environ.get("SITE_URL", "").strip(),
+        email_host=EMAIL_HOST.strip(),
+        redis_url=REDIS_URL.strip(),
+        from_email=os.environ.get("DEFAULT_FROM_EMAIL", "").strip(),
+    ):
+        raise ImproperlyConfigured(_problem)
 
 
 # Passkeys, the second factor's alternative to TOTP (docs/security.md), on django-otp-webauthn.
@@ -410,11 +478,36 @@ OTP_WEBAUTHN_ALLOW_PASSWORDLESS_LOGIN = False
 
 AUDITLOG_INCLUDE_ALL_MODELS = False
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}, "axes": {"level": "WARNING"}},
-}
+# --- Logs and error reports (docs/deploy-settings.md; clinic/observability.py) ---------------
+# One format for Django, Celery (clinic/celery.py) and gunicorn (deploy/gunicorn.conf.py): plain
+# lines, or JSON lines with LOG_FORMAT=json; each carries its request id and task id.
+LOG_FORMAT = os.environ.get("LOG_FORMAT", "plain").strip().lower() or "plain"
+if LOG_FORMAT not in ("plain", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT={LOG_FORMAT!r} must be plain or json.")
+LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO").strip().upper() or "INFO"
+
+# Errors go to Sentry when SENTRY_DSN is set, by email to the ADMINS otherwise. Neither carries
+# patient data: Sentry's events are scrubbed (clinic.observability.scrub_event), and the email
+# shows parameter names without values, the path without its query and no local variables.
+ADMINS = getaddresses([os.environ.get("DJANGO_ADMINS", "")])
+ADMINS = [(name, address) for name, address in ADMINS if name or address]
+if any("@" not in address for _name, address in ADMINS):
+    raise ImproperlyConfigured(
+        'DJANGO_ADMINS must be a list like "Ada Admin <ada@clinic.example.org>, ops@clinic.org".'
+    )
+SERVER_EMAIL = os.environ.get("SERVER_EMAIL", DEFAULT_FROM_EMAIL)
+EMAIL_SUBJECT_PREFIX = "[iPLEDGE clinic] "
+DEFAULT_EXCEPTION_REPORTER = "clinic.error_reports.PatientSafeExceptionReporter"
+DEFAULT_EXCEPTION_REPORTER_FILTER = "clinic.error_reports.PatientSafeReporterFilter"
+SENTRY_DSN = os.environ.get("SENTRY_DSN", "").strip()
+if SENTRY_DSN:
+    from clinic import __version__ as _release
+    from clinic.observability import init_sentry
+
+    init_sentry(
+        SENTRY_DSN,
+        environment=os.environ.get("SENTRY_ENVIRONMENT", "production"),
+        release=f"ipledge-clinic@{_release}",
+    )
+
+LOGGING = logging_config(LOG_FORMAT, LOG_LEVEL, mail_admins=not SENTRY_DSN)

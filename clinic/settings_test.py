@@ -1,10 +1,11 @@
-"""Settings for the test suite: the real settings with test-only conveniences."""
+"""Settings for the test suite: the real settings with test-only conveniences.
 
-import os
+Importing this module is what puts clinic/settings.py in test mode (it looks for this module
+being imported, never at the environment): pytest names it in pyproject.toml, and the test
+stack's workers (tests/reminders/stack.py) name it in their DJANGO_SETTINGS_MODULE.
+"""
 
-os.environ.setdefault("DJANGO_TESTING", "true")
-
-from clinic.settings import *  # noqa: E402,F403
+from clinic.settings import *  # noqa: F403
 
 # Hashing with a fast algorithm keeps thousands of logins in the suite quick.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # noqa: S303

@@ -6,6 +6,7 @@ import patients.urls
 from monitoring import patient_views as patient_pages
 from patients import views as patient_views
 
+from . import health
 from .core import account, team, twofactor, views
 
 urlpatterns = [
@@ -15,7 +16,9 @@ urlpatterns = [
     path("switch-clinic/", views.switch_clinic, name="switch_clinic"),
     path("audit/", patient_views.audit_log, name="audit_log"),
     path("clinic/settings/", views.clinic_settings, name="clinic_settings"),
-    path("health/", views.health, name="health"),
+    path("health/", health.live, name="health"),
+    path("health/live", health.live, name="health_live"),
+    path("health/ready", health.ready, name="health_ready"),
     path("account/clinic/", account.choose_clinic, name="choose_clinic"),
     path("account/invite/<str:token>/", account.accept_invite, name="accept_invite"),
     path("account/two-factor/", twofactor.verify, name="otp_verify"),

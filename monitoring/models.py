@@ -229,6 +229,21 @@ class StaffDigest(models.Model):
         return f"Digest of {self.sent_on}"
 
 
+class BeatHeartbeat(models.Model):
+    """When beat last handed its heartbeat task to the broker (monitoring/reminders/stall.py).
+
+    One row, written by the beat process itself, so its age says whether beat is alive whatever
+    the state of the workers (a worker has its own check: a Celery ping). A row in the database
+    and not a Redis key: every web host reads the same value, it survives a Redis restart, and
+    the development setup (filesystem broker, no Redis) has it too."""
+
+    name = models.CharField(max_length=20, primary_key=True)
+    beat_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.name} at {self.beat_at:%Y-%m-%d %H:%M:%S}"
+
+
 class PatientTriage(models.Model):
     """A patient's triage kept as a row (docs/clinic-day.md): what Today, its CSV, the digest
     and the API worklist read, instead of running the rules for the whole clinic per request.

@@ -5,13 +5,16 @@ so they live in the upper of the two apps (docs/architecture.md). The URL names 
 `patients` namespace: the project's URLconf puts these routes beside `patients.urls`.
 """
 
+import secrets
+from urllib.parse import urlencode
+
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Q
 from django.shortcuts import redirect, render
-from django.urls import path
+from django.urls import path, reverse
 from django.views.decorators.http import require_http_methods
 
 from clinic.core.access import current_clinic, may, require
@@ -37,11 +40,50 @@ SORTS = {
 PAGE_SIZE = 25
 
 
+# The search term never travels in a URL, where every access log, proxy log and browser
+# history would keep a patient's name (docs/deploy-settings.md, "Logs"): the form POSTs the term,
+# the session keeps it under a random key, and the list is shown at ?s=<key>, so sorting,
+# pagination and the back button work as with a query string. A session keeps its last few.
+SEARCHES_KEPT = 20
+SEARCHES_SESSION_KEY = "patient_searches"
+
+
+def _kept_search(request, term: str) -> str:
+    searches = dict(request.session.get(SEARCHES_SESSION_KEY, {}))
+    key = next((k for k, v in searches.items() if v == term), None) or secrets.token_urlsafe(8)
+    searches.pop(key, None)
+    searches[key] = term  # the newest last; the oldest go first
+    request.session[SEARCHES_SESSION_KEY] = dict(list(searches.items())[-SEARCHES_KEPT:])
+    return key
+
+
+def _list_url(**params: str) -> str:
+    kept = {name: value for name, value in params.items() if value}
+    return reverse("patients:list") + (f"?{urlencode(kept)}" if kept else "")
+
+
 @require(Action.VIEW_PATIENTS)
+@require_http_methods(["GET", "POST"])
 def patient_list(request):
-    form = PatientSearchForm(request.GET)
+    params = request.POST if request.method == "POST" else request.GET
+    category = params.get("category") or ""
+    category = category if category in RiskCategory.values else ""
+    sort = params.get("sort") or "name"
+    sort = sort if sort in SORTS else "name"
+    search_key, expired = "", False
+    if request.method == "POST":
+        form = PatientSearchForm(request.POST)
+        if form.is_valid():
+            term = form.cleaned_data["q"].strip()
+            search_key = _kept_search(request, term) if term else ""
+            return redirect(_list_url(s=search_key, category=category, sort=sort))
+        query = ""
+    else:
+        search_key = request.GET.get("s", "")
+        query = request.session.get(SEARCHES_SESSION_KEY, {}).get(search_key, "")
+        expired = bool(search_key) and not query
+        form = PatientSearchForm(initial={"q": query})
     patients = patients_for(request)
-    query = form.cleaned_data["q"].strip() if form.is_valid() else ""
     if query:
         patients = patients.filter(
             Q(given_name__icontains=query)
@@ -49,12 +91,10 @@ def patient_list(request):
             | Q(mrn__iexact=query)
             | Q(ipledge_id__iexact=query)
         )
-    category = request.GET.get("category")
-    if category in RiskCategory.values:
+    if category:
         patients = patients.filter(risk_category=category)
-    sort = request.GET.get("sort", "name")
     # Each row shows the patient's group on Today from the kept triage row (no rules run here).
-    patients = patients.select_related("triage").order_by(*SORTS.get(sort, SORTS["name"]))
+    patients = patients.select_related("triage").order_by(*SORTS[sort])
     page = Paginator(patients, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
         request,
@@ -64,10 +104,13 @@ def patient_list(request):
             "form": form,
             "sort": sort,
             "query": query,
+            "search_key": search_key if query else "",
+            "search_expired": expired,
             "category": category,
             "categories": RiskCategory.choices,
             "today": current_clinic(request).today(),
         },
+        status=400 if form.is_bound and not form.is_valid() else 200,
     )
 
 

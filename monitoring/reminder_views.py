@@ -1,5 +1,6 @@
 """Staff pages for reminders: the clinic's reminders by status, and one patient's reminders."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Case, Count, DateTimeField, F, IntegerField, Value, When
@@ -14,6 +15,7 @@ from clinic.core.roles import Action
 from patients.access import get_patient, get_record, patients_for
 
 from .models import Reminder, ReminderStatus
+from .reminders.stall import sending_stall
 from .services import retry_failed
 
 # Failed reminders first: they need a person (wrong address, mailbox refused). Then what goes
@@ -51,6 +53,9 @@ def reminder_list(request):
             "page": page,
             "status": status,
             "statuses": [(s, label, counts.get(s, 0)) for s, label in ReminderStatus.choices],
+            # The red banner when sending has stalled (docs/operations-health.md).
+            "stall": sending_stall(clinic),
+            "late_minutes": settings.HEALTH_REMINDER_LATE_MINUTES,
             "opted_out": patients_for(request)
             .filter(email_opt_out=True)
             .order_by("family_name", "given_name"),

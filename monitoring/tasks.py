@@ -1,13 +1,18 @@
 """Celery tasks: thin wrappers around monitoring/reminders. Tasks take ids, never objects."""
 
+import logging
+
 from celery import shared_task
-from celery.signals import worker_process_shutdown
+from celery.signals import after_task_publish, worker_process_shutdown
+from django import db
 from django.conf import settings
 
 from clinic.core.models import Clinic
 
-from .reminders import digest, dispatch, planner, sender
+from .reminders import digest, dispatch, planner, sender, stall
 from .worklist import refresh_clinic
+
+log = logging.getLogger(__name__)
 
 
 @shared_task(ignore_result=True)
@@ -61,3 +66,29 @@ def close_smtp_connection(**kwargs) -> None:
 def refresh_triage() -> int:
     """Bring every clinic's kept triage rows to its date (docs/clinic-day.md)."""
     return sum(refresh_clinic(clinic) for clinic in Clinic.objects.order_by("pk"))
+
+
+HEARTBEAT_TASK = "monitoring.tasks.beat_heartbeat"
+
+
+@shared_task(name=HEARTBEAT_TASK, ignore_result=True)
+def beat_heartbeat() -> None:
+    """Nothing to do on the worker: beat recorded the heartbeat when it sent this task (below).
+
+    Recording it here instead would make the heartbeat's age depend on the workers too (and on
+    any backlog ahead of it in the queue): "beat stopped" could not be told from "worker
+    stopped", which /health/ready checks on its own with a Celery ping."""
+
+
+@after_task_publish.connect(sender=HEARTBEAT_TASK)
+def record_beat_heartbeat(**kwargs) -> None:
+    """In the process that sent the heartbeat (beat), once the broker has taken the message:
+    so the time recorded means "beat is running and reaches the broker"."""
+    try:
+        # Beat has no request cycle to drop a connection the database broke (a restart): do it
+        # here, or every later heartbeat would fail on the dead connection.
+        if not db.connection.in_atomic_block:
+            db.close_old_connections()
+        stall.record_heartbeat()
+    except Exception:  # the database is down: beat goes on, and the heartbeat ages
+        log.exception("could not record beat's heartbeat")

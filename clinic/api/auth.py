@@ -20,6 +20,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from clinic.core.models import ApiToken
+from clinic.core.throttle import TooManyWrongCodes, client_address
 from clinic.core.twofactor import matching_device, needs_second_factor
 
 from .authentication import ApiTokenAuthentication
@@ -45,7 +46,7 @@ class TokenOut(serializers.Serializer):
     token = serializers.CharField()
 
 
-def check_code(user, code: str) -> None:
+def check_code(user, code: str, address: str | None) -> None:
     if not user_has_device(user, confirmed=True):
         raise exceptions.ValidationError(
             {"otp": ["Set up your second factor in the browser first."]}
@@ -54,12 +55,20 @@ def check_code(user, code: str) -> None:
         raise exceptions.ValidationError(
             {"otp": ["Clinicians and clinic admins send the current code of their app."]}
         )
-    if matching_device(user, code) is None:
+    try:
+        device = matching_device(user, code, address)
+    except TooManyWrongCodes as refused:
+        raise exceptions.ValidationError({"otp": [refused.message]}) from None
+    if device is None:
         raise exceptions.ValidationError({"otp": ["The code is wrong or has expired."]})
 
 
-def issue_token(user) -> str:
-    _, token = ApiToken.objects.create(user=user, credential_hash=user.get_session_auth_hash())
+def issue_token(user, *, with_second_factor: bool) -> str:
+    _, token = ApiToken.objects.create(
+        user=user,
+        credential_hash=user.get_session_auth_hash(),
+        issued_with_second_factor=with_second_factor,
+    )
     return token
 
 
@@ -93,10 +102,11 @@ class Token(APIView):
         user = authenticate(request=request, username=data["username"], password=data["password"])
         if user is None:
             raise exceptions.ValidationError({"non_field_errors": [WRONG_CREDENTIALS]})
-        if needs_second_factor(user):
+        second_factor = needs_second_factor(user)
+        if second_factor:
             # Asked only once the password is right, so it tells nothing about who exists.
-            check_code(user, data.get("otp", ""))
-        return Response({"token": issue_token(user)})
+            check_code(user, data.get("otp", ""), client_address(request))
+        return Response({"token": issue_token(user, with_second_factor=second_factor)})
 
     @extend_schema(
         summary="Revoke the token that signs this request",

@@ -25,10 +25,21 @@ class ApiTokenAuthentication(TokenAuthentication):
 
     def validate_user(self, auth_token):
         user, auth_token = super().validate_user(auth_token)
-        if not constant_time_compare(auth_token.credential_hash, user.get_session_auth_hash()):
-            auth_token.delete()
-            raise exceptions.AuthenticationFailed("Invalid token.")
-        return user, auth_token
+        current = user.get_session_auth_hash()
+        if constant_time_compare(auth_token.credential_hash, current):
+            return user, auth_token
+        # The fingerprint is keyed with DJANGO_SECRET_KEY: during a key rotation one made with
+        # a key kept in DJANGO_SECRET_KEY_FALLBACKS still counts, and is re-made with the new
+        # key so the token outlives the fallback (as Django does for sessions; docs/operations.md).
+        if any(
+            constant_time_compare(auth_token.credential_hash, fallback)
+            for fallback in user.get_session_auth_fallback_hash()
+        ):
+            auth_token.credential_hash = current
+            auth_token.save(update_fields=["credential_hash"])
+            return user, auth_token
+        auth_token.delete()
+        raise exceptions.AuthenticationFailed("Invalid token.")
 
 
 class VerifiedSessionAuthentication(SessionAuthentication):

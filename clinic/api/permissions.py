@@ -13,6 +13,8 @@ from rest_framework import exceptions
 from rest_framework.permissions import BasePermission
 
 from clinic.core.access import SESSION_CLINIC_KEY, load_memberships
+from clinic.core.models import ApiToken
+from clinic.core.twofactor import needs_second_factor
 
 CLINIC_HEADER = "X-Clinic-Id"
 
@@ -46,5 +48,26 @@ class IsClinicMember(BasePermission):
             )
         if named and (membership is None or membership.clinic_id != clinic_id):
             raise exceptions.PermissionDenied("You are not a member of that clinic.")
+        _refuse_token_without_second_factor(request, memberships)
         request.membership, request.memberships = membership, memberships
         return membership is not None
+
+
+SECOND_FACTOR_NOW_NEEDED = (
+    "This token was issued without a second factor, which your role now needs: "
+    "ask for a new token with your code in `otp`."
+)
+
+
+def _refuse_token_without_second_factor(request, memberships) -> None:
+    """A token issued on the password alone (to staff) does not carry a promotion to clinician,
+    clinic admin or superuser: the role is read now, not when the token was issued. The Team
+    page ends such tokens at the role change; this catches every other door (the Django admin,
+    a membership in another clinic, a superuser flag)."""
+    token = request.auth
+    if (
+        isinstance(token, ApiToken)
+        and not token.issued_with_second_factor
+        and needs_second_factor(request.user, memberships)
+    ):
+        raise exceptions.AuthenticationFailed(SECOND_FACTOR_NOW_NEEDED)

@@ -116,10 +116,39 @@ auditlog.register(Membership)
 
 class ApiToken(AbstractAuthToken):
     """An API token (django-rest-knox stores only its hash). It keeps a fingerprint of the
-    user's password, so a password change ends every token issued before it (docs/security.md).
+    user's password, so a password change ends every token issued before it, and whether a
+    second factor was checked when it was issued, so a token issued on the password alone stops
+    working once the user's role needs a second factor (docs/security.md).
     """
 
     credential_hash = models.CharField(max_length=128)
+    issued_with_second_factor = models.BooleanField(default=False)
 
     class Meta:
         verbose_name = "API token"
+
+
+class SecondFactorFailures(models.Model):
+    """Wrong second-factor codes typed for a user, counted per client address, and once more
+    for every address together (`client_address` ""), so an attacker's guesses slow down the
+    attacker's address and not the owner's (clinic/core/throttle.py, docs/security.md)."""
+
+    EVERY_ADDRESS = ""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    client_address = models.CharField(max_length=64, blank=True)
+    failures = models.PositiveIntegerField(default=0)
+    first_failure_at = models.DateTimeField()
+    last_failure_at = models.DateTimeField()
+    # The user was emailed about this run of failures (every-address row only).
+    alerted = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "client_address"], name="one_failure_count_per_user_and_address"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.failures} wrong codes for user {self.user_id} from {self.client_address}"

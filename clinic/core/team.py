@@ -25,7 +25,7 @@ from django.views.decorators.http import require_POST
 from .access import current_clinic, require
 from .models import Clinic, Membership
 from .roles import Action, Role
-from .twofactor import reset_second_factor
+from .twofactor import SECOND_FACTOR_ROLES, reset_second_factor
 
 INVITE_SALT = "clinic.core.team.invite"
 
@@ -33,10 +33,10 @@ INVITE_SALT = "clinic.core.team.invite"
 # --- services -------------------------------------------------------------------------------
 
 
-def _invite_state(user) -> str:
+def _invite_state(user, secret=None) -> str:
     """Changes once the password is set (or the user is deactivated): a link works only once."""
     value = f"{user.pk}:{user.password}:{user.last_login}:{user.is_active}"
-    return salted_hmac(INVITE_SALT, value).hexdigest()[:24]
+    return salted_hmac(INVITE_SALT, value, secret=secret).hexdigest()[:24]
 
 
 def invitation_token(user) -> str:
@@ -57,7 +57,12 @@ def invited_user(token: str):
         return None
     except get_user_model().DoesNotExist:
         return None
-    if not constant_time_compare(str(data.get("state")), _invite_state(user)):
+    # A link sent before a key rotation still opens while the old key is in
+    # DJANGO_SECRET_KEY_FALLBACKS (docs/operations.md): its state was keyed with that key.
+    keys = [settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS]
+    if not any(
+        constant_time_compare(str(data.get("state")), _invite_state(user, key)) for key in keys
+    ):
         return None
     return user
 
@@ -108,23 +113,99 @@ def _refuse_self(membership: Membership, by, what: str) -> None:
         raise ValidationError(f"You cannot {what} yourself; ask another clinic admin.")
 
 
+def refuse_superuser(membership: Membership, by, what: str) -> None:
+    """A clinic admin manages their clinic's members, not the accounts that run the whole site:
+    a superuser who is also a member here is changed by another superuser only."""
+    if membership.user.is_superuser and not by.is_superuser:
+        raise ValidationError(f"Only a superuser can {what} a superuser.")
+
+
+def lock_team(membership: Membership, *, by) -> Membership:
+    """Take the clinic's row lock and read the membership again under it.
+
+    Every change that can take a clinic admin away runs behind this lock (one transaction,
+    SELECT ... FOR UPDATE on the Clinic row), so two admins demoting or deactivating each other
+    at the same moment are served one after the other: the second sees the first's change and
+    is refused, and the clinic keeps an admin. Without it, both saw the other still an admin
+    and both went through. The acting admin's own role is read under the lock too: an admin
+    demoted a moment ago no longer manages the team."""
+    Clinic.objects.select_for_update().only("pk").get(pk=membership.clinic_id)
+    if (
+        not by.is_superuser
+        and not Membership.objects.filter(
+            user=by, user__is_active=True, clinic_id=membership.clinic_id, role=Role.CLINIC_ADMIN
+        ).exists()
+    ):
+        raise ValidationError("You are no longer a clinic admin of this clinic.")
+    try:
+        return Membership.objects.select_related("user").get(pk=membership.pk)
+    except Membership.DoesNotExist:
+        raise ValidationError("This person is no longer a member of the clinic.") from None
+
+
+def _keep_an_admin(membership: Membership, what: str) -> None:
+    """Refuse to take away the clinic's last active clinic admin: nobody could manage the team,
+    reset a second factor or change the clinic's settings any more."""
+    if membership.role != Role.CLINIC_ADMIN or not membership.user.is_active:
+        return
+    others = Membership.objects.filter(
+        clinic_id=membership.clinic_id, role=Role.CLINIC_ADMIN, user__is_active=True
+    ).exclude(pk=membership.pk)
+    if not others.exists():
+        raise ValidationError(
+            f"{membership.user} is the clinic's last clinic admin: make someone else a "
+            f"clinic admin before you {what} them."
+        )
+
+
+def end_tokens_without_second_factor(user, *, by, clinic_id: int) -> int:
+    """A promotion to a role that needs a second factor ends the API tokens issued on the
+    password alone (the API refuses them anyway: clinic/api/permissions.py). Audited."""
+    ended, _ = user.auth_token_set.filter(issued_with_second_factor=False).delete()
+    if ended:
+        LogEntry.objects.log_create(
+            user,
+            action=LogEntry.Action.UPDATE,
+            changes={"api_tokens_without_second_factor": [str(ended), "0"]},
+            actor=by,
+            additional_data={"clinic_id": clinic_id},
+        )
+    return ended
+
+
 def change_role(membership: Membership, *, by, role: str) -> None:
     _refuse_self(membership, by, "change the role of")
+    refuse_superuser(membership, by, "change the role of")
     if role not in Role.values:
         raise ValidationError({"role": "Choose a role."})
-    if membership.role != role:
-        membership.role = role
-        membership.save(update_fields=["role"])  # auditlog records old -> new
+    with transaction.atomic():
+        current = lock_team(membership, by=by)
+        if current.role == role:
+            return
+        if role != Role.CLINIC_ADMIN:
+            _keep_an_admin(current, "change the role of")
+        current.role = role
+        current.save(update_fields=["role"])  # auditlog records old -> new
+        if role in SECOND_FACTOR_ROLES:
+            end_tokens_without_second_factor(current.user, by=by, clinic_id=current.clinic_id)
+    membership.role = role
 
 
 def deactivate_member(membership: Membership, *, by) -> None:
     """A user of this clinic only is deactivated (sessions and tokens stop working); a user
-    who also works elsewhere only leaves this clinic, so another clinic keeps its member."""
+    who also works elsewhere only leaves this clinic, so another clinic keeps its member. A
+    superuser only leaves the clinic too: their account is not the clinic's to switch off."""
     _refuse_self(membership, by, "deactivate")
-    user = membership.user
+    refuse_superuser(membership, by, "deactivate")
     with transaction.atomic():
-        if Membership.objects.filter(user=user).exclude(pk=membership.pk).exists():
-            membership.delete()  # auditlog records the deletion
+        current = lock_team(membership, by=by)
+        _keep_an_admin(current, "deactivate")
+        user = current.user
+        if (
+            user.is_superuser
+            or Membership.objects.filter(user=user).exclude(pk=current.pk).exists()
+        ):
+            current.delete()  # auditlog records the deletion
             return
         user.is_active = False
         user.save(update_fields=["is_active"])
@@ -134,8 +215,15 @@ def deactivate_member(membership: Membership, *, by) -> None:
             action=LogEntry.Action.UPDATE,
             changes={"is_active": ["True", "False"]},
             actor=by,
-            additional_data={"clinic_id": membership.clinic_id},
+            additional_data={"clinic_id": current.clinic_id},
         )
+
+
+def reset_member_second_factor(membership: Membership, *, by) -> None:
+    """The Team page's reset, behind the same lock: an admin demoted a moment ago no longer
+    resets anyone's devices."""
+    with transaction.atomic():
+        reset_second_factor(lock_team(membership, by=by), by=by)
 
 
 # --- views ----------------------------------------------------------------------------------
@@ -239,6 +327,6 @@ def reset_otp(request, pk: int):
     membership = _member(request, pk)
     return _apply(
         request,
-        lambda: reset_second_factor(membership, by=request.user),
+        lambda: reset_member_second_factor(membership, by=request.user),
         f"{membership.user} sets up a new second factor at their next login.",
     )

@@ -18,6 +18,7 @@ from auditlog.models import LogEntry
 from django import forms
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -35,6 +36,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_otp_webauthn import views as passkey_views
 from django_otp_webauthn.models import WebAuthnCredential
 
+from . import throttle
 from .models import Membership
 from .roles import Role
 
@@ -92,16 +94,27 @@ def has_passkey(user) -> bool:
     return WebAuthnCredential.objects.filter(user=user, confirmed=True).exists()
 
 
-def matching_device(user, code: str):
-    """The confirmed device (app or backup code) that accepts this code, else None. Each
-    device throttles repeated failures; a backup code is used up by matching."""
+def matching_device(user, code: str, client_address: str | None):
+    """The confirmed device (app or backup code) that accepts this code, else None; a backup
+    code is used up by matching. Wrong codes are throttled per (user, client address), with a
+    cap over every address (clinic/core/throttle.py): raises TooManyWrongCodes when this
+    address must wait, without trying the code. django-otp's own throttle, one per device
+    whatever the address, is off (OTP_*_THROTTLE_FACTOR = 0): an attacker's guesses would
+    refuse the owner's right code."""
     code = "".join(code.split()).lower()
-    if not code or len(code) > 16:
-        return None
     with transaction.atomic():
-        for device in devices_for_user(user, confirmed=True, for_verify=True):
-            if device.verify_token(code):
-                return device
+        # One code check at a time per user (the user's row lock): parallel guesses would
+        # otherwise all pass the wait below before any of them was counted.
+        get_user_model().objects.select_for_update().only("pk").get(pk=user.pk)
+        wait = throttle.wait_before_code(user, client_address)
+        if wait > 0:
+            raise throttle.TooManyWrongCodes(wait)
+        if code and len(code) <= 16:
+            for device in devices_for_user(user, confirmed=True, for_verify=True):
+                if device.verify_token(code):
+                    throttle.record_right_code(user, client_address)
+                    return device
+        throttle.record_wrong_code(user, client_address)
     return None
 
 
@@ -110,6 +123,9 @@ def reset_second_factor(membership: Membership, *, by) -> None:
     if membership.user_id == by.pk:
         raise ValidationError("You cannot reset your own second factor; ask another clinic admin.")
     user = membership.user
+    if user.is_superuser and not by.is_superuser:
+        # A superuser's devices guard the whole site, not one clinic (clinic/core/team.py).
+        raise ValidationError("Only a superuser can reset the second factor of a superuser.")
     with transaction.atomic():
         TOTPDevice.objects.filter(user=user).delete()
         StaticDevice.objects.filter(user=user).delete()
@@ -144,6 +160,22 @@ def _next_url(request) -> str:
     return settings.LOGIN_REDIRECT_URL
 
 
+def _device_for_code(request, form):
+    """(the device the typed code matches, 200), else (None, 400) with the form's error, or
+    (None, 429) while this client address must wait."""
+    try:
+        device = matching_device(
+            request.user, form.cleaned_data["code"], throttle.client_address(request)
+        )
+    except throttle.TooManyWrongCodes as refused:
+        form.add_error("code", refused.message)
+        return None, 429
+    if device is None:
+        form.add_error("code", "That code is wrong or has expired. Try the newest one.")
+        return None, 400
+    return device, 200
+
+
 @never_cache
 def verify(request):
     """Enter a code from the app or a backup code."""
@@ -152,20 +184,20 @@ def verify(request):
     if not user_has_device(request.user, confirmed=True):
         return redirect("otp_setup")
     form = CodeForm(request.POST or None)
+    status = 200
     if request.method == "POST" and form.is_valid():
-        device = matching_device(request.user, form.cleaned_data["code"])
+        device, status = _device_for_code(request, form)
         if device is not None:
             otp_login(request, device)
             if isinstance(device, StaticDevice):
                 left = device.token_set.count()
                 messages.warning(request, f"Backup code used: {left} left.")
             return redirect(_next_url(request))
-        form.add_error("code", "That code is wrong or has expired. Try the newest one.")
     return render(
         request,
         "clinic/otp_verify.html",
         {"form": form, "next": _next_url(request), "has_passkey": has_passkey(request.user)},
-        status=400 if form.errors else 200,
+        status=400 if form.errors and status == 200 else status,
     )
 
 

@@ -1,7 +1,6 @@
 from django.contrib import messages
-from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import ValidationError
-from django.http import HttpResponseRedirect, JsonResponse
+from django.http import HttpResponseRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
@@ -50,8 +49,3 @@ def clinic_settings(request):
             messages.success(request, "Clinic settings saved.")
             return redirect("clinic_settings")
     return render(request, "clinic/clinic_settings.html", {"form": form})
-
-
-@login_not_required
-def health(request):
-    return JsonResponse({"status": "ok"})

@@ -136,7 +136,7 @@ def describe(recorder) -> list[str]:
 
 
 def test_the_server_does_exactly_what_the_schema_says(objects, live_server):
-    token = issue_token(objects["user"])
+    token = issue_token(objects["user"], with_second_factor=True)  # as after a code
     base_url = live_server.url.replace("localhost", "127.0.0.1")  # no IPv6 try first
     schema = schemathesis.openapi.from_url(
         base_url + SCHEMA_PATH,

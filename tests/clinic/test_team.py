@@ -8,10 +8,13 @@ import time_machine
 from auditlog.models import LogEntry
 from django.contrib.auth import get_user_model
 from django.core import mail
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from clinic.core.models import ApiToken, Membership
+from clinic.core.team import change_role, deactivate_member, reset_member_second_factor
 from tests.factories import member
 
 User = get_user_model()
@@ -182,3 +185,123 @@ def test_team_actions_refuse_get(admin_client, staff):
         reverse("team_deactivate", args=[membership.pk]),
     ):
         assert admin_client.get(url).status_code == 405
+
+
+# --- what a clinic admin's role covers (issue 20, item 2) -----------------------------------
+
+
+@pytest.fixture
+def superuser_member(clinic):
+    return member(clinic, "clinician", is_superuser=True, is_staff=True)
+
+
+def team_page_after(client, url, data=None) -> str:
+    """The Team page the admin lands on after the action, with its message."""
+    response = client.post(url, data or {}, follow=True)
+    assert response.redirect_chain[-1][0] == reverse("team")
+    return response.content.decode()
+
+
+def test_a_clinic_admin_cannot_deactivate_a_superuser_member(
+    admin_client, clinic, superuser_member
+):
+    membership = Membership.objects.get(user=superuser_member, clinic=clinic)
+    page = team_page_after(admin_client, reverse("team_deactivate", args=[membership.pk]))
+    assert "Only a superuser can deactivate a superuser." in page
+    superuser_member.refresh_from_db()
+    assert superuser_member.is_active
+    assert Membership.objects.filter(pk=membership.pk).exists()
+
+
+def test_a_clinic_admin_cannot_change_a_superusers_role(admin_client, clinic, superuser_member):
+    membership = Membership.objects.get(user=superuser_member, clinic=clinic)
+    page = team_page_after(
+        admin_client, reverse("team_role", args=[membership.pk]), {"role": "staff"}
+    )
+    assert "Only a superuser can change the role of a superuser." in page
+    membership.refresh_from_db()
+    assert membership.role == "clinician"
+
+
+def test_a_clinic_admin_cannot_reset_a_superusers_second_factor(
+    admin_client, clinic, superuser_member
+):
+    device = TOTPDevice.objects.create(user=superuser_member, name="app", confirmed=True)
+    membership = Membership.objects.get(user=superuser_member, clinic=clinic)
+    page = team_page_after(admin_client, reverse("team_reset_otp", args=[membership.pk]))
+    assert "Only a superuser can reset the second factor of a superuser." in page
+    assert TOTPDevice.objects.filter(pk=device.pk).exists()
+
+
+def test_deactivating_a_superusers_membership_never_switches_their_account_off(
+    client_for, clinic, superuser_member
+):
+    acting = member(clinic, "clinic_admin", is_superuser=True, is_staff=True)
+    membership = Membership.objects.get(user=superuser_member, clinic=clinic)
+    client_for(acting).post(reverse("team_deactivate", args=[membership.pk]))
+    superuser_member.refresh_from_db()
+    assert superuser_member.is_active
+    assert not Membership.objects.filter(pk=membership.pk).exists()
+
+
+@pytest.fixture
+def two_admins(clinic, clinic_admin):
+    other = member(clinic, "clinic_admin")
+    first = Membership.objects.get(user=clinic_admin, clinic=clinic)
+    second = Membership.objects.get(user=other, clinic=clinic)
+    return first, second
+
+
+def test_an_admin_demoted_a_moment_ago_cannot_demote_the_last_admin(two_admins):
+    # Sequentially what two admins acting on each other at once do: the second request was
+    # let in while its admin still had the role (tests/clinic/test_team_race.py runs it live).
+    first, second = two_admins
+    change_role(second, by=first.user, role="staff")
+    with pytest.raises(ValidationError, match="no longer a clinic admin"):
+        change_role(first, by=second.user, role="staff")
+    first.refresh_from_db()
+    assert first.role == "clinic_admin"
+
+
+def test_an_admin_deactivated_a_moment_ago_cannot_deactivate_the_last_admin(two_admins):
+    first, second = two_admins
+    deactivate_member(second, by=first.user)
+    with pytest.raises(ValidationError):
+        deactivate_member(first, by=second.user)
+    first.user.refresh_from_db()
+    assert first.user.is_active
+
+
+@pytest.mark.parametrize("action", ["demote", "deactivate"])
+def test_the_last_active_clinic_admin_cannot_be_removed(clinic, clinic_admin, action):
+    # A superuser acting through the Team page is the one actor left who could do it; an
+    # admin whose account is switched off does not count as the clinic's admin.
+    member(clinic, "clinic_admin", is_active=False)
+    superuser = member(clinic, "staff", is_superuser=True, is_staff=True)
+    own = Membership.objects.get(user=clinic_admin, clinic=clinic)
+    with pytest.raises(ValidationError, match="last clinic admin"):
+        if action == "demote":
+            change_role(own, by=superuser, role="clinician")
+        else:
+            deactivate_member(own, by=superuser)
+    own.refresh_from_db()
+    clinic_admin.refresh_from_db()
+    assert own.role == "clinic_admin" and clinic_admin.is_active
+
+
+def test_the_team_page_offers_no_action_on_a_superuser(admin_client, clinic, superuser_member):
+    membership = Membership.objects.get(user=superuser_member, clinic=clinic)
+    page = admin_client.get(reverse("team")).content.decode()
+    assert "only a superuser changes this account" in page
+    for name in ("team_role", "team_deactivate", "team_reset_otp"):
+        assert reverse(name, args=[membership.pk]) not in page
+
+
+def test_an_admin_demoted_a_moment_ago_cannot_reset_a_second_factor(two_admins, clinic):
+    first, second = two_admins
+    colleague = member(clinic, "clinician")
+    device = TOTPDevice.objects.create(user=colleague, name="app", confirmed=True)
+    change_role(second, by=first.user, role="staff")
+    with pytest.raises(ValidationError, match="no longer a clinic admin"):
+        reset_member_second_factor(Membership.objects.get(user=colleague), by=second.user)
+    assert TOTPDevice.objects.filter(pk=device.pk).exists()

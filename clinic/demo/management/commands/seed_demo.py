@@ -15,7 +15,8 @@ import os
 import random
 import secrets
 
-from django.core.management.base import BaseCommand
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
 from django.db import connection, transaction
 
 from clinic.core.models import Clinic
@@ -62,6 +63,14 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, patients: int, once: bool, **options):
+        # Demo users with a known authenticator key (and a printed password) must never reach a
+        # clinic's database: only a development server (DJANGO_DEBUG=true) or the tests seed.
+        if not settings.DEBUG and not settings.TESTING:
+            raise CommandError(
+                "seed_demo refuses to run in production (DJANGO_DEBUG is not true): demo users "
+                "have a known password and authenticator key. Create a real clinic with "
+                "docs/deploy.md instead."
+            )
         self.bulk = options.get("bulk", False)
         if once and Clinic.objects.filter(name=DEMO_CLINIC).exists():
             self.stdout.write(
