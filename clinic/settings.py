@@ -197,8 +197,11 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = []
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "media"))
+# Uploaded files (home-test evidence) are rows of the database, in every environment, so each web
+# host sees the same files and the database's backup holds them (docs/storage.md). MEDIA_ROOT
+# is read only by `manage.py copy_media_to_database`, for files kept on disk by earlier releases.
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": {"BACKEND": "clinic.core.storage.DatabaseStorage"},
     "staticfiles": {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"

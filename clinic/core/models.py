@@ -123,3 +123,20 @@ class ApiToken(AbstractAuthToken):
 
     class Meta:
         verbose_name = "API token"
+
+
+class StoredFile(models.Model):
+    """A file kept in the database: the default storage (clinic/core/storage.py, docs/storage.md),
+    so every web host reads the same files and the database's backup holds them too."""
+
+    name = models.CharField(max_length=255, unique=True)
+    content = models.BinaryField()
+    size = models.PositiveBigIntegerField()
+    content_type = models.CharField(max_length=100)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
