@@ -303,6 +303,12 @@ else:
 CELERY_BEAT_SCHEDULE_FILENAME = os.environ.get(
     "CELERY_BEAT_SCHEDULE_FILENAME", str(BASE_DIR / "var" / "celerybeat-schedule")
 )
+# With Redis, beat keeps no file and only the beat holding a Redis lock sends (clinic/beat.py,
+# docs/reminders.md): a second beat waits, and takes over within BEAT_LOCK_SECONDS (plus a
+# third of it) of the first one's death.
+if REDIS_URL:
+    CELERY_BEAT_SCHEDULER = "clinic.beat:LockedScheduler"
+BEAT_LOCK_SECONDS = float(os.environ.get("BEAT_LOCK_SECONDS", "30"))
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
