@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from clinic.beat import LAST_RUN_KEY, LOCK_KEY, LockedScheduler
 from clinic.celery import app
-from tests.reminders.stack import Sink, Stack, wait_for
+from tests.reminders.stack import Sink, Stack, free_port, wait_for
 
 LOCK_SECONDS = 3.0
 POLL_SECONDS = LOCK_SECONDS / 3
@@ -92,3 +92,14 @@ def test_the_beat_that_takes_over_carries_on_from_the_last_runs_kept_in_redis(st
     finally:
         scheduler.close()
     assert client.get(LOCK_KEY) is None  # released on the way out, not left to expire
+
+
+def test_a_beat_that_cannot_reach_redis_sends_nothing_and_keeps_running(settings):
+    settings.REDIS_URL = f"redis://127.0.0.1:{free_port(6490)}/0"  # nothing listens there
+    settings.BEAT_LOCK_SECONDS = LOCK_SECONDS
+    scheduler = LockedScheduler(app=app, lazy=False)
+    sent = []
+    scheduler.apply_entry = lambda entry, producer=None: sent.append(entry.name)
+    assert scheduler.tick() == POLL_SECONDS  # no exception: beat waits for Redis to come back
+    assert (scheduler.leading, sent) == (False, [])
+    scheduler.close()
