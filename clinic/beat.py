@@ -17,6 +17,7 @@ from datetime import datetime
 import redis
 from celery.beat import Scheduler
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +41,8 @@ return 0
 
 class LockedScheduler(Scheduler):
     def __init__(self, *args, **kwargs):
+        if settings.BEAT_LOCK_SECONDS < 1:
+            raise ImproperlyConfigured("BEAT_LOCK_SECONDS must be at least 1 (seconds).")
         self.lock_ms = int(settings.BEAT_LOCK_SECONDS * 1000)
         # Renewed at least three times per expiry, so one slow tick does not lose the lock.
         self.poll_seconds = settings.BEAT_LOCK_SECONDS / 3

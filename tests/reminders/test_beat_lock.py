@@ -11,6 +11,7 @@ import time
 
 import pytest
 import redis
+from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 
 from clinic.beat import LAST_RUN_KEY, LOCK_KEY, LockedScheduler
@@ -103,3 +104,9 @@ def test_a_beat_that_cannot_reach_redis_sends_nothing_and_keeps_running(settings
     assert scheduler.tick() == POLL_SECONDS  # no exception: beat waits for Redis to come back
     assert (scheduler.leading, sent) == (False, [])
     scheduler.close()
+
+
+def test_a_lock_shorter_than_a_second_is_refused_naming_the_setting(settings):
+    settings.BEAT_LOCK_SECONDS = 0
+    with pytest.raises(ImproperlyConfigured, match="BEAT_LOCK_SECONDS"):
+        LockedScheduler(app=app, lazy=True)
