@@ -105,3 +105,18 @@ bench: install-dev
 .PHONY: backup-drill
 backup-drill: install
 	$(BIN)/python ops/backup_drill.py
+
+# nginx for `make rehearse` (Debian's package, like chromium above).
+.PHONY: proxy rehearse
+proxy:
+	@if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then \
+	  if [ "$$(id -u)" = 0 ]; then (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null) \
+	    || { echo "could not install nginx"; exit 1; }; \
+	  else echo "make rehearse needs nginx: sudo apt-get install nginx"; exit 1; fi; \
+	fi
+
+# The production topology on this machine under load and faults (docs/rehearsal.md, docs/quality.md
+# O2): nginx, 2 gunicorn, 2 workers, 2 beats, PostgreSQL (database `rehearse`, made anew; the
+# server from REHEARSE_POSTGRES, default postgres://postgres@127.0.0.1:5432), a Redis of its own.
+rehearse: install-dev proxy
+	$(BIN)/python ops/rehearse.py $(REHEARSE_ARGS)

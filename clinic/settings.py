@@ -239,8 +239,11 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = []
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "media"))
+# Uploaded files (home-test evidence) are rows of the database, in every environment, so each web
+# host sees the same files and the database's backup holds them (docs/storage.md). MEDIA_ROOT
+# is read only by `manage.py copy_media_to_database`, for files kept on disk by earlier releases.
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": {"BACKEND": "clinic.core.storage.DatabaseStorage"},
     "staticfiles": {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"
@@ -342,6 +345,12 @@ else:
 CELERY_BEAT_SCHEDULE_FILENAME = os.environ.get(
     "CELERY_BEAT_SCHEDULE_FILENAME", str(BASE_DIR / "var" / "celerybeat-schedule")
 )
+# With Redis, beat keeps no file and only the beat holding a Redis lock sends (clinic/beat.py,
+# docs/reminders.md): a second beat waits, and takes over within BEAT_LOCK_SECONDS (plus a
+# third of it) of the first one's death.
+if REDIS_URL:
+    CELERY_BEAT_SCHEDULER = "clinic.beat:LockedScheduler"
+BEAT_LOCK_SECONDS = float(os.environ.get("BEAT_LOCK_SECONDS", "30"))
 CELERY_TASK_IGNORE_RESULT = True
 # Logging is Django's (clinic/celery.py, setup_logging): Celery must not take over the root logger.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False

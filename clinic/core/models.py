@@ -152,3 +152,20 @@ class SecondFactorFailures(models.Model):
 
     def __str__(self) -> str:
         return f"{self.failures} wrong codes for user {self.user_id} from {self.client_address}"
+
+
+class StoredFile(models.Model):
+    """A file kept in the database: the default storage (clinic/core/storage.py, docs/storage.md),
+    so every web host reads the same files and the database's backup holds them too."""
+
+    name = models.CharField(max_length=255, unique=True)
+    content = models.BinaryField()
+    size = models.PositiveBigIntegerField()
+    content_type = models.CharField(max_length=100)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
