@@ -13,12 +13,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from clinic.core.audit import acting_as
-from patients.models import Patient, Source
+from patients.models import ContraceptionConfirmation, Patient, RiskCategory, Source
 from patients.services import (
     BEFORE_FIRST_RULE_SET,
     changes_records,
     check_record_date,
     record_contraception,
+    replace_contraception,
     weight_error,
 )
 
@@ -251,11 +252,69 @@ def record_mood_review(visit: Visit, *, by, reviewed_on: datetime.date, note: st
         )
 
 
+# The patient's own answers from the page their link opens (monitoring/self_service.py): one of
+# each per cycle (docs/domain.md section 4), a second one replacing the first, so a link cannot
+# fill the record with answers (docs/security.md, "Patient links").
+
+
 @changes_records
 def record_comprehension_report(patient: Patient, *, on: datetime.date) -> ComprehensionReport:
-    """The patient, on the self-service page, says the monthly questions are done."""
+    """The patient, on the self-service page, says the monthly questions are done. A second
+    report in the same cycle moves the first one's date (audited as a change)."""
     with transaction.atomic():
-        return ComprehensionReport.objects.create(patient=patient, reported_on=on)
+        patient = _locked(patient)
+        _, history = load_history(patient)
+        earlier = (
+            ComprehensionReport.objects.filter(
+                patient=patient, reported_on__range=(rules.cycle_start(history, on), on)
+            )
+            .order_by("-reported_on", "-id")
+            .first()
+        )
+        if earlier is None:
+            return ComprehensionReport.objects.create(patient=patient, reported_on=on)
+        if earlier.reported_on != on:
+            earlier.reported_on = on
+            earlier.save(update_fields=["reported_on"])
+        return earlier
+
+
+NOT_ASKED_CONTRACEPTION = "Birth control is not asked of this patient."
+
+
+def record_patient_contraception(
+    patient: Patient, *, on: datetime.date, methods: list[str], abstinence: bool
+) -> ContraceptionConfirmation:
+    """The patient confirms their methods on the self-service page: only a patient who can get
+    pregnant on `on` (the category in force that day), once per cycle; a second confirmation
+    in the cycle replaces the first."""
+    with transaction.atomic():
+        patient = _locked(patient)
+        _, history = load_history(patient)
+        if rules.category_on(history, on) != RiskCategory.CAN_GET_PREGNANT:
+            raise PermissionDenied(NOT_ASKED_CONTRACEPTION)
+        earlier = (
+            ContraceptionConfirmation.objects.filter(
+                patient=patient,
+                source=Source.PATIENT,
+                confirmed_on__range=(rules.cycle_start(history, on), on),
+            )
+            .order_by("-confirmed_on", "-id")
+            .first()
+        )
+        if earlier is None:
+            return record_contraception(
+                patient,
+                by=None,
+                confirmed_on=on,
+                source=Source.PATIENT,
+                methods=methods,
+                abstinence=abstinence,
+                started_on=None,
+            )
+        return replace_contraception(
+            earlier, confirmed_on=on, methods=methods, abstinence=abstinence
+        )
 
 
 @changes_records
