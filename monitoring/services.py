@@ -13,6 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from clinic.core.audit import acting_as
+from clinic.core.text import check_field, multi_line, one_line
 from patients.models import ContraceptionConfirmation, Patient, RiskCategory, Source
 from patients.services import (
     BEFORE_FIRST_RULE_SET,
@@ -150,6 +151,10 @@ def validate_visit(patient: Patient, data: dict) -> None:
             errors["next_visit_on"] = "The next visit must be after this visit."
         elif next_visit > data["visited_on"] + MAX_NEXT_VISIT_AHEAD:
             errors["next_visit_on"] = "The next visit must be within 180 days of this visit."
+    try:
+        check_field("notes", data.get("notes") or "", multi_line)
+    except ValidationError as error:
+        errors.update(error.message_dict)
     side_effects = data.get("side_effects") or {}
     if not isinstance(side_effects, dict) or any(
         code not in SideEffect.values or severity not in Severity.values
@@ -242,6 +247,7 @@ def record_mood_review(visit: Visit, *, by, reviewed_on: datetime.date, note: st
         raise ValidationError({"reviewed_on": "The review cannot be dated before the visit."})
     if not note or not note.strip():
         raise ValidationError({"note": "Write what was reviewed and decided."})
+    check_field("note", note, multi_line)
     with transaction.atomic(), acting_as(by):
         return MoodReview.objects.create(
             patient=visit.patient,
@@ -359,6 +365,7 @@ def dispense(prescription: Prescription, *, by, dispensed_on: datetime.date, rma
     rma_number = (rma_number or "").strip()
     if not rma_number:
         raise ValidationError({"rma_number": "Enter the pharmacy's RMA number."})
+    check_field("rma_number", rma_number, one_line)
     with transaction.atomic(), acting_as(by):
         prescription = (
             Prescription.objects.select_for_update()

@@ -11,7 +11,7 @@ from django.db import transaction
 
 from clinic.core.audit import acting_as
 from clinic.core.models import Clinic
-from clinic.core.text import MRN_KEY_MAX_LENGTH, mrn_key
+from clinic.core.text import MRN_KEY_MAX_LENGTH, check_field, mrn_key, multi_line
 from monitoring.rules import RS_2021_IN_FORCE_FROM
 from monitoring.rules import constants as rule_constants
 
@@ -207,6 +207,7 @@ def change_risk_category(
         raise ValidationError({"risk_category": "Choose a valid risk category."})
     if not reason.strip():
         raise ValidationError({"reason": "Give the reason for the change."})
+    check_field("reason", reason, multi_line)
     if changed_on > patient.clinic.today():
         raise ValidationError({"changed_on": "The date of the change cannot be in the future."})
     if changed_on < patient.enrolled_on:
@@ -386,6 +387,7 @@ def supersede_test(test: PregnancyTest, *, by, reason: str, on: datetime.date) -
         raise ValidationError({"reason": "This test is already marked superseded."})
     if not reason or not reason.strip():
         raise ValidationError({"reason": "Give the reason the result is superseded."})
+    check_field("reason", reason, multi_line)
     with transaction.atomic(), acting_as(by):
         test.superseded_on = on
         test.superseded_reason = reason.strip()

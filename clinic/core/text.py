@@ -112,6 +112,15 @@ one_line = TextValidator()
 multi_line = TextValidator(multi_line=True)
 
 
+def check_field(field: str, value, validator: TextValidator = one_line) -> None:
+    """For a service, whichever door the value came in by: ValidationError naming `field` when
+    `value` holds a character `validator` refuses."""
+    try:
+        validator(value)
+    except ValidationError as error:
+        raise ValidationError({field: error.messages}) from None
+
+
 def nfc(value: str) -> str:
     return unicodedata.normalize("NFC", value)
 

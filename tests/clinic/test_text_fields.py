@@ -221,3 +221,25 @@ def test_report_unsafe_text_exits_0_when_every_row_is_clean(clinic, staff, capsy
     )
     call_command("report_unsafe_text")
     assert "No stored text holds" in capsys.readouterr().out
+
+
+def test_the_services_refuse_unsafe_text_whichever_door_it_came_in_by(
+    clinic, staff, clinician, patient
+):
+    from monitoring.enrollment import update_patient
+    from patients.services import change_risk_category
+
+    with pytest.raises(ValidationError) as refused:
+        change_risk_category(
+            patient,
+            by=clinician,
+            new="cannot_get_pregnant",
+            changed_on=clinic.today(),
+            reason="Hyster\u202eectomy",
+        )
+    assert list(refused.value.message_dict) == ["reason"]
+    with pytest.raises(ValidationError) as refused:
+        update_patient(patient, by=staff, data={"phone": "555\r\n0101"}, may_allow_home_tests=False)
+    assert list(refused.value.message_dict) == ["phone"]
+    patient.refresh_from_db()
+    assert (patient.risk_category, patient.phone) == ("can_get_pregnant", "")
