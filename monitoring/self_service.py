@@ -10,7 +10,7 @@ the words are in locale/, and the staff pages, which share no view with these, s
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone, translation
@@ -206,6 +206,13 @@ def confirm_contraception(request, token, patient):
             )
         except ValidationError as error:
             form.add_error(None, error)
+        except PermissionDenied:
+            # The page did not offer the form (the patient cannot get pregnant today): a POST
+            # made anyway records nothing and says so in the patient's words.
+            messages.error(request, _("Your clinic does not ask you to confirm birth control."))
+            context = _page_context(patient)
+            context.update(token=token, contraception_form=ContraceptionForm())
+            return render(request, "self_service/page.html", context, status=403)
         else:
             messages.success(request, _("Thank you: the clinic will see the methods you use."))
             return redirect("self_service:page", token=token)

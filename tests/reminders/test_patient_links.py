@@ -138,6 +138,7 @@ def test_a_patient_who_cannot_get_pregnant_is_not_asked_and_cannot_answer(client
     assert reverse("self_service:contraception", args=["x"])[:-2] not in page.content.decode()
     response = client.post(contraception_url(patient), {"methods": ["iud", "male_condom"]})
     assert response.status_code == 403
+    assert "Your clinic does not ask you to confirm birth control." in response.content.decode()
     assert not ContraceptionConfirmation.objects.exists()
 
 
