@@ -1,6 +1,7 @@
 from django import forms
 from django.core.exceptions import ValidationError
 
+from clinic.core.text import multi_line, one_line
 from monitoring.rules.constants import MAX_TARGET_MG_PER_KG, MIN_TARGET_MG_PER_KG
 from patients.forms import METHOD_TIERS, CrispyMixin, WarningsMixin, date_input
 from patients.models import ContraceptionMethod
@@ -37,7 +38,9 @@ class LabForm(CrispyMixin, forms.Form):
 class MoodReviewForm(CrispyMixin, forms.Form):
     submit_label = "Record mood review"
     reviewed_on = forms.DateField()
-    note = forms.CharField(max_length=4000, widget=forms.Textarea(attrs={"rows": 3}))
+    note = forms.CharField(
+        max_length=4000, widget=forms.Textarea(attrs={"rows": 3}), validators=[multi_line]
+    )
 
 
 class PrescriptionForm(CrispyMixin, forms.ModelForm):
@@ -52,7 +55,7 @@ class PrescriptionForm(CrispyMixin, forms.ModelForm):
 class DispenseForm(CrispyMixin, forms.Form):
     submit_label = "Record dispense"
     dispensed_on = forms.DateField()
-    rma_number = forms.CharField(label="RMA number", max_length=40)
+    rma_number = forms.CharField(label="RMA number", max_length=40, validators=[one_line])
 
 
 class NewCourseForm(CrispyMixin, forms.Form):
@@ -141,7 +144,10 @@ class VisitChecklistForm(WarningsMixin, forms.Form):
     )
     next_visit_on = forms.DateField(label="Next visit", required=False, widget=date_input())
     notes = forms.CharField(
-        max_length=4000, required=False, widget=forms.Textarea(attrs={"rows": 3})
+        max_length=4000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        validators=[multi_line],
     )
 
     def __init__(self, *args, patient, clinician: bool, **kwargs):

@@ -5,6 +5,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
+from clinic.core.text import multi_line, one_line
 from patients.models import Patient, PatientRecord
 
 from .rules import constants as limits
@@ -59,7 +60,7 @@ class LabResult(PatientRecord):
     kind = models.CharField(max_length=20, choices=LabKind.choices)
     collected_on = models.DateField()
     value = models.DecimalField(max_digits=8, decimal_places=2)
-    unit = models.CharField(max_length=16)
+    unit = models.CharField(max_length=16, validators=[one_line])
 
     class Meta:
         ordering = ["collected_on", "id"]
@@ -105,7 +106,7 @@ class Visit(PatientRecord):
     side_effects = models.JSONField(default=dict, blank=True)
     missed_dose_days = models.PositiveSmallIntegerField(default=0)
     next_visit_on = models.DateField(null=True, blank=True)
-    notes = models.TextField(blank=True, max_length=4000)
+    notes = models.TextField(blank=True, max_length=4000, validators=[multi_line])
 
     class Meta:
         ordering = ["visited_on", "id"]
@@ -123,7 +124,7 @@ class MoodReview(PatientRecord):
     patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="mood_reviews")
     visit = models.ForeignKey(Visit, on_delete=models.CASCADE, related_name="mood_reviews")
     reviewed_on = models.DateField()
-    note = models.TextField(max_length=4000)
+    note = models.TextField(max_length=4000, validators=[multi_line])
 
     class Meta:
         ordering = ["reviewed_on", "id"]
@@ -138,7 +139,7 @@ class Prescription(PatientRecord):
         validators=[MinValueValidator(1), MaxValueValidator(30)]
     )
     dispensed_on = models.DateField(null=True, blank=True)
-    rma_number = models.CharField("RMA number", max_length=40, blank=True)
+    rma_number = models.CharField("RMA number", max_length=40, blank=True, validators=[one_line])
 
     class Meta:
         ordering = ["written_on", "id"]

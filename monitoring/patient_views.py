@@ -22,6 +22,7 @@ from clinic.core.audit import log_view
 from clinic.core.forms import apply_service_errors
 from clinic.core.pages import submitted
 from clinic.core.roles import Action
+from clinic.core.text import mrn_key
 from patients.access import get_patient, patients_for
 from patients.forms import PatientEditForm, PatientForm, PatientSearchForm
 from patients.models import RiskCategory
@@ -88,7 +89,7 @@ def patient_list(request):
         patients = patients.filter(
             Q(given_name__icontains=query)
             | Q(family_name__icontains=query)
-            | Q(mrn__iexact=query)
+            | Q(mrn_key=mrn_key(query))
             | Q(ipledge_id__iexact=query)
         )
     if category:

@@ -10,8 +10,7 @@ the words are in locale/, and the staff pages, which share no view with these, s
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
-from django.core import signing as django_signing
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone, translation
@@ -86,11 +85,7 @@ class LanguageForm(forms.Form):
 def _language_of(request, token) -> str:
     """The language of a page whose link no longer opens: the patient's when the signature is
     good (an expired link), else the browser's English or Spanish."""
-    try:
-        data = django_signing.loads(token, salt=signing.PAGE_SALT)
-        patient = Patient.objects.filter(pk=data.get("p")).only("preferred_language").first()
-    except (django_signing.BadSignature, AttributeError):
-        patient = None
+    patient = signing.patient_of_expired_page(token)
     if patient is not None:
         return patient.preferred_language
     return translation.get_language_from_request(request)
@@ -162,7 +157,8 @@ def _page_context(patient: Patient) -> dict:
         # say it "must be picked up by" the window's last day.
         "prescribed": status.window is not None and status.awaiting_pickup_since is not None,
         "upcoming": upcoming,
-        "asks_contraception": patient.can_get_pregnant,
+        # The category in force today, as the service that takes the answer reads it.
+        "asks_contraception": rules.category_on(history, today) == rules.constants.CAN_GET_PREGNANT,
         "questions_open": rules.constants.COMPREHENSION_INCOMPLETE
         in {b.code for b in status.blockers},
         # Each language named in its own words, so a patient finds theirs.
@@ -202,17 +198,21 @@ def confirm_contraception(request, token, patient):
     form = ContraceptionForm(request.POST)
     if form.is_valid():
         try:
-            services.record_contraception(
+            monitoring_services.record_patient_contraception(
                 patient,
-                by=None,
-                confirmed_on=patient.clinic.today(),
-                source=Source.PATIENT,
+                on=patient.clinic.today(),
                 methods=form.cleaned_data["methods"],
                 abstinence=form.cleaned_data["abstinence"],
-                started_on=None,
             )
         except ValidationError as error:
             form.add_error(None, error)
+        except PermissionDenied:
+            # The page did not offer the form (the patient cannot get pregnant today): a POST
+            # made anyway records nothing and says so in the patient's words.
+            messages.error(request, _("Your clinic does not ask you to confirm birth control."))
+            context = _page_context(patient)
+            context.update(token=token, contraception_form=ContraceptionForm())
+            return render(request, "self_service/page.html", context, status=403)
         else:
             messages.success(request, _("Thank you: the clinic will see the methods you use."))
             return redirect("self_service:page", token=token)

@@ -13,12 +13,14 @@ from django.db import transaction
 from django.utils import timezone
 
 from clinic.core.audit import acting_as
-from patients.models import Patient, Source
+from clinic.core.text import check_field, multi_line, one_line
+from patients.models import ContraceptionConfirmation, Patient, RiskCategory, Source
 from patients.services import (
     BEFORE_FIRST_RULE_SET,
     changes_records,
     check_record_date,
     record_contraception,
+    replace_contraception,
     weight_error,
 )
 
@@ -149,6 +151,10 @@ def validate_visit(patient: Patient, data: dict) -> None:
             errors["next_visit_on"] = "The next visit must be after this visit."
         elif next_visit > data["visited_on"] + MAX_NEXT_VISIT_AHEAD:
             errors["next_visit_on"] = "The next visit must be within 180 days of this visit."
+    try:
+        check_field("notes", data.get("notes") or "", multi_line)
+    except ValidationError as error:
+        errors.update(error.message_dict)
     side_effects = data.get("side_effects") or {}
     if not isinstance(side_effects, dict) or any(
         code not in SideEffect.values or severity not in Severity.values
@@ -241,6 +247,7 @@ def record_mood_review(visit: Visit, *, by, reviewed_on: datetime.date, note: st
         raise ValidationError({"reviewed_on": "The review cannot be dated before the visit."})
     if not note or not note.strip():
         raise ValidationError({"note": "Write what was reviewed and decided."})
+    check_field("note", note, multi_line)
     with transaction.atomic(), acting_as(by):
         return MoodReview.objects.create(
             patient=visit.patient,
@@ -251,11 +258,69 @@ def record_mood_review(visit: Visit, *, by, reviewed_on: datetime.date, note: st
         )
 
 
+# The patient's own answers from the page their link opens (monitoring/self_service.py): one of
+# each per cycle (docs/domain.md section 4), a second one replacing the first, so a link cannot
+# fill the record with answers (docs/security.md, "Patient links").
+
+
 @changes_records
 def record_comprehension_report(patient: Patient, *, on: datetime.date) -> ComprehensionReport:
-    """The patient, on the self-service page, says the monthly questions are done."""
+    """The patient, on the self-service page, says the monthly questions are done. A second
+    report in the same cycle moves the first one's date (audited as a change)."""
     with transaction.atomic():
-        return ComprehensionReport.objects.create(patient=patient, reported_on=on)
+        patient = _locked(patient)
+        _, history = load_history(patient)
+        earlier = (
+            ComprehensionReport.objects.filter(
+                patient=patient, reported_on__range=(rules.cycle_start(history, on), on)
+            )
+            .order_by("-reported_on", "-id")
+            .first()
+        )
+        if earlier is None:
+            return ComprehensionReport.objects.create(patient=patient, reported_on=on)
+        if earlier.reported_on != on:
+            earlier.reported_on = on
+            earlier.save(update_fields=["reported_on"])
+        return earlier
+
+
+NOT_ASKED_CONTRACEPTION = "Birth control is not asked of this patient."
+
+
+def record_patient_contraception(
+    patient: Patient, *, on: datetime.date, methods: list[str], abstinence: bool
+) -> ContraceptionConfirmation:
+    """The patient confirms their methods on the self-service page: only a patient who can get
+    pregnant on `on` (the category in force that day), once per cycle; a second confirmation
+    in the cycle replaces the first."""
+    with transaction.atomic():
+        patient = _locked(patient)
+        _, history = load_history(patient)
+        if rules.category_on(history, on) != RiskCategory.CAN_GET_PREGNANT:
+            raise PermissionDenied(NOT_ASKED_CONTRACEPTION)
+        earlier = (
+            ContraceptionConfirmation.objects.filter(
+                patient=patient,
+                source=Source.PATIENT,
+                confirmed_on__range=(rules.cycle_start(history, on), on),
+            )
+            .order_by("-confirmed_on", "-id")
+            .first()
+        )
+        if earlier is None:
+            return record_contraception(
+                patient,
+                by=None,
+                confirmed_on=on,
+                source=Source.PATIENT,
+                methods=methods,
+                abstinence=abstinence,
+                started_on=None,
+            )
+        return replace_contraception(
+            earlier, confirmed_on=on, methods=methods, abstinence=abstinence
+        )
 
 
 @changes_records
@@ -300,6 +365,7 @@ def dispense(prescription: Prescription, *, by, dispensed_on: datetime.date, rma
     rma_number = (rma_number or "").strip()
     if not rma_number:
         raise ValidationError({"rma_number": "Enter the pharmacy's RMA number."})
+    check_field("rma_number", rma_number, one_line)
     with transaction.atomic(), acting_as(by):
         prescription = (
             Prescription.objects.select_for_update()

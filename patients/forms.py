@@ -2,6 +2,7 @@ from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Submit
 from django import forms
 
+from clinic.core.text import multi_line
 from monitoring.rules import constants as rule_constants
 from monitoring.rules.constants import MAX_TARGET_MG_PER_KG, MIN_TARGET_MG_PER_KG
 
@@ -138,7 +139,9 @@ class RiskCategoryForm(CrispyMixin, forms.Form):
     submit_label = "Change risk category"
     risk_category = forms.ChoiceField(choices=RiskCategory.choices)
     changed_on = forms.DateField(label="Effective date")
-    reason = forms.CharField(max_length=300, widget=forms.Textarea(attrs={"rows": 2}))
+    reason = forms.CharField(
+        max_length=300, widget=forms.Textarea(attrs={"rows": 2}), validators=[multi_line]
+    )
 
 
 class ConsentForm(CrispyMixin, forms.ModelForm):
@@ -192,7 +195,9 @@ class PregnancyTestForm(CrispyMixin, forms.ModelForm):
 
 class SupersedeForm(CrispyMixin, forms.Form):
     submit_label = "Mark superseded"
-    reason = forms.CharField(max_length=300, widget=forms.Textarea(attrs={"rows": 2}))
+    reason = forms.CharField(
+        max_length=300, widget=forms.Textarea(attrs={"rows": 2}), validators=[multi_line]
+    )
 
 
 class PatientSearchForm(forms.Form):

@@ -7,9 +7,17 @@ Decimals are returned as strings, DRF's default, so no figure loses a digit on t
 import datetime
 from decimal import Decimal
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import RegexValidator
 from rest_framework import serializers
 
+from clinic.core.text import (
+    MULTI_LINE_REFUSED,
+    ONE_LINE_REFUSED,
+    TextValidator,
+    character_class,
+    nfc,
+)
 from monitoring.models import (
     Course,
     LabKind,
@@ -46,33 +54,55 @@ from patients.models import (
 )
 from patients.services import ENROLLMENT_FIELDS, MAX_WEIGHT_KG, MIN_WEIGHT_KG
 
-# What a text field accepts, as a pattern the schema states too: no NUL character (DRF refuses
-# it) and, unless it may be blank, one character that Python's strip() keeps (DRF strips the
-# value first, then refuses it blank). Written out, since JavaScript's \s is another set.
-_KEPT_BY_STRIP = (
-    "[^\\x00\\t\\n\\x0b\\x0c\\r\\x1c-\\x1f \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029"
-    "\\u202f\\u205f\\u3000]"
+# What a text field accepts, as a pattern the schema states too: none of the characters
+# clinic.core.text refuses (one-line fields refuse control, invisible and direction characters;
+# multi-line ones keep line breaks and tabs), checked on the value as sent, and, unless it may be
+# blank, one character that Python's strip() keeps (DRF strips the value first, then refuses it
+# blank). Written out, since JavaScript's \s is another set.
+_STRIPPED = (
+    "\\t\\n\\x0b\\x0c\\r\\x1c-\\x1f \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029"
+    "\\u202f\\u205f\\u3000"
 )
-NOT_BLANK = f"^[^\\x00]*{_KEPT_BY_STRIP}[^\\x00]*$"
-NO_NUL = "^[^\\x00]*$"
+
+
+def _patterns(refused: frozenset[int]) -> tuple[str, str]:
+    """(may be blank, not blank) patterns of a field refusing `refused`."""
+    bad = character_class(refused)
+    kept = f"[^{bad}]"
+    return f"^{kept}*$", f"^{kept}*[^{bad}{_STRIPPED}]{kept}*$"
+
+
+PATTERNS = {False: _patterns(ONE_LINE_REFUSED), True: _patterns(MULTI_LINE_REFUSED)}
 
 
 class Text(serializers.CharField):
-    """A JSON string. DRF's CharField also takes numbers (an MRN of 1e+308); this one does not."""
+    """A JSON string. DRF's CharField also takes numbers (an MRN of 1e+308); this one does not.
+
+    One line unless `multi_line` (notes and reasons); a `name` is turned to NFC before its
+    length is checked (clinic.core.text.NameField stores it so)."""
 
     default_error_messages = {"invalid": "Send text, not a number or a true/false value."}
 
-    def __init__(self, **kwargs):
-        pattern = NO_NUL if kwargs.get("allow_blank") else NOT_BLANK
-        # The validator only puts the pattern in the schema: CharField has already refused a
-        # NUL or a blank value with its own message by the time it runs.
+    def __init__(self, *, multi_line: bool = False, name: bool = False, **kwargs):
+        self.text_check = TextValidator(multi_line=multi_line)
+        self.is_name = name
+        blank_allowed, not_blank = PATTERNS[multi_line]
+        pattern = blank_allowed if kwargs.get("allow_blank") else not_blank
+        # The validator only puts the pattern in the schema: to_internal_value has already
+        # refused what it excludes, each with its own message, by the time it runs.
         validators = [*kwargs.pop("validators", []), RegexValidator(pattern)]
         super().__init__(validators=validators, **kwargs)
 
     def to_internal_value(self, data):
         if not isinstance(data, str):
             self.fail("invalid")
-        return super().to_internal_value(data)
+        # Checked as sent, before DRF strips it: "MRN-1\n" is refused, as the schema says.
+        try:
+            self.text_check(data)
+        except DjangoValidationError as error:
+            raise serializers.ValidationError(error.messages) from None
+        value = super().to_internal_value(data)
+        return nfc(value) if self.is_name else value
 
 
 def optional_text(max_length: int) -> Text:
@@ -88,8 +118,8 @@ def optional_date() -> serializers.DateField:
 
 class PatientIn(serializers.Serializer):
     mrn = Text(max_length=40)
-    given_name = Text(max_length=100)
-    family_name = Text(max_length=100)
+    given_name = Text(max_length=100, name=True)
+    family_name = Text(max_length=100, name=True)
     birth_date = serializers.DateField()
     email = serializers.EmailField(max_length=254)
     risk_category = serializers.ChoiceField(choices=RiskCategory.choices)
@@ -197,7 +227,7 @@ class VisitIn(serializers.Serializer):
     )
     missed_dose_days = serializers.IntegerField(min_value=0, max_value=30, default=0)
     next_visit_on = optional_date()
-    notes = optional_text(4000)
+    notes = Text(max_length=4000, required=False, allow_blank=True, multi_line=True)
 
 
 class PrescriptionIn(serializers.Serializer):
@@ -216,7 +246,7 @@ class DispenseIn(serializers.Serializer):
 class RiskCategoryIn(serializers.Serializer):
     risk_category = serializers.ChoiceField(choices=RiskCategory.choices)
     changed_on = serializers.DateField(help_text="The day the new category takes effect.")
-    reason = Text(max_length=300)
+    reason = Text(max_length=300, multi_line=True)
 
 
 class NewCourseIn(serializers.Serializer):
@@ -240,11 +270,11 @@ class EndTreatmentIn(serializers.Serializer):
 
 class MoodReviewIn(serializers.Serializer):
     reviewed_on = serializers.DateField()
-    note = Text(max_length=4000)
+    note = Text(max_length=4000, multi_line=True)
 
 
 class SupersedeIn(serializers.Serializer):
-    reason = Text(max_length=300)
+    reason = Text(max_length=300, multi_line=True)
 
 
 # The rules do date arithmetic on `on` (windows, projected completion); a date near the ends of

@@ -40,6 +40,7 @@ from .snapshot import (
     RuleSettings,
     Visit,
     as_of,
+    category_on,
 )
 from .status import status
 from .triage import triage
@@ -76,6 +77,7 @@ __all__ = [
     "Warning",
     "Window",
     "as_of",
+    "category_on",
     "awaiting_mood_review",
     "contraception_is_valid",
     "contraception_warnings",

@@ -243,8 +243,8 @@ def world(clinic, other_clinic):
         "both_unchosen": both,
     }
     link, theirs = signing.page_token(other), signing.page_token(patient)
-    # The other patient's signature on this patient's payload: a tampered link.
-    forged = theirs.split(":", 1)[0] + ":" + link.split(":", 1)[1]
+    # Half of this patient's sealed token spliced onto half of the other's: a tampered link.
+    forged = theirs[: len(theirs) // 2] + link[len(link) // 2 :]
     slots = {
         "patient": patient.pk,
         "visit": visit.pk,
