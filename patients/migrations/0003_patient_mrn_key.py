@@ -1,6 +1,7 @@
 """The MRN key (issue 20, docs/security.md "Text and identities"): MRNs that differ only in
 case, width (fullwidth letters), surrounding spaces or zero-width characters name one patient,
-and a unique constraint on (clinic, mrn_key) now says so.
+and a unique constraint on (clinic, mrn_key) now says so (built without blocking writes by
+0004_mrn_key_unique).
 
 Patients enrolled twice under such MRNs before this migration cannot both take the plain key.
 The lowest id keeps it; each other one gets the key followed by " [duplicate <its id>]", so
@@ -66,12 +67,6 @@ class Migration(migrations.Migration):
             preserve_default=False,
         ),
         migrations.RunPython(fill_keys, migrations.RunPython.noop),
-        migrations.AddConstraint(
-            model_name="patient",
-            constraint=models.UniqueConstraint(
-                fields=("clinic", "mrn_key"), name="mrn_key_unique_in_clinic"
-            ),
-        ),
         migrations.AlterField(
             model_name="patient",
             name="email",

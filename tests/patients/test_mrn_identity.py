@@ -133,7 +133,7 @@ def test_the_patient_search_finds_an_mrn_however_it_is_typed(staff_client, clini
 # The migration that introduced the key ------------------------------------------------------
 
 BEFORE = [("patients", "0002_patient_preferred_language")]
-AFTER = [("patients", "0003_patient_mrn_key")]
+AFTER = [("patients", "0004_mrn_key_unique")]
 
 
 def _migrate(patients_at=None):

@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("monitoring", "0008_triage_sort_names"),
+        ("monitoring", "0009_beat_heartbeat"),
     ]
 
     operations = [

@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("clinic", "0005_drop_unused_knox_table"),
+        ("clinic", "0008_stored_file"),
     ]
 
     operations = [
