@@ -23,7 +23,8 @@ from clinic.core.models import ApiToken
 from clinic.core.twofactor import matching_device, needs_second_factor
 
 from .authentication import ApiTokenAuthentication
-from .schema import FIELD_ERRORS
+from .parsers import AcceptHeaderNegotiation
+from .schema import FIELD_ERRORS, NOT_ACCEPTABLE
 
 WRONG_CREDENTIALS = "Unable to log in with provided credentials."
 
@@ -67,6 +68,7 @@ class Token(APIView):
     # A wrong username and a wrong password get the same answer (AuthTokenSerializer's).
 
     parser_classes = [JSONParser, FormParser]
+    content_negotiation_class = AcceptHeaderNegotiation
     authentication_classes = [ApiTokenAuthentication]
     permission_classes = [IsAuthenticated]
 
@@ -82,7 +84,7 @@ class Token(APIView):
     @extend_schema(
         summary="Exchange a username and password for an API token",
         request=TokenIn,
-        responses={200: TokenOut, 400: FIELD_ERRORS},
+        responses={200: TokenOut, 400: FIELD_ERRORS, 406: NOT_ACCEPTABLE},
         auth=[],
     )
     def post(self, request):
@@ -101,7 +103,7 @@ class Token(APIView):
     @extend_schema(
         summary="Revoke the token that signs this request",
         request=None,
-        responses={204: None, 401: FIELD_ERRORS},
+        responses={204: None, 401: FIELD_ERRORS, 406: NOT_ACCEPTABLE},
     )
     def delete(self, request):
         request.auth.delete()
