@@ -159,6 +159,16 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The embedded default serves a small clinic's parallel logins (docs/security.md): WAL lets
+    # readers go on while one request writes, a write waits up to 20 s for its turn instead of
+    # failing with "database is locked", and a transaction takes the write lock when it begins,
+    # since one that read first cannot wait for it later (SQLite refuses it at once).
+    DATABASES["default"]["OPTIONS"] = {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "timeout": 20,
+        "transaction_mode": "IMMEDIATE",
+    }
 # A Celery worker keeps its database connection from one task to the next (Celery otherwise
 # closes it before and after every task: a new PostgreSQL connection for every reminder email).
 # Each task is framed as Django frames a request (clinic/celery.py): a connection that failed,

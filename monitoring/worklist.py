@@ -584,7 +584,9 @@ def csv_rows(groups: dict, role: str | None) -> Iterator[str]:
         writer.writerow(safe_cell(v) for v in values)
         return out.getvalue()
 
-    yield line(CSV_HEADER)
+    # A UTF-8 byte-order mark first: Excel reads a CSV without one in the machine's legacy code
+    # page, so "Zoë Núñez" would open as "ZoÃ« NÃºÃ±ez".
+    yield "\ufeff" + line(CSV_HEADER)
     for group, items in groups.items():
         for item in items:
             p = item.patient

@@ -3,13 +3,9 @@ risk category) and the audit log: short views that fetch through `patients.acces
 service, render. The patient list and page, enrollment and its edits show or write a course too,
 so they live in `monitoring.patient_views` (docs/architecture.md)."""
 
-import datetime
-
 from auditlog.models import LogEntry
 from django.contrib import messages
-from django.db.models import Q
 from django.shortcuts import render
-from django.utils.dateparse import parse_date
 from django.views.decorators.http import require_http_methods
 
 from clinic.core.access import current_clinic, require
@@ -103,41 +99,18 @@ def audit_log(request):
     entries = LogEntry.objects.filter(additional_data__clinic_id=clinic.pk).order_by(
         "-timestamp", "-id"
     )
-    filters = {
-        "actor": request.GET.get("actor", "").strip(),
-        "action": request.GET.get("action", ""),
-        "model": request.GET.get("model", ""),
-        "patient": request.GET.get("patient", "").strip(),
-        "since": request.GET.get("since", ""),
-    }
-    if filters["actor"]:
-        entries = entries.filter(
-            Q(actor__username__icontains=filters["actor"])
-            | Q(actor__first_name__icontains=filters["actor"])
-            | Q(actor__last_name__icontains=filters["actor"])
-        )
-    if filters["action"].isdigit():
-        entries = entries.filter(action=int(filters["action"]))
-    if filters["model"]:
-        entries = entries.filter(content_type__model=filters["model"])
-    if filters["patient"].isdigit():
-        entries = entries.filter(additional_data__patient_id=int(filters["patient"]))
-    try:
-        since = parse_date(filters["since"]) if filters["since"] else None
-    except ValueError:  # a well-formed but impossible date, such as 2024-02-30
-        since = None
-    if since:
-        start = datetime.datetime.combine(since, datetime.time(), tzinfo=clinic.zone)
-        entries = entries.filter(timestamp__gte=start)
-    patient = None
-    if filters["patient"].isdigit():
-        patient = patients_for(request).filter(pk=int(filters["patient"])).first()
+    filters = audit_page.AuditFilters(request.GET)
+    filters.is_valid()  # a bad filter is named on the page and left out
+    entries = audit_page.filtered(entries, filters, clinic)
+    patient_id = filters.cleaned_data.get("patient")
+    patient = patients_for(request).filter(pk=patient_id).first() if patient_id else None
     return render(
         request,
         "clinic/audit_log.html",
         {
             "page": audit_page.page_of_lines(entries, request.GET.get("page"), clinic),
-            "filters": filters,
+            "filters": filters.shown(),
+            "filter_problems": filters.problems(),
             "filtered_patient": patient,
             "actions": [
                 (value, audit_page.ACTION_WORDS[value]) for value, _ in LogEntry.Action.choices

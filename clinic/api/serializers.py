@@ -5,10 +5,13 @@ Decimals are returned as strings, DRF's default, so no figure loses a digit on t
 """
 
 import datetime
+import math
+import re
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import RegexValidator
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from clinic.core.text import (
@@ -105,6 +108,69 @@ class Text(serializers.CharField):
         return nfc(value) if self.is_name else value
 
 
+class Figure(serializers.DecimalField):
+    """A decimal figure in a range: JSON text matching `pattern` ("60.5"), or a whole JSON
+    number from `whole_min` to `whole_max` (60). The schema states exactly these two forms
+    (clinic/api/schema.py, FigureSchema); DRF's own DecimalField took "" and " 60", and its schema
+    (a sign, any digits) allowed "", "0.0" and "-1" for a weight the server refuses. A fraction
+    sent as a JSON number is refused: a float can lose the digit the clinic typed."""
+
+    default_error_messages = {
+        "figure": "Send a number from {low} to {high} with at most {places} decimal places, "
+        'as text such as "{low}" (a whole number may be sent as a number).'
+    }
+
+    def __init__(self, *, low: Decimal, high: Decimal, pattern: str, **kwargs):
+        self.low, self.high, self.pattern = Decimal(low), Decimal(high), pattern
+        self.whole_min, self.whole_max = math.ceil(self.low), math.floor(self.high)
+        super().__init__(min_value=self.low, max_value=self.high, **kwargs)
+
+    def run_validation(self, data=serializers.empty):
+        # Before DRF's own: it takes "" and " " for null where null is allowed.
+        if isinstance(data, str) and not re.search(self.pattern, data):
+            self.fail("figure", low=self.low, high=self.high, places=self.decimal_places)
+        return super().run_validation(data)
+
+    def to_internal_value(self, data):
+        # re.search, as the schema's readers (jsonschema, Schemathesis) apply a pattern.
+        if isinstance(data, str) and re.search(self.pattern, data):
+            return super().to_internal_value(data)
+        if isinstance(data, int) and not isinstance(data, bool):
+            if self.whole_min <= data <= self.whole_max:
+                return super().to_internal_value(data)
+        self.fail("figure", low=self.low, high=self.high, places=self.decimal_places)
+
+
+# Exactly the ranges of the figures, as patterns (tests/api/test_api_schema.py checks each
+# against the field at every step of its precision): no sign, no blank, no leading zero.
+WEIGHT_PATTERN = "^(([2-9][0-9]|[12][0-9]{2})(\\.[0-9])?|300(\\.0)?)$"  # 20-300 kg
+TARGET_PATTERN = "^(([5-9][0-9]|[12][0-9]{2})(\\.[0-9])?|300(\\.0)?)$"  # 50-300 mg/kg
+LAB_VALUE_PATTERN = "^(0|[1-9][0-9]{0,5})(\\.[0-9]{1,2})?$"  # 0-999999.99
+DOSE_PATTERN = "^([1-9][0-9]{0,4}(\\.[0-9])?|0\\.[1-9])$"  # 0.1-99999.9 mg
+
+
+def weight(**kwargs) -> Figure:
+    return Figure(
+        max_digits=5,
+        decimal_places=1,
+        low=MIN_WEIGHT_KG,
+        high=MAX_WEIGHT_KG,
+        pattern=WEIGHT_PATTERN,
+        **kwargs,
+    )
+
+
+def target_mg_per_kg(**kwargs) -> Figure:
+    return Figure(
+        max_digits=5,
+        decimal_places=1,
+        low=MIN_TARGET_MG_PER_KG,
+        high=MAX_TARGET_MG_PER_KG,
+        pattern=TARGET_PATTERN,
+        **kwargs,
+    )
+
+
 def optional_text(max_length: int) -> Text:
     return Text(max_length=max_length, required=False, allow_blank=True)
 
@@ -123,19 +189,11 @@ class PatientIn(serializers.Serializer):
     birth_date = serializers.DateField()
     email = serializers.EmailField(max_length=254)
     risk_category = serializers.ChoiceField(choices=RiskCategory.choices)
-    weight_kg = serializers.DecimalField(
-        max_digits=5, decimal_places=1, min_value=MIN_WEIGHT_KG, max_value=MAX_WEIGHT_KG
-    )
+    weight_kg = weight()
     phone = optional_text(40)
     ipledge_id = optional_text(40)
     home_tests_allowed = serializers.BooleanField(required=False)
-    target_mg_per_kg = serializers.DecimalField(
-        max_digits=5,
-        decimal_places=1,
-        min_value=MIN_TARGET_MG_PER_KG,
-        max_value=MAX_TARGET_MG_PER_KG,
-        required=False,
-    )
+    target_mg_per_kg = target_mg_per_kg(required=False)
     enrolled_on = serializers.DateField(
         required=False, help_text="Defaults to today in the clinic's time zone."
     )
@@ -172,6 +230,7 @@ class PregnancyTestIn(serializers.Serializer):
     method = serializers.ChoiceField(choices=TestMethod.choices)
 
 
+@extend_schema_field({"type": "string", "format": "binary"})
 class EvidenceFile(serializers.FileField):
     """A photo (JPEG, PNG, WebP, HEIC) or PDF of a home test's result, at most 10 MB. It is stored
     under a random name, so no one can guess where it lies."""
@@ -199,20 +258,19 @@ class PregnancyTestUploadIn(PregnancyTestIn):
 class LabIn(serializers.Serializer):
     kind = serializers.ChoiceField(choices=LabKind.choices)
     collected_on = serializers.DateField()
-    value = serializers.DecimalField(max_digits=8, decimal_places=2, min_value=0)
+    value = Figure(
+        max_digits=8,
+        decimal_places=2,
+        low=Decimal(0),
+        high=Decimal("999999.99"),
+        pattern=LAB_VALUE_PATTERN,
+    )
     unit = Text(max_length=16)
 
 
 class VisitIn(serializers.Serializer):
     visited_on = serializers.DateField()
-    weight_kg = serializers.DecimalField(
-        max_digits=5,
-        decimal_places=1,
-        min_value=MIN_WEIGHT_KG,
-        max_value=MAX_WEIGHT_KG,
-        required=False,
-        allow_null=True,
-    )
+    weight_kg = weight(required=False, allow_null=True)
     counseling_confirmed = serializers.BooleanField(
         default=False, help_text="Only a clinician may send true."
     )
@@ -232,8 +290,12 @@ class VisitIn(serializers.Serializer):
 
 class PrescriptionIn(serializers.Serializer):
     written_on = serializers.DateField()
-    daily_dose_mg = serializers.DecimalField(
-        max_digits=6, decimal_places=1, min_value=Decimal("0.1")
+    daily_dose_mg = Figure(
+        max_digits=6,
+        decimal_places=1,
+        low=Decimal("0.1"),
+        high=Decimal("99999.9"),
+        pattern=DOSE_PATTERN,
     )
     days_supply = serializers.IntegerField(min_value=1, max_value=30)
 
@@ -254,11 +316,7 @@ class NewCourseIn(serializers.Serializer):
         help_text=f"The new course's enrollment: at least {RETREATMENT_GAP_DAYS} days after the "
         "last dose."
     )
-    target_mg_per_kg = serializers.DecimalField(
-        max_digits=5,
-        decimal_places=1,
-        min_value=MIN_TARGET_MG_PER_KG,
-        max_value=MAX_TARGET_MG_PER_KG,
+    target_mg_per_kg = target_mg_per_kg(
         required=False,
         help_text="The cumulative dose target; the clinic's default when left out.",
     )
@@ -291,8 +349,18 @@ STATUS_DATE_PATTERN = (
 )
 
 
+class QueryDate(serializers.DateField):
+    """A date in the query string. DRF reads an empty `?on=` as no date at all (today), while
+    the schema's pattern refuses "": here it is a 400 naming the parameter, as the schema says."""
+
+    def get_value(self, dictionary):
+        if dictionary.get(self.field_name) == "":
+            return ""
+        return super().get_value(dictionary)
+
+
 class StatusQuery(serializers.Serializer):
-    on = serializers.DateField(
+    on = QueryDate(
         required=False,
         help_text="Defaults to today at the clinic. From 2021-12-13 (the first rule set) to 2999.",
         # Only states the range in the schema; validate_on below words the refusal.

@@ -28,9 +28,9 @@ from patients.access import get_patient, get_record
 from patients.models import Consent, ContraceptionConfirmation, PregnancyTest
 
 from . import serializers as s
-from .parsers import EvidenceUploadParser, JSONParser
+from .parsers import AcceptHeaderNegotiation, EvidenceUploadParser, JSONParser
 from .permissions import IsClinicMember
-from .schema import ON_PARAMETER, document
+from .schema import ON_PARAMETER, ClinicSchema, document
 
 
 def field_errors(error: DjangoValidationError) -> dict:
@@ -45,6 +45,8 @@ class ClinicView(APIView):
 
     parser_classes = [JSONParser]
     permission_classes = [IsAuthenticated, IsClinicMember]
+    content_negotiation_class = AcceptHeaderNegotiation
+    schema = ClinicSchema()
 
     def handle_exception(self, exc):
         if isinstance(exc, DjangoValidationError):
