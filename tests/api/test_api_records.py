@@ -420,7 +420,9 @@ def test_a_prescription_is_dispensed_only_once(api, staff, prescription, today):
     body = {"dispensed_on": day(today, 0), "rma_number": "42424242"}
     assert post(api(staff), url, body).status_code == 200
     before = database_state()
-    assert_refused(post(api(staff), url, {**body, "rma_number": "43434343"}), "dispensed_on", before)
+    assert_refused(
+        post(api(staff), url, {**body, "rma_number": "43434343"}), "dispensed_on", before
+    )
 
 
 @pytest.mark.parametrize(
