@@ -79,8 +79,11 @@ def lab_unit(kind: str, unit: str | None) -> str | None:
 
 def lab_units_words(kind: str) -> str:
     units = ALLOWED_LAB_UNITS[LabKind(kind)]
-    aliases = [f" ({alias} is taken as {unit})" for alias, unit in LAB_UNIT_ALIASES.items()]
-    also = "".join(a for a, unit in zip(aliases, LAB_UNIT_ALIASES.values()) if unit in units)
+    also = "".join(
+        f" ({alias} is taken as {unit})"
+        for alias, unit in LAB_UNIT_ALIASES.items()
+        if unit in units
+    )
     return f"{LabKind(kind).label} is recorded in {' or '.join(units)}{also}."
 
 
@@ -97,7 +100,7 @@ def unusual_lab_value(kind: str, value: Decimal, unit: str) -> str | None:
     return f"{label} {value.normalize():,f} {unit} is {where}: check the figure and the unit."
 
 
-UNUSUAL_NOT_CONFIRMED = "If it is right, confirm it to save it."
+UNUSUAL_NOT_CONFIRMED = "If it is right, send it again confirmed (`confirm_unusual: true`)."
 
 
 @changes_records
