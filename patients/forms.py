@@ -2,6 +2,7 @@ from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Submit
 from django import forms
 
+from clinic.core.notes import REASON_MAX_LENGTH, LimitedText
 from clinic.core.text import multi_line
 from monitoring.rules import constants as rule_constants
 from monitoring.rules.constants import MAX_TARGET_MG_PER_KG, MIN_TARGET_MG_PER_KG
@@ -109,6 +110,8 @@ class PatientForm(WarningsMixin, CrispyMixin, forms.ModelForm):
         if not may_allow_home_tests:
             del self.fields["home_tests_allowed"]  # the prescriber's decision
         self.fields["preferred_language"].required = False
+        if "risk_category_reason" in self.fields:
+            self.fields["risk_category_reason"] = LimitedText(limit=REASON_MAX_LENGTH, rows=2)
         self.add_warnings_field()
 
     def clean(self):
@@ -139,9 +142,7 @@ class RiskCategoryForm(CrispyMixin, forms.Form):
     submit_label = "Change risk category"
     risk_category = forms.ChoiceField(choices=RiskCategory.choices)
     changed_on = forms.DateField(label="Effective date")
-    reason = forms.CharField(
-        max_length=300, widget=forms.Textarea(attrs={"rows": 2}), validators=[multi_line]
-    )
+    reason = LimitedText(limit=REASON_MAX_LENGTH, rows=2, validators=[multi_line])
 
 
 class ConsentForm(CrispyMixin, forms.ModelForm):
@@ -195,9 +196,7 @@ class PregnancyTestForm(CrispyMixin, forms.ModelForm):
 
 class SupersedeForm(CrispyMixin, forms.Form):
     submit_label = "Mark superseded"
-    reason = forms.CharField(
-        max_length=300, widget=forms.Textarea(attrs={"rows": 2}), validators=[multi_line]
-    )
+    reason = LimitedText(limit=REASON_MAX_LENGTH, rows=2, validators=[multi_line])
 
 
 class PatientSearchForm(forms.Form):

@@ -7,6 +7,7 @@ from django.db import models
 from django.urls import reverse
 
 from clinic.core.models import Clinic
+from clinic.core.notes import REASON_MAX_LENGTH
 from clinic.core.text import MRN_KEY_MAX_LENGTH, NameField, mrn_key, multi_line, one_line
 
 
@@ -65,7 +66,7 @@ class Patient(models.Model):
     ipledge_id = models.CharField("iPLEDGE ID", max_length=40, blank=True, validators=[one_line])
     weight_kg = models.DecimalField("weight (kg)", max_digits=5, decimal_places=1)
     risk_category = models.CharField(max_length=24, choices=RiskCategory.choices)
-    risk_category_reason = models.CharField(max_length=300, validators=[multi_line])
+    risk_category_reason = models.CharField(max_length=REASON_MAX_LENGTH, validators=[multi_line])
     risk_category_set_on = models.DateField()
     enrolled_on = models.DateField()
     home_tests_allowed = models.BooleanField(
@@ -126,7 +127,7 @@ class RiskCategoryChange(models.Model):
     previous = models.CharField(max_length=24, choices=RiskCategory.choices)
     new = models.CharField(max_length=24, choices=RiskCategory.choices)
     changed_on = models.DateField()
-    reason = models.CharField(max_length=300, validators=[multi_line])
+    reason = models.CharField(max_length=REASON_MAX_LENGTH, validators=[multi_line])
     changed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -250,7 +251,9 @@ class PregnancyTest(PatientRecord):
     )
     evidence = models.FileField(upload_to=evidence_path, blank=True)
     superseded_on = models.DateField(null=True, blank=True)
-    superseded_reason = models.CharField(max_length=300, blank=True, validators=[multi_line])
+    superseded_reason = models.CharField(
+        max_length=REASON_MAX_LENGTH, blank=True, validators=[multi_line]
+    )
     superseded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )

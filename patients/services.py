@@ -11,6 +11,7 @@ from django.db import transaction
 
 from clinic.core.audit import acting_as
 from clinic.core.models import Clinic
+from clinic.core.notes import REASON_MAX_LENGTH, check_length, too_long
 from clinic.core.text import MRN_KEY_MAX_LENGTH, check_field, mrn_key, multi_line
 from monitoring.rules import RS_2021_IN_FORCE_FROM
 from monitoring.rules import constants as rule_constants
@@ -77,6 +78,9 @@ BEFORE_FIRST_RULE_SET = (
 def validate_enrollment(data: dict, *, clinic: Clinic, today: datetime.date, exclude_pk=None):
     """Cross-field checks a form or serializer cannot see alone. Raises ValidationError."""
     errors = {}
+    reason = data.get("risk_category_reason") or ""
+    if len(reason) > REASON_MAX_LENGTH:
+        errors["risk_category_reason"] = too_long(REASON_MAX_LENGTH, len(reason))
     birth_date, enrolled_on = data.get("birth_date"), data.get("enrolled_on")
     if enrolled_on and enrolled_on < RS_2021_IN_FORCE_FROM:
         errors["enrolled_on"] = BEFORE_FIRST_RULE_SET
@@ -208,6 +212,7 @@ def change_risk_category(
     if not reason.strip():
         raise ValidationError({"reason": "Give the reason for the change."})
     check_field("reason", reason, multi_line)
+    check_length("reason", reason, REASON_MAX_LENGTH)
     if changed_on > patient.clinic.today():
         raise ValidationError({"changed_on": "The date of the change cannot be in the future."})
     if changed_on < patient.enrolled_on:
@@ -388,6 +393,7 @@ def supersede_test(test: PregnancyTest, *, by, reason: str, on: datetime.date) -
     if not reason or not reason.strip():
         raise ValidationError({"reason": "Give the reason the result is superseded."})
     check_field("reason", reason, multi_line)
+    check_length("reason", reason.strip(), REASON_MAX_LENGTH)
     with transaction.atomic(), acting_as(by):
         test.superseded_on = on
         test.superseded_reason = reason.strip()

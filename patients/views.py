@@ -5,16 +5,18 @@ so they live in `monitoring.patient_views` (docs/architecture.md)."""
 
 from auditlog.models import LogEntry
 from django.contrib import messages
+from django.http import FileResponse, Http404
 from django.shortcuts import render
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods
 
 from clinic.core.access import current_clinic, require
+from clinic.core.audit import log_view
 from clinic.core.pages import record_page
 from clinic.core.roles import Action
 from monitoring.rules import contraception_warnings
 from patients.access import get_patient, get_record, patients_for
 
-from . import audit_page, services
+from . import audit_page, evidence, services
 from .forms import (
     ConsentForm,
     ContraceptionForm,
@@ -75,6 +77,33 @@ def pregnancy_test_create(request, pk):
         services.record_pregnancy_test(patient, by=request.user, data=data)
 
     return record_page(request, patient, PregnancyTestForm, "Pregnancy test", save)
+
+
+@require(Action.VIEW_PATIENTS)
+@require_GET
+def pregnancy_test_evidence(request, test_pk):
+    """A home test's photo or PDF, for the patient's clinic only (another clinic's is a 404),
+    audited as a view of the test. Always a download, of the type its bytes show, never kept
+    by a cache (docs/security.md, "Evidence"). Read through the FileField, wherever the storage
+    keeps it."""
+    test = get_record(request, PregnancyTest, test_pk)
+    if not test.evidence:
+        raise Http404("This test has no evidence.")
+    try:
+        stored = test.evidence.open("rb")
+    except FileNotFoundError:
+        raise Http404("The evidence file is missing.") from None
+    content_type, extension = evidence.sniff(stored) or ("application/octet-stream", "")
+    log_view(request.user, test)
+    response = FileResponse(
+        stored,
+        as_attachment=True,
+        filename=f"pregnancy-test-{test.collected_on:%Y-%m-%d}{extension}",
+        content_type=content_type,
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 @require(Action.SUPERSEDE_TEST)

@@ -14,6 +14,7 @@ from django.core.validators import RegexValidator
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from clinic.core.notes import NOTE_MAX_LENGTH, REASON_MAX_LENGTH, too_long
 from clinic.core.text import (
     MULTI_LINE_REFUSED,
     ONE_LINE_REFUSED,
@@ -175,6 +176,16 @@ def optional_text(max_length: int) -> Text:
     return Text(max_length=max_length, required=False, allow_blank=True)
 
 
+def note_text(max_length: int, **kwargs) -> Text:
+    """A note or reason: past its limit a 400 naming the field and the limit, never cut."""
+    return Text(
+        max_length=max_length,
+        error_messages={"max_length": too_long(max_length)},
+        help_text=f"At most {max_length:,} characters; a longer text is refused, not cut.",
+        **kwargs,
+    )
+
+
 def optional_date() -> serializers.DateField:
     return serializers.DateField(allow_null=True, default=None)
 
@@ -265,7 +276,16 @@ class LabIn(serializers.Serializer):
         high=Decimal("999999.99"),
         pattern=LAB_VALUE_PATTERN,
     )
-    unit = Text(max_length=16)
+    unit = Text(
+        max_length=16,
+        help_text="ALT and AST: U/L (IU/L is accepted and stored as U/L) or µkat/L; "
+        "lipids: mg/dL or mmol/L.",
+    )
+    confirm_unusual = serializers.BooleanField(
+        default=False,
+        help_text="Send true to record a value far outside what labs report (e.g. "
+        "triglycerides above 2,000 mg/dL); without it such a value is a 400 naming `value`.",
+    )
 
 
 class VisitIn(serializers.Serializer):
@@ -285,7 +305,7 @@ class VisitIn(serializers.Serializer):
     )
     missed_dose_days = serializers.IntegerField(min_value=0, max_value=30, default=0)
     next_visit_on = optional_date()
-    notes = Text(max_length=4000, required=False, allow_blank=True, multi_line=True)
+    notes = note_text(NOTE_MAX_LENGTH, required=False, allow_blank=True, multi_line=True)
 
 
 class PrescriptionIn(serializers.Serializer):
@@ -302,13 +322,17 @@ class PrescriptionIn(serializers.Serializer):
 
 class DispenseIn(serializers.Serializer):
     dispensed_on = serializers.DateField()
-    rma_number = Text(max_length=40)
+    rma_number = Text(
+        max_length=40,
+        help_text="The number iPLEDGE gave the pharmacy for this dispense: 6 to 12 digits; "
+        "spaces and dashes between them are dropped. Anything else is a 400 naming it.",
+    )
 
 
 class RiskCategoryIn(serializers.Serializer):
     risk_category = serializers.ChoiceField(choices=RiskCategory.choices)
     changed_on = serializers.DateField(help_text="The day the new category takes effect.")
-    reason = Text(max_length=300, multi_line=True)
+    reason = note_text(REASON_MAX_LENGTH, multi_line=True)
 
 
 class NewCourseIn(serializers.Serializer):
@@ -328,11 +352,11 @@ class EndTreatmentIn(serializers.Serializer):
 
 class MoodReviewIn(serializers.Serializer):
     reviewed_on = serializers.DateField()
-    note = Text(max_length=4000, multi_line=True)
+    note = note_text(NOTE_MAX_LENGTH, multi_line=True)
 
 
 class SupersedeIn(serializers.Serializer):
-    reason = Text(max_length=300, multi_line=True)
+    reason = note_text(REASON_MAX_LENGTH, multi_line=True)
 
 
 # The rules do date arithmetic on `on` (windows, projected completion); a date near the ends of

@@ -66,6 +66,7 @@ SPEC = {
     "patients:contraception_create": ("patient", {"GET": CS, "POST": CS}),
     "patients:test_create": ("patient", {"GET": CS, "POST": CS}),
     "patients:test_supersede": ("test", {"GET": C, "POST": C}),
+    "patients:test_evidence": ("home_test", {"GET": CSA}),
     "api:token": (None, {"POST": "public"}),
     "api:schema": (None, {"GET": "member"}),
     "api:patient_create": (None, {"POST": CS}),
@@ -224,6 +225,7 @@ def world(clinic, other_clinic):
     builder.test(patient, "monthly", 0, result="positive")
     visit = Visit.objects.filter(patient=patient).first()
     test = PregnancyTest.objects.filter(patient=patient).first()
+    home_test = builder.home_test(patient, "monthly", 0)
     reminder = Reminder.objects.create(
         patient=patient,
         kind=Reminder._meta.get_field("kind").choices[0][0],
@@ -250,6 +252,7 @@ def world(clinic, other_clinic):
         "visit": visit.pk,
         "prescription": prescription.pk,
         "test": test.pk,
+        "home_test": home_test.pk,
         "reminder": reminder.pk,
         "membership": Membership.objects.get(user=staff_a).pk,
         "token": forged,

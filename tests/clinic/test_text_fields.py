@@ -71,8 +71,10 @@ def test_mrn_key_sets_aside_case_width_spaces_and_invisible_characters():
 # Every field a person types into carries the validator ----------------------------------------
 
 # Written by the application, never typed: the triage row's copies and words, the reminder's
-# last SMTP answer, the iPLEDGE entry's value (built from records), token hashes, the MRN key;
-# and the clinic's time zone, which must be one of the known zone names.
+# last SMTP answer, the iPLEDGE entry's value (built from records), token hashes, the MRN key,
+# the second-factor failure counts (keyed by the client's address), stored files (names the
+# application makes, types it sniffs) and beat's heartbeat; and the clinic's time zone, which
+# must be one of the known zone names.
 NOT_TYPED = {
     ("clinic", "Clinic", "time_zone"),
     ("monitoring", "PatientTriage"),
@@ -80,6 +82,9 @@ NOT_TYPED = {
     ("monitoring", "IpledgeEntry"),
     ("clinic", "ApiToken"),
     ("patients", "Patient", "mrn_key"),
+    ("clinic", "SecondFactorFailures"),
+    ("clinic", "StoredFile"),
+    ("monitoring", "BeatHeartbeat"),
 }
 
 
@@ -111,7 +116,9 @@ HAND_DECLARED_FORMS = [
 
 @pytest.mark.parametrize("form_class", HAND_DECLARED_FORMS)
 def test_forms_that_declare_a_text_field_by_hand_add_the_validator(form_class):
-    text_fields = {n: f for n, f in form_class.base_fields.items() if type(f) is forms.CharField}
+    text_fields = {
+        n: f for n, f in form_class.base_fields.items() if isinstance(f, forms.CharField)
+    }
     assert text_fields
     for name, field in text_fields.items():
         assert any(isinstance(v, TextValidator) for v in field.validators), name
@@ -166,7 +173,9 @@ def test_a_risk_category_reason_keeps_its_line_breaks_and_refuses_a_direction_co
     assert patient.risk_category == "can_get_pregnant"
     kept = {**refused, "reason": "Hysterectomy.\r\nConfirmed by letter."}
     assert client.post(url, kept).status_code == 302
-    assert patient.risk_changes.get().reason == "Hysterectomy.\r\nConfirmed by letter."
+    assert (
+        patient.risk_changes.get().reason == "Hysterectomy.\nConfirmed by letter."
+    )  # CR LF stored as LF
 
 
 def test_the_clinic_settings_refuse_a_phone_that_forges_a_line(client_for, clinic, clinic_admin):

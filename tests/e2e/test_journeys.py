@@ -197,7 +197,7 @@ def test_staffs_morning_a_closing_window_is_unblocked_and_picked_up(
     # patient leaves Today: on track until a week before the supply runs out.
     b.prescribe(patient, 0)
     row.get_by_role("link", name="Brightwater, Rowan").click()
-    record_dispense(page, look, clinic.today(), "RMA0000042")
+    record_dispense(page, look, clinic.today(), "000000042")
     panel = page.locator("#status-panel")
     until = clinic.today() + datetime.timedelta(days=30 - clinic.triage_horizon_days)
     expect(panel.locator(".triage-banner")).to_have_text(f"On track until {short(until)}.")
@@ -279,7 +279,7 @@ def test_a_clinicians_monthly_visit_ends_in_a_written_prescription(
     look(page)
 
     # Picked up today: the page turns green, on track until a week before this supply ends.
-    record_dispense(page, look, clinic.today(), "RMA0000077")
+    record_dispense(page, look, clinic.today(), "000000077")
     panel = page.locator("#status-panel")
     until = clinic.today() + datetime.timedelta(days=30 - clinic.triage_horizon_days)
     expect(panel.locator(".triage-banner")).to_have_text(f"On track until {short(until)}.")
