@@ -7,7 +7,7 @@ from monitoring import patient_views as patient_pages
 from patients import views as patient_views
 
 from . import health
-from .core import account, team, twofactor, views
+from .core import account, passwords, team, twofactor, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -19,6 +19,27 @@ urlpatterns = [
     path("health/", health.live, name="health"),
     path("health/live", health.live, name="health_live"),
     path("health/ready", health.ready, name="health_ready"),
+    path("account/password/", passwords.PasswordChangeView.as_view(), name="password_change"),
+    path(
+        "account/password/reset/",
+        passwords.PasswordResetView.as_view(),
+        name="password_reset",
+    ),
+    path(
+        "account/password/reset/sent/",
+        passwords.PasswordResetDoneView.as_view(),
+        name="password_reset_done",
+    ),
+    path(
+        "account/password/reset/<uidb64>/<token>/",
+        passwords.PasswordResetConfirmView.as_view(),
+        name="password_reset_confirm",
+    ),
+    path(
+        "account/password/reset/done/",
+        passwords.PasswordResetCompleteView.as_view(),
+        name="password_reset_complete",
+    ),
     path("account/clinic/", account.choose_clinic, name="choose_clinic"),
     path("account/invite/<str:token>/", account.accept_invite, name="accept_invite"),
     path("account/two-factor/", twofactor.verify, name="otp_verify"),
