@@ -54,6 +54,8 @@ urlpatterns = [
     path("team/<int:pk>/role/", team.set_role, name="team_role"),
     path("team/<int:pk>/deactivate/", team.deactivate, name="team_deactivate"),
     path("team/<int:pk>/reset-second-factor/", team.reset_otp, name="team_reset_otp"),
+    path("team/<int:pk>/reactivate/", team.reactivate, name="team_reactivate"),
+    path("team/<int:pk>/resend-invitation/", team.resend, name="team_resend"),
     path(
         "patients/",
         include((patient_pages.urlpatterns + patients.urls.urlpatterns, "patients")),
