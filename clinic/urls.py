@@ -7,7 +7,7 @@ from monitoring import patient_views as patient_pages
 from patients import views as patient_views
 
 from . import health
-from .core import account, passwords, team, twofactor, views
+from .core import account, passwords, session_guard, team, twofactor, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -40,6 +40,7 @@ urlpatterns = [
         passwords.PasswordResetCompleteView.as_view(),
         name="password_reset_complete",
     ),
+    path("account/keep-alive/", session_guard.keep_alive, name="keep_alive"),
     path("account/clinic/", account.choose_clinic, name="choose_clinic"),
     path("account/invite/<str:token>/", account.accept_invite, name="accept_invite"),
     path("account/two-factor/", twofactor.verify, name="otp_verify"),
