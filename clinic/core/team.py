@@ -399,8 +399,9 @@ def deactivate(request, pk: int):
         {
             "title": f"Deactivate {membership.user}?",
             "consequences": [
-                "They are signed out at once and can no longer log in to this clinic.",
-                "Their API tokens stop working.",
+                "They can no longer work in this clinic. If it is their only clinic, their "
+                "account is switched off: they are signed out at once and their API tokens "
+                "stop working.",
                 "Their records and audit history stay. You can reactivate them later.",
             ],
             "button": "Deactivate",
