@@ -110,20 +110,29 @@ def test_passwords_codes_and_the_csrf_token_are_never_kept(client, staff):
     assert kept == [["note", ["kept"]]]
 
 
-def test_someone_else_logging_in_at_the_same_computer_sees_nothing(client, clinic, staff):
+def test_only_the_person_whose_session_ended_sees_what_they_typed(client, clinic, staff):
     colleague = member(clinic, "staff")
+    form_page = reverse("patients:create")
+    # A browser with no session before sends a form: nothing to give back to anyone.
+    stranger = Client()
+    stranger.post(
+        form_page, {"family_name": "Ashdown"}, HTTP_REFERER=f"http://testserver{form_page}"
+    )
+    assert "kept_form" not in stranger.session
+    # A colleague logging in at the computer where the session ended sees nothing of it...
     log_in(client, staff)
     end_session(client)
-    form_page = reverse("patients:create")
     client.post(form_page, {"family_name": "Ashdown"}, HTTP_REFERER=f"http://testserver{form_page}")
+    kept = dict(client.session)["kept_form"]
     log_in(client, colleague)
     assert kept_fields(client.get(form_page).content.decode()) is None
-
-
-def test_an_anonymous_post_with_no_ended_session_keeps_nothing(db):
-    client = Client()
-    client.post(reverse("patients:create"), {"family_name": "Ashdown"})
-    assert "kept_form" not in client.session
+    # ... while the person who typed it gets it back.
+    client.logout()
+    session = client.session
+    session["kept_form"] = kept
+    session.save()
+    log_in(client, staff)
+    assert kept_fields(client.get(form_page).content.decode()) == {"family_name": ["Ashdown"]}
 
 
 def test_a_post_only_address_returns_to_the_page_the_form_was_on(client, clinic_admin):
