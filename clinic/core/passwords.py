@@ -111,6 +111,7 @@ class ResetForm(PasswordResetForm):
         body = render_to_string(email_template_name, context)
         message = EmailMultiAlternatives(subject, body, from_email, [to_email])
         sender = threading.Thread(target=_deliver, args=(message,), daemon=True)
+        _senders[:] = [t for t in _senders if t.is_alive()]  # keep only those still sending
         _senders.append(sender)
         sender.start()
 

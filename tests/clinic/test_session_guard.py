@@ -74,7 +74,9 @@ def test_a_form_posted_after_the_session_ended_is_shown_again_filled_in(client, 
     )
     assert response.status_code == 302
     assert response.url == f"{reverse('login')}?next={form_page}"
-    assert kept_fields(client.get(reverse("login")).content.decode()) is None
+    login_page = client.get(reverse("login")).content.decode()
+    assert kept_fields(login_page) is None  # nothing typed is shown before the login
+    assert "Your session ended before your form was sent" in login_page
     after_login = log_in(client, staff, next_page=form_page)
     assert after_login.url == form_page
     page = client.get(form_page).content.decode()
