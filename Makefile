@@ -61,7 +61,8 @@ run: install $(STAMP_HONCHO)
 	$(BIN)/python manage.py seed_demo --once
 	$(BIN)/python manage.py plan_reminders
 	@echo ""
-	@echo "  Open http://127.0.0.1:$(PORT)/  (demo logins above; emails land in var/mail/)"
+	@echo "  Open $(subst //127.0.0.1:,//localhost:,$(SITE_URL))/  (demo logins above; emails land in var/mail/)"
+	@echo "  Passkeys work only at that address (a browser refuses them on 127.0.0.1)."
 	@echo ""
 	PORT=$(PORT) SITE_URL=$(SITE_URL) $(BIN)/honcho start -f Procfile
 

@@ -121,7 +121,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
-    "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    # Django's LoginRequiredMiddleware, keeping a form posted after the session ended.
+    "clinic.core.session_guard.KeepFormLoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "auditlog.middleware.AuditlogMiddleware",
@@ -229,6 +230,10 @@ LOGOUT_REDIRECT_URL = "login"
 
 # Idle sessions end (docs/quality.md, A5): every request pushes the expiry forward.
 SESSION_COOKIE_AGE = int(os.environ.get("SESSION_IDLE_MINUTES", "15")) * 60
+# The idle warning (clinic/core/static/clinic/idle.js) shows this long before the session ends.
+SESSION_IDLE_WARNING_SECONDS = 120
+# A password reset link works once, for this long (clinic/core/passwords.py).
+PASSWORD_RESET_TIMEOUT = 2 * 3600
 SESSION_SAVE_EVERY_REQUEST = True
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True

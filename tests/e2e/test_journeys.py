@@ -341,3 +341,116 @@ def test_a_patient_follows_the_emailed_link_and_says_what_is_done(
     )
     expect(main).not_to_contain_text("Answer this month's iPLEDGE questions")
     look(page)
+
+
+# --- accounts that can be recovered (issue 21, item 6) ---------------------------------------
+
+
+def test_a_clinician_who_forgot_the_password_resets_it_by_email_and_still_uses_the_code(
+    page, look, log_in, live_server, settings, clinician
+):
+    from django.core.cache import cache
+
+    from clinic.core import passwords
+    from tests.e2e.conftest import authenticator, current_code
+
+    cache.clear()
+    settings.SITE_URL = live_server.url
+    device = authenticator(clinician)
+    page.goto(f"{live_server.url}/login/")
+    page.get_by_role("link", name="Forgot your password?").click()
+    expect(page.get_by_role("heading", name="Reset your password")).to_be_visible()
+    page.get_by_label("Email").fill(clinician.email.upper())
+    look(page, "password-reset")
+    page.get_by_role("button", name="Send the reset link").click()
+    expect(page.get_by_role("heading", name="Check your email")).to_be_visible()
+    look(page)
+
+    passwords.wait_for_reset_emails()
+    message = [m for m in mail.outbox if clinician.email in m.to][-1]
+    link = re.search(r"https?://\S+/account/password/reset/\S+/\S+/", message.body).group(0)
+    # The email as the clinician's mail program shows it: its words, in a page of their own.
+    email_page = page.context.new_page()
+    email_page.set_content(
+        '<html lang="en"><head><title>Email</title></head><body style="font: 15px sans-serif;'
+        ' margin: 24px; max-width: 720px"><main><h1 style="font-size: 18px">Email</h1>'
+        f"<p><b>From:</b> {message.from_email}<br><b>To:</b> {message.to[0]}<br>"
+        f"<b>Subject:</b> {message.subject}</p><hr>"
+        '<pre style="white-space: pre-wrap; font: inherit"></pre></main></body></html>'
+    )
+    email_page.locator("pre").evaluate("(el, text) => { el.textContent = text; }", message.body)
+    look(email_page, "password-reset-email")
+    email_page.close()
+    assert "Riverside" not in message.body  # no clinic, nothing clinical
+
+    page.goto(link)
+    expect(page.get_by_role("heading", name="Choose a new password")).to_be_visible()
+    page.locator("#id_new_password1").fill("a-brand-new-passphrase-7")
+    page.get_by_label("New password confirmation").fill("a-brand-new-passphrase-7")
+    look(page)
+    page.get_by_role("button", name="Save the new password").click()
+    expect(page.get_by_role("heading", name="Your new password is saved")).to_be_visible()
+    page.get_by_role("link", name="Log in").click()
+    page.get_by_label("Username").fill(clinician.username)
+    page.get_by_label("Password").fill("a-brand-new-passphrase-7")
+    page.get_by_role("button", name="Log in").click()
+    # The new password is only the first factor.
+    expect(page.get_by_label("Code")).to_be_visible()
+    page.get_by_label("Code").fill(current_code(device))
+    page.get_by_role("button", name="Verify").click()
+    expect(page.get_by_role("heading", name=re.compile("^Today"))).to_be_visible()
+    # And the account menu has the change-password page.
+    page.get_by_role("link", name="Change password").click()
+    expect(page.get_by_role("heading", name="Change your password")).to_be_visible()
+    look(page)
+
+
+def test_a_clinic_admin_resends_an_invitation_asks_before_deactivating_and_reactivates(
+    page, look, log_in, live_server, settings, clinic, clinic_admin, clinician, staff
+):
+    from django.contrib.auth import get_user_model
+
+    settings.SITE_URL = live_server.url
+    invited = member(clinic, "staff", username="jo.newman@example.org", first_name="Jo")
+    invited.email = "jo.newman@example.org"
+    invited.set_unusable_password()
+    invited.save()
+    gone = member(clinic, "staff", username="max.former", first_name="Max", last_name="Former")
+    gone.is_active = False
+    gone.save()
+
+    log_in(clinic_admin)
+    page.get_by_role("link", name="Team").click()
+    expect(page.get_by_role("heading", name=re.compile("^Team of"))).to_be_visible()
+    look(page, "team")
+    # The action buttons start at the same place on every row.
+    lefts = {
+        round(box["x"])
+        for box in (
+            b.bounding_box() for b in page.locator("td.team-actions .btn:first-child").all()
+        )
+    }
+    assert len(lefts) == 1, lefts
+
+    row = page.get_by_role("row", name=re.compile("jo.newman"))
+    row.get_by_role("button", name="Resend invitation").click()
+    expect(page.get_by_text("A new invitation was sent to jo.newman@example.org.")).to_be_visible()
+    assert [m.to for m in mail.outbox] == [["jo.newman@example.org"]]
+
+    row = page.get_by_role("row", name=re.compile("sam.rivera"))
+    row.get_by_role("link", name="Deactivate").click()
+    expect(page.get_by_role("heading", name="Deactivate sam.rivera?")).to_be_visible()
+    look(page, "team-confirm-deactivate")
+    page.get_by_role("link", name="Cancel").click()
+    staff.refresh_from_db()
+    assert staff.is_active
+    row = page.get_by_role("row", name=re.compile("sam.rivera"))
+    row.get_by_role("link", name="Deactivate").click()
+    page.get_by_role("button", name="Deactivate").click()
+    expect(page.get_by_text("sam.rivera can no longer work in this clinic.")).to_be_visible()
+
+    row = page.get_by_role("row", name=re.compile("max.former"))
+    row.get_by_role("button", name="Reactivate").click()
+    expect(page.get_by_text("max.former can work in this clinic again.")).to_be_visible()
+    assert get_user_model().objects.get(pk=gone.pk).is_active
+    look(page)
