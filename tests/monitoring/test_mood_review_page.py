@@ -98,4 +98,3 @@ def test_a_refused_review_shows_the_screen_again(client_for, clinician, builder)
     assert response.status_code == 200
     assert "Several days (score 1)" in _screen(response)
     assert not MoodReview.objects.exists()
-
