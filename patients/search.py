@@ -1,4 +1,4 @@
-"""Finding a patient the way pages show them (docs/architecture.md, "Finding a patient").
+"""Finding a patient the way pages show them (docs/clinic-day.md, "Finding a patient").
 
 One box takes what a receptionist has in front of them: "Ashdown, Reese" as the list shows it,
 "Reese Ashdown" as the patient says it, part of either, an MRN, an iPLEDGE ID, or a date of
