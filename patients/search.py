@@ -54,7 +54,9 @@ def key_for(*, given_name: str, family_name: str, mrn: str, ipledge_id: str, bir
     given, family = fold(given_name), fold(family_name)
     parts = [f"{given} {family}", f"{family} {given}", mrn_form(mrn), fold(ipledge_id)]
     if birth_date:
-        parts.append(birth_date.isoformat())
+        # str() of a date is its ISO form; a string set before saving (Django's DateField takes
+        # "2001-05-17" too) is kept as given rather than failing the save.
+        parts.append(str(birth_date))
     return SEPARATOR + SEPARATOR.join(p for p in parts if p) + SEPARATOR
 
 
