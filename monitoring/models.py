@@ -128,6 +128,24 @@ class Severity(models.TextChoices):
     SEVERE = "severe", "Severe"
 
 
+# The answers to a PHQ-9 item, by its score 0-3 (the questionnaire's own words, as the patient
+# chose them): the mood review and the FHIR export say item 9's answer in these words.
+PHQ_ITEM_ANSWERS = {
+    0: "Not at all",
+    1: "Several days",
+    2: "More than half the days",
+    3: "Nearly every day",
+}
+# PHQ-9 total score bands (Kroenke, Spitzer and Williams 2001), lowest score of each band.
+PHQ9_SEVERITY = (
+    (20, "severe"),
+    (15, "moderately severe"),
+    (10, "moderate"),
+    (5, "mild"),
+    (0, "minimal"),
+)
+
+
 class Visit(PatientRecord):
     patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="visits")
     visited_on = models.DateField()
@@ -159,6 +177,17 @@ class Visit(PatientRecord):
     @property
     def self_harm_flag(self) -> bool:
         return bool(self.phq9_item9)
+
+    @property
+    def phq9_item9_answer(self) -> str:
+        """Item 9's answer in the questionnaire's words ("Several days"); empty if not asked."""
+        return PHQ_ITEM_ANSWERS.get(self.phq9_item9, "")
+
+    @property
+    def phq9_severity(self) -> str:
+        if self.phq9 is None:
+            return ""
+        return next(words for lowest, words in PHQ9_SEVERITY if self.phq9 >= lowest)
 
 
 class MoodReview(PatientRecord):

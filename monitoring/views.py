@@ -240,7 +240,11 @@ def worklist_page(request):
 @require(Action.REVIEW_MOOD)
 @require_http_methods(["GET", "POST"])
 def mood_review_create(request, visit_pk):
+    """The review form beside what the clinician reviews: the visit's PHQ-2, PHQ-9, item 9's
+    answer in words, side effects and notes (they had to open the visit in another tab)."""
     visit = get_record(request, Visit, visit_pk)
+    if request.method == "GET":
+        log_view(request.user, visit)  # the page shows the visit's mood screen
 
     def save(data):
         services.record_mood_review(visit, by=request.user, **data)
@@ -251,6 +255,15 @@ def mood_review_create(request, visit_pk):
         MoodReviewForm,
         f"Mood review of the visit on {visit.visited_on:%d %b %Y}",
         save,
+        template="monitoring/mood_review_form.html",
+        extra={
+            "visit": visit,
+            "side_effects": [
+                (SideEffect(code).label, Severity(severity).label)
+                for code, severity in visit.side_effects.items()
+            ],
+            "reviews": list(visit.mood_reviews.all()),
+        },
     )
 
 

@@ -7,7 +7,7 @@ from clinic.core.text import multi_line
 from monitoring.rules import constants as rule_constants
 from monitoring.rules.constants import MAX_TARGET_MG_PER_KG, MIN_TARGET_MG_PER_KG
 
-from . import services
+from . import search, services
 from .models import (
     Consent,
     ContraceptionConfirmation,
@@ -201,3 +201,8 @@ class SupersedeForm(CrispyMixin, forms.Form):
 
 class PatientSearchForm(forms.Form):
     q = forms.CharField(required=False, max_length=100, label="Search")
+
+    def clean_q(self):
+        term = self.cleaned_data["q"].strip()
+        search.birth_date_in(term)  # a date-shaped term that is no date says so
+        return term

@@ -10,6 +10,8 @@ from clinic.core.models import Clinic
 from clinic.core.notes import REASON_MAX_LENGTH
 from clinic.core.text import MRN_KEY_MAX_LENGTH, NameField, mrn_key, multi_line, one_line
 
+from . import search
+
 
 class RiskCategory(models.TextChoices):
     CAN_GET_PREGNANT = "can_get_pregnant", "Can get pregnant"
@@ -53,6 +55,21 @@ class MrnKeyField(models.CharField):
         return getattr(model_instance, self.attname)
 
 
+# What a patient's search key is made of: a save that names any of them rewrites the key.
+SEARCHED_FIELDS = frozenset({"given_name", "family_name", "mrn", "ipledge_id", "birth_date"})
+
+
+class SearchKeyField(models.TextField):
+    """The patient as the search box reads them (patients/search.py), written from the names,
+    MRN, iPLEDGE ID and date of birth on every save, by whichever door (the enrollment and
+    update services, the admin, bulk_create), so it cannot drift from what the pages show."""
+
+    def pre_save(self, model_instance, add):
+        key = search.key_for(**{name: getattr(model_instance, name) for name in SEARCHED_FIELDS})
+        setattr(model_instance, self.attname, key)
+        return key
+
+
 class Patient(models.Model):
     clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="patients")
     mrn = models.CharField("MRN", max_length=40, validators=[one_line])
@@ -85,6 +102,7 @@ class Patient(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    search_key = SearchKeyField(default="", blank=True, editable=False)
 
     objects = PatientQuerySet.as_manager()
 
@@ -104,6 +122,8 @@ class Patient(models.Model):
     def save(self, *args, update_fields=None, **kwargs):
         if update_fields is not None and "mrn" in update_fields:
             update_fields = {*update_fields, "mrn_key"}
+        if update_fields is not None and SEARCHED_FIELDS & set(update_fields):
+            update_fields = {*update_fields, "search_key"}
         super().save(*args, update_fields=update_fields, **kwargs)
 
     def get_absolute_url(self) -> str:
@@ -273,7 +293,8 @@ def pregnancy_test_verified(verified_by_id, setting: str, evidence) -> bool:
     return setting != TestSetting.HOME or bool(evidence)
 
 
-auditlog.register(Patient)
+# The search key repeats the fields it is made of: their own changes are what the log shows.
+auditlog.register(Patient, exclude_fields=["search_key"])
 auditlog.register(RiskCategoryChange)
 auditlog.register(Consent)
 auditlog.register(ContraceptionConfirmation)

@@ -13,7 +13,7 @@ from clinic.core.audit import acting_as
 from clinic.core.models import Clinic
 from clinic.core.notes import REASON_MAX_LENGTH, check_length, too_long
 from clinic.core.text import MRN_KEY_MAX_LENGTH, check_field, mrn_key, multi_line
-from monitoring.rules import RS_2021_IN_FORCE_FROM
+from monitoring.rules import RS_2021_IN_FORCE_FROM, contraception_shortfall
 from monitoring.rules import constants as rule_constants
 
 from . import evidence
@@ -168,22 +168,26 @@ def enrollment_warnings(data: dict, *, today: datetime.date, risk_category=None)
     return warnings
 
 
+# What the staff form says for each shortfall the rules find (monitoring/rules/contraception.py).
+CONTRACEPTION_SHORTFALL_WARNINGS = {
+    rule_constants.NO_METHOD_COUNTS: "No method that counts is recorded (a progestin-only pill "
+    "never counts): the program needs two (one primary) or abstinence, so this confirmation "
+    "will not count for a prescription.",
+    rule_constants.ONE_METHOD_COUNTS: "Only one method that counts is recorded: the program "
+    "needs two (one primary) or abstinence, so this confirmation will not count for a "
+    "prescription.",
+    rule_constants.NO_PRIMARY_METHOD: "No primary method is recorded: the program needs one of "
+    "the two to be primary, so this confirmation will not count for a prescription.",
+}
+
+
 def contraception_record_warnings(methods, abstinence: bool) -> dict:
-    """A confirmation the gate will not count (docs/domain.md §4) may still be worth recording."""
-    counted = set(methods) - set(rule_constants.UNACCEPTABLE_METHODS)
-    if abstinence or not methods:
-        return {}
-    if len(counted) < 2:
-        return {
-            "methods": "Only one method that counts is recorded: the program needs two (one "
-            "primary) or abstinence, so this confirmation will not count for a prescription."
-        }
-    if not counted & set(rule_constants.PRIMARY_METHODS):
-        return {
-            "methods": "No primary method is recorded: the program needs one of the two to be "
-            "primary, so this confirmation will not count for a prescription."
-        }
-    return {}
+    """A confirmation the gate will not count (docs/domain.md §4) may still be worth recording:
+    the rules' own check says what it lacks, so this form and the gate never disagree."""
+    if not methods and not abstinence:
+        return {}  # nothing chosen: the form asks for a choice instead
+    shortfall = contraception_shortfall(methods, abstinence)
+    return {"methods": CONTRACEPTION_SHORTFALL_WARNINGS[shortfall]} if shortfall else {}
 
 
 ENROLLMENT_FIELDS = (

@@ -31,6 +31,7 @@ def record_page(
     form_kwargs: dict | None = None,
     extra: dict | None = None,
     redirect_to=None,
+    template: str = "patients/record_form.html",
 ):
     """GET shows the form; POST validates it, calls `save(cleaned_data)` and redirects.
 
@@ -48,7 +49,7 @@ def record_page(
             messages.success(request, f"{title}: saved.")
             return redirect(redirect_to or patient)
     context = {"form": form, "patient": patient, "title": title, **(extra or {})}
-    return render(request, "patients/record_form.html", context, status=200)
+    return render(request, template, context, status=200)
 
 
 def submitted(request) -> tuple:

@@ -71,7 +71,7 @@ def test_mrn_key_sets_aside_case_width_spaces_and_invisible_characters():
 # Every field a person types into carries the validator ----------------------------------------
 
 # Written by the application, never typed: the triage row's copies and words, the reminder's
-# last SMTP answer, the iPLEDGE entry's value (built from records), token hashes, the MRN key,
+# last SMTP answer, the iPLEDGE entry's value (built from records), token hashes, the MRN and search keys,
 # the second-factor failure counts (keyed by the client's address), stored files (names the
 # application makes, types it sniffs) and beat's heartbeat; and the clinic's time zone, which
 # must be one of the known zone names.
@@ -82,6 +82,7 @@ NOT_TYPED = {
     ("monitoring", "IpledgeEntry"),
     ("clinic", "ApiToken"),
     ("patients", "Patient", "mrn_key"),
+    ("patients", "Patient", "search_key"),
     ("clinic", "SecondFactorFailures"),
     ("clinic", "StoredFile"),
     ("monitoring", "BeatHeartbeat"),
