@@ -2,6 +2,7 @@
 the dose chart, the course timeline and the end-of-course summary."""
 
 from django import template
+from django.utils.html import format_html
 
 from monitoring import chart, rules, timeline
 from monitoring import codes as registry
@@ -70,6 +71,24 @@ def next_step(code: str, role: str | None) -> str:
         return registry.next_step(code, role)
     except KeyError:
         return ""
+
+
+@register.simple_tag
+def action_button(code: str | None, patient, role: str | None, back: str | None = None) -> str:
+    """The button opening the form that resolves `code` for the patient (the codes registry's
+    action), or nothing when there is none or the role may not fill it in."""
+    try:
+        act = registry.action_for(code, role)
+    except KeyError:
+        return ""
+    if act is None:
+        return ""
+    return format_html(
+        ' <a class="btn btn-sm btn-outline-primary py-0 ms-1 row-action d-print-none" '
+        'href="{}">{}</a>',
+        registry.action_url(act, patient.pk, back),
+        act.label,
+    )
 
 
 @register.filter
