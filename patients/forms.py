@@ -200,10 +200,11 @@ class PregnancyTestForm(CrispyMixin, forms.ModelForm):
         confirmed = bool(self.data.get(self.CONFIRM_POSITIVE)) if self.data else False
         if data.get("result") == TestResult.POSITIVE and not confirmed:
             self.needs_positive_confirmation = True
-            self.helper.inputs = [
-                Submit(self.CONFIRM_POSITIVE, self.POSITIVE_LABEL, css_class="btn-danger"),
-                Submit("submit", self.submit_label, css_class="btn-outline-secondary ms-2"),
-            ]
+            save = Submit(self.CONFIRM_POSITIVE, self.POSITIVE_LABEL)
+            save.field_classes = "btn btn-danger"
+            again = Submit("submit", self.submit_label)
+            again.field_classes = "btn btn-outline-secondary ms-2"
+            self.helper.inputs = [save, again]
             self.add_error(
                 None,
                 "Nothing was saved yet. This records a POSITIVE pregnancy test: no prescription "

@@ -73,20 +73,23 @@ def next_step(code: str, role: str | None) -> str:
         return ""
 
 
-@register.simple_tag
-def action_button(code: str | None, patient, role: str | None, back: str | None = None) -> str:
+@register.simple_tag(takes_context=True)
+def action_button(context, code: str | None, patient, role: str | None) -> str:
     """The button opening the form that resolves `code` for the patient (the codes registry's
-    action), or nothing when there is none or the role may not fill it in."""
+    action), or nothing when there is none, the role may not fill it in, or the page already
+    shows the same button (three blockers of one visit get one "Open visit checklist")."""
     try:
         act = registry.action_for(code, role)
     except KeyError:
         return ""
-    if act is None:
+    shown = context.dicts[0].setdefault("_actions_shown", set())
+    if act is None or act in shown:
         return ""
+    shown.add(act)
     return format_html(
         ' <a class="btn btn-sm btn-outline-primary py-0 ms-1 row-action d-print-none" '
         'href="{}">{}</a>',
-        registry.action_url(act, patient.pk, back),
+        registry.action_url(act, patient.pk),
         act.label,
     )
 

@@ -24,6 +24,7 @@ import pytest
 from playwright.sync_api import expect
 
 from monitoring.models import Prescription
+from patients.models import PregnancyTest
 from tests.builders import Builder
 from tests.e2e import test_journeys as journeys
 from tests.e2e.test_journeys import (
@@ -177,3 +178,41 @@ def test_each_rows_action_is_reached_with_tab_and_shows_its_focus(
     assert focused.evaluate("e => getComputedStyle(e).boxShadow") != "none"
     page.keyboard.press("Enter")
     expect(page.get_by_role("heading", level=1)).to_have_text("Contraception confirmation")
+
+
+def test_a_positive_test_from_due_next_asks_first_then_leads_safety(
+    log_in, look, live_server, clinic, clinician, staff
+):
+    """Issue 21, item 5: the patient page's Due next opens the monthly test form; a positive
+    result is saved only at the second step, and the patient then leads Today's Safety group."""
+    b = Builder(clinic, clinician, staff, clinic.today())
+    morning_clinic(b)  # Devon Ashdown: first supply 29 days ago, the monthly test due
+    page = log_in(staff)
+    page.get_by_role("link", name="Ashdown, Devon", exact=True).click()
+    due = page.locator("#status-panel")
+    expect(due.get_by_role("link", name="Write prescription")).to_have_count(0)
+    look(page, "patient-due-next")
+    # One button per form on the page: the blocker and the due item share it.
+    expect(due.get_by_role("link", name="Open visit checklist")).to_have_count(1)
+    due.get_by_role("link", name="Record monthly test").click()
+    expect(page.get_by_label("Kind")).to_have_value("monthly")
+    expect(page.get_by_label("Specimen collection date")).to_have_value(clinic.today().isoformat())
+    page.get_by_label("Result").select_option("positive")
+    page.get_by_label("Setting").select_option("medical")
+    page.get_by_label("Method").select_option("urine")
+    page.get_by_label("CLIA-certified lab").check()
+    page.get_by_role("button", name="Record test").click()
+
+    expect(page.locator("main")).to_contain_text("This records a POSITIVE pregnancy test")
+    assert not PregnancyTest.objects.filter(result="positive").exists()
+    look(page, "positive-test-confirm")
+    page.get_by_role("button", name="Save positive result").click()
+    expect(page.get_by_role("alert").first).to_contain_text("saved")
+    assert PregnancyTest.objects.filter(result="positive").count() == 1
+
+    page.get_by_role("link", name="Today").first.click()
+    first = page.locator("main section").first
+    expect(first).to_have_attribute("id", "group-safety")
+    expect(first.locator("tbody tr").filter(has_text="Ashdown")).to_contain_text(
+        "positive pregnancy test"
+    )
