@@ -245,7 +245,7 @@ def test_a_clinicians_monthly_visit_ends_in_a_written_prescription(
     expect(panel.locator('[data-code="visit_missing"]')).to_be_visible()
     look(page)
 
-    page.get_by_role("link", name="Visit checklist").click()
+    page.get_by_role("link", name="Visit checklist", exact=True).click()
     expect(page.get_by_role("heading", name="Monthly visit checklist")).to_be_visible()
     page.get_by_label("Weight (kg)").fill("63.5")
     page.get_by_label("PHQ-2").fill("1")
