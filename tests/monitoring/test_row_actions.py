@@ -209,3 +209,23 @@ def test_the_window_email_promises_a_pick_up_only_once_a_prescription_exists(
     after = emails.reminder_email(reminder)
     assert "must be picked up by" in after.body
     assert not mail.outbox
+
+
+def visit_data(clinic) -> dict:
+    return {"visited_on": clinic.today().isoformat(), "missed_dose_days": 0, "phq2": 0}
+
+
+def test_staffs_visit_from_today_returns_to_today_and_a_clinicians_goes_on_to_prescribe(
+    build, client_for, staff, clinician, clinic
+):
+    patient = build(states.monthly_due, enrolled=-80)
+    url = f"/patients/{patient.pk}/visits/new/?next=/today/"
+    response = client_for(staff).post(url, visit_data(clinic))
+    assert response.status_code == 302, response.content.decode()[-2000:]
+    assert response["Location"] == "/today/"
+
+    other = build(states.monthly_due, enrolled=-80)
+    url = f"/patients/{other.pk}/visits/new/?next=/today/"
+    response = client_for(clinician).post(url, visit_data(clinic))
+    assert response.status_code == 302
+    assert re.fullmatch(r"/visits/\d+/\?next=%2Ftoday%2F", response["Location"])
