@@ -324,6 +324,7 @@ def prescription_create(request, pk):
             "today": today,
             "written_on": written_on,
             "cumulative": rules.cumulative(history, today),
+            "back": next_url(request),
             **dosing,
         },
     )

@@ -229,3 +229,20 @@ def test_staffs_visit_from_today_returns_to_today_and_a_clinicians_goes_on_to_pr
     response = client_for(clinician).post(url, visit_data(clinic))
     assert response.status_code == 302
     assert re.fullmatch(r"/visits/\d+/\?next=%2Ftoday%2F", response["Location"])
+
+
+def test_every_action_of_the_registry_opens_a_page_for_a_role_allowed_it(
+    build, client_for, staff, clinician
+):
+    from monitoring import codes
+
+    patient = build(states.ready)
+    acts = {entry.action for entry in codes.ALL.values() if entry.action is not None}
+    assert len(acts) >= 8
+    for act in acts:
+        user = clinician if act.needs == "write_prescription" else staff
+        response = client_for(user).get(codes.action_url(act, patient.pk, "/today/"))
+        # The dispense form redirects back when nothing waits at the pharmacy.
+        assert response.status_code in (200, 302), act
+        if response.status_code == 302:
+            assert response["Location"] == "/today/", act
