@@ -537,6 +537,41 @@ def record_ipledge_entry(patient: Patient, *, by, item: str) -> IpledgeEntry:
         )
 
 
+@changes_records
+def record_ipledge_entries(patient: Patient, *, by) -> list[IpledgeEntry]:
+    """Every item waiting on the sheet ticked at once, after staff typed them all into iPLEDGE
+    (the sheet's "Tick all"): one transaction, refused when nothing waits."""
+    with transaction.atomic(), acting_as(by):
+        patient = _locked(patient)
+        _, history = load_history(patient)
+        today = patient.clinic.today()
+        sheet = ipledge.build(history, today, load_ipledge_ticks(patient))
+        if not sheet.pending:
+            raise ValidationError({"item": "Nothing on the sheet waits to be entered."})
+        since = ipledge.cycle_from(history, today)
+        return _Entries(
+            patient,
+            [
+                IpledgeEntry.objects.create(
+                    patient=patient,
+                    item=item.item,
+                    cycle_from=since,
+                    value=item.value[:500],
+                    entered_by=by,
+                )
+                for item in sheet.pending
+            ],
+        )
+
+
+class _Entries(list):
+    """A list of entries that names its patient (changes_records refreshes the patient's row)."""
+
+    def __init__(self, patient, entries):
+        super().__init__(entries)
+        self.patient = patient
+
+
 def retry_failed(reminder: Reminder, *, by) -> tuple[bool, datetime.datetime]:
     """Send a failed reminder again: back to pending with a fresh count of attempts, now or
     when the clinic's quiet hours end. One conditional UPDATE, so only a row that is still

@@ -15,6 +15,7 @@ from .models import (
     Patient,
     PregnancyTest,
     RiskCategory,
+    TestResult,
 )
 
 
@@ -192,6 +193,30 @@ class PregnancyTestForm(CrispyMixin, forms.ModelForm):
         model = PregnancyTest
         fields = ["kind", "collected_on", "result", "setting", "clia_lab", "method", "evidence"]
         help_texts = {"evidence": "Required for a home test: a photo or readout of the result."}
+
+    # The second step's button: a positive result is saved only once it is pressed (a mistyped
+    # result would stop a patient's treatment and put them first on Today).
+    CONFIRM_POSITIVE = "confirm_positive"
+    POSITIVE_LABEL = "Save positive result"
+
+    def clean(self):
+        data = super().clean()
+        confirmed = bool(self.data.get(self.CONFIRM_POSITIVE)) if self.data else False
+        if data.get("result") == TestResult.POSITIVE and not confirmed:
+            self.needs_positive_confirmation = True
+            save = Submit(self.CONFIRM_POSITIVE, self.POSITIVE_LABEL)
+            save.field_classes = "btn btn-danger"
+            again = Submit("submit", self.submit_label)
+            again.field_classes = "btn btn-outline-secondary ms-2"
+            self.helper.inputs = [save, again]
+            self.add_error(
+                None,
+                "Nothing was saved yet. This records a POSITIVE pregnancy test: no prescription "
+                "can be written while it stands, and the patient goes first on Today, under "
+                "Safety, for a clinician to act on today. If the result is positive, press "
+                f"“{self.POSITIVE_LABEL}”; if not, correct the result and save.",
+            )
+        return data
 
 
 class SupersedeForm(CrispyMixin, forms.Form):

@@ -141,7 +141,7 @@ def test_staffs_morning_a_closing_window_is_unblocked_and_picked_up(
     on_track_before = group_count(page, "on_track")
     look(page, "today")
 
-    row.get_by_role("link", name="Brightwater, Rowan").click()
+    row.get_by_role("link", name="Brightwater, Rowan", exact=True).click()
     expect(page).to_have_url(f"{live_server.url}{patient.get_absolute_url()}")
     panel = page.locator("#status-panel")
     expect(panel.locator(".triage-line")).to_contain_text("Today: Pick-up window open")
@@ -196,7 +196,7 @@ def test_staffs_morning_a_closing_window_is_unblocked_and_picked_up(
     # The prescriber writes it at their desk; at the pick-up staff record the dispense, and the
     # patient leaves Today: on track until a week before the supply runs out.
     b.prescribe(patient, 0)
-    row.get_by_role("link", name="Brightwater, Rowan").click()
+    row.get_by_role("link", name="Brightwater, Rowan", exact=True).click()
     record_dispense(page, look, clinic.today(), "000000042")
     panel = page.locator("#status-panel")
     until = clinic.today() + datetime.timedelta(days=30 - clinic.triage_horizon_days)
@@ -239,13 +239,13 @@ def test_a_clinicians_monthly_visit_ends_in_a_written_prescription(
     row = today_row(page, "Ellery")
     expect(row).to_contain_text("in 5 days")
     expect(row).to_contain_text("See the patient for this month's visit.")
-    row.get_by_role("link", name="Ellery, Quinn").click()
+    row.get_by_role("link", name="Ellery, Quinn", exact=True).click()
     panel = page.locator("#status-panel")
     expect(panel).to_contain_text("A prescription cannot be written today.")
     expect(panel.locator('[data-code="visit_missing"]')).to_be_visible()
     look(page)
 
-    page.get_by_role("link", name="Visit checklist").click()
+    page.get_by_role("link", name="Visit checklist", exact=True).click()
     expect(page.get_by_role("heading", name="Monthly visit checklist")).to_be_visible()
     page.get_by_label("Weight (kg)").fill("63.5")
     page.get_by_label("PHQ-2").fill("1")
