@@ -73,8 +73,8 @@ def test_mrn_key_sets_aside_case_width_spaces_and_invisible_characters():
 # Written by the application, never typed: the triage row's copies and words, the reminder's
 # last SMTP answer, the iPLEDGE entry's value (built from records), token hashes, the MRN and
 # search keys, the second-factor failure counts (keyed by the client's address), stored files
-# (names the application makes, types it sniffs) and beat's heartbeat; and the clinic's time zone, which
-# must be one of the known zone names.
+# (names the application makes, types it sniffs) and beat's heartbeat; and the clinic's time
+# zone, which must be one of the known zone names.
 NOT_TYPED = {
     ("clinic", "Clinic", "time_zone"),
     ("monitoring", "PatientTriage"),
