@@ -101,6 +101,16 @@ def _sort_key(item: Item) -> tuple:
 
 
 def _what(found: rules.Triage, status: rules.Status, sheet: ipledge.Sheet | None) -> str:
+    what = _step_words(found, status, sheet)
+    # What the patient reported, when it differs from what staff recorded, stays on the row
+    # whatever its first step: staff need it when they call the patient (docs/clinic-day.md).
+    for blocker in status.blockers:
+        if blocker.code == rules.constants.CONTRACEPTION_MISMATCH and found.step != blocker.code:
+            return f"{what} {blocker.message}".strip()
+    return what
+
+
+def _step_words(found: rules.Triage, status: rules.Status, sheet: ipledge.Sheet | None) -> str:
     for blocker in status.blockers:
         if blocker.code == found.step:
             return blocker.message

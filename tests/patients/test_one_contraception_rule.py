@@ -12,7 +12,7 @@ from django.utils import translation
 
 from monitoring import rules
 from monitoring.history import load_history
-from monitoring.models import PatientTriage
+from monitoring.models import PatientTriage, Visit
 from monitoring.reminders import signing
 from monitoring.worklist import refresh_patient
 from patients.models import ContraceptionConfirmation, Source
@@ -189,3 +189,18 @@ def test_spanish_words_exist_for_every_shortfall():
             english = str(words)
         with translation.override("es"):
             assert str(words) != english
+
+
+def test_todays_row_keeps_a_mismatch_when_another_step_comes_first(clinic, patient, builder):
+    """The patient's differing answer is on the row whatever its first step: here the first
+    step is another blocker, and the row still says what the patient reported."""
+    no_contraception(builder, patient)
+    builder.contraception(patient, on=0, started=-70)  # staff: IUD and male condom
+    builder.contraception(
+        patient, on=0, started=-70, source="patient", methods=("partner_vasectomy",)
+    )
+    Visit.objects.filter(patient=patient).delete()  # a step before the mismatch: no visit
+    refresh_patient(patient)
+    row = PatientTriage.objects.get(patient=patient)
+    assert row.step != rules.constants.CONTRACEPTION_MISMATCH
+    assert "The patient reported partner's vasectomy" in row.what
