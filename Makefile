@@ -61,7 +61,8 @@ run: install $(STAMP_HONCHO)
 	$(BIN)/python manage.py seed_demo --once
 	$(BIN)/python manage.py plan_reminders
 	@echo ""
-	@echo "  Open http://127.0.0.1:$(PORT)/  (demo logins above; emails land in var/mail/)"
+	@echo "  Open $(subst //127.0.0.1:,//localhost:,$(SITE_URL))/  (demo logins above; emails land in var/mail/)"
+	@echo "  Passkeys work only at that address (a browser refuses them on 127.0.0.1)."
 	@echo ""
 	PORT=$(PORT) SITE_URL=$(SITE_URL) $(BIN)/honcho start -f Procfile
 
@@ -70,7 +71,7 @@ test: install-dev browsers
 
 # The browser journeys again, writing docs/screenshots/*.png (`make test` leaves them alone).
 screenshots: install-dev browsers
-	SCREENSHOTS=1 DJANGO_ALLOW_ASYNC_UNSAFE=true $(BIN)/python -m pytest tests/e2e/test_journeys.py tests/e2e/test_spanish_page.py tests/e2e/test_reminders_stalled.py -q -p no:randomly
+	SCREENSHOTS=1 DJANGO_ALLOW_ASYNC_UNSAFE=true $(BIN)/python -m pytest tests/e2e/test_journeys.py tests/e2e/test_one_click.py tests/e2e/test_spanish_page.py tests/e2e/test_reminders_stalled.py tests/e2e/test_find_and_review.py -q -p no:randomly
 
 # Debian's Chromium for the browser tests (Playwright cannot download browsers here).
 browsers:
@@ -105,3 +106,18 @@ bench: install-dev
 .PHONY: backup-drill
 backup-drill: install
 	$(BIN)/python ops/backup_drill.py
+
+# nginx for `make rehearse` (Debian's package, like chromium above).
+.PHONY: proxy rehearse
+proxy:
+	@if ! command -v nginx >/dev/null && [ ! -x /usr/sbin/nginx ]; then \
+	  if [ "$$(id -u)" = 0 ]; then (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null) \
+	    || { echo "could not install nginx"; exit 1; }; \
+	  else echo "make rehearse needs nginx: sudo apt-get install nginx"; exit 1; fi; \
+	fi
+
+# The production topology on this machine under load and faults (docs/rehearsal.md, docs/quality.md
+# O2): nginx, 2 gunicorn, 2 workers, 2 beats, PostgreSQL (database `rehearse`, made anew; the
+# server from REHEARSE_POSTGRES, default postgres://postgres@127.0.0.1:5432), a Redis of its own.
+rehearse: install-dev proxy
+	$(BIN)/python ops/rehearse.py $(REHEARSE_ARGS)

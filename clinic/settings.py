@@ -121,7 +121,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
-    "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    # Django's LoginRequiredMiddleware, keeping a form posted after the session ended.
+    "clinic.core.session_guard.KeepFormLoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "auditlog.middleware.AuditlogMiddleware",
@@ -160,6 +161,16 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The embedded default serves a small clinic's parallel logins (docs/security.md): WAL lets
+    # readers go on while one request writes, a write waits up to 20 s for its turn instead of
+    # failing with "database is locked", and a transaction takes the write lock when it begins,
+    # since one that read first cannot wait for it later (SQLite refuses it at once).
+    DATABASES["default"]["OPTIONS"] = {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "timeout": 20,
+        "transaction_mode": "IMMEDIATE",
+    }
 # A Celery worker keeps its database connection from one task to the next (Celery otherwise
 # closes it before and after every task: a new PostgreSQL connection for every reminder email).
 # Each task is framed as Django frames a request (clinic/celery.py): a connection that failed,
@@ -220,6 +231,10 @@ LOGOUT_REDIRECT_URL = "login"
 
 # Idle sessions end (docs/quality.md, A5): every request pushes the expiry forward.
 SESSION_COOKIE_AGE = int(os.environ.get("SESSION_IDLE_MINUTES", "15")) * 60
+# The idle warning (clinic/core/static/clinic/idle.js) shows this long before the session ends.
+SESSION_IDLE_WARNING_SECONDS = 120
+# A password reset link works once, for this long (clinic/core/passwords.py).
+PASSWORD_RESET_TIMEOUT = 2 * 3600
 SESSION_SAVE_EVERY_REQUEST = True
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
@@ -240,8 +255,11 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = []
 MEDIA_URL = "media/"
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "media"))
+# Uploaded files (home-test evidence) are rows of the database, in every environment, so each web
+# host sees the same files and the database's backup holds them (docs/storage.md). MEDIA_ROOT
+# is read only by `manage.py copy_media_to_database`, for files kept on disk by earlier releases.
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": {"BACKEND": "clinic.core.storage.DatabaseStorage"},
     "staticfiles": {
         "BACKEND": (
             "django.contrib.staticfiles.storage.StaticFilesStorage"
@@ -343,6 +361,12 @@ else:
 CELERY_BEAT_SCHEDULE_FILENAME = os.environ.get(
     "CELERY_BEAT_SCHEDULE_FILENAME", str(BASE_DIR / "var" / "celerybeat-schedule")
 )
+# With Redis, beat keeps no file and only the beat holding a Redis lock sends (clinic/beat.py,
+# docs/reminders.md): a second beat waits, and takes over within BEAT_LOCK_SECONDS (plus a
+# third of it) of the first one's death.
+if REDIS_URL:
+    CELERY_BEAT_SCHEDULER = "clinic.beat:LockedScheduler"
+BEAT_LOCK_SECONDS = float(os.environ.get("BEAT_LOCK_SECONDS", "30"))
 CELERY_TASK_IGNORE_RESULT = True
 # Logging is Django's (clinic/celery.py, setup_logging): Celery must not take over the root logger.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False

@@ -7,7 +7,7 @@ from monitoring import patient_views as patient_pages
 from patients import views as patient_views
 
 from . import health
-from .core import account, team, twofactor, views
+from .core import account, passwords, session_guard, team, twofactor, views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -19,6 +19,28 @@ urlpatterns = [
     path("health/", health.live, name="health"),
     path("health/live", health.live, name="health_live"),
     path("health/ready", health.ready, name="health_ready"),
+    path("account/password/", passwords.PasswordChangeView.as_view(), name="password_change"),
+    path(
+        "account/password/reset/",
+        passwords.PasswordResetView.as_view(),
+        name="password_reset",
+    ),
+    path(
+        "account/password/reset/sent/",
+        passwords.PasswordResetDoneView.as_view(),
+        name="password_reset_done",
+    ),
+    path(
+        "account/password/reset/<uidb64>/<token>/",
+        passwords.PasswordResetConfirmView.as_view(),
+        name="password_reset_confirm",
+    ),
+    path(
+        "account/password/reset/done/",
+        passwords.PasswordResetCompleteView.as_view(),
+        name="password_reset_complete",
+    ),
+    path("account/keep-alive/", session_guard.keep_alive, name="keep_alive"),
     path("account/clinic/", account.choose_clinic, name="choose_clinic"),
     path("account/invite/<str:token>/", account.accept_invite, name="accept_invite"),
     path("account/two-factor/", twofactor.verify, name="otp_verify"),
@@ -33,6 +55,8 @@ urlpatterns = [
     path("team/<int:pk>/role/", team.set_role, name="team_role"),
     path("team/<int:pk>/deactivate/", team.deactivate, name="team_deactivate"),
     path("team/<int:pk>/reset-second-factor/", team.reset_otp, name="team_reset_otp"),
+    path("team/<int:pk>/reactivate/", team.reactivate, name="team_reactivate"),
+    path("team/<int:pk>/resend-invitation/", team.resend, name="team_resend"),
     path(
         "patients/",
         include((patient_pages.urlpatterns + patients.urls.urlpatterns, "patients")),

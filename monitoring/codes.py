@@ -7,11 +7,14 @@ these entries; none keeps a map of its own. A code of the engine without an entr
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
+from urllib.parse import urlencode
 
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-from clinic.core.roles import Role
+from clinic.core.roles import Action, Role, role_may
 
 from . import rules
 from .models import ReminderKind
@@ -19,6 +22,35 @@ from .models import ReminderKind
 # Who reads a next step: clinicians may prescribe; everyone else asks them to.
 CLINICIAN = "clinician"
 STAFF = "staff"
+
+
+@dataclass(frozen=True)
+class Act:
+    """The form that resolves a code: a button on Today and on the patient page that opens it
+    prefilled for the patient (and `query`, e.g. the kind of test), returning where it came from.
+    Shown only to a role allowed `needs`; the form's view checks it again."""
+
+    label: str
+    url_name: str  # reversed with the patient's id
+    needs: Action
+    query: str = ""
+
+
+# The forms, one each; a code names the one that resolves it.
+CONSENT = Act("Record consent", "patients:consent_create", Action.RECORD_CHECKS)
+LABS = Act("Record lab result", "monitoring:lab_create", Action.RECORD_CHECKS)
+VISIT = Act("Open visit checklist", "monitoring:visit_create", Action.RECORD_VISIT)
+CONTRACEPTION = Act("Confirm contraception", "patients:contraception_create", Action.RECORD_CHECKS)
+PRESCRIBE = Act("Write prescription", "monitoring:prescription_create", Action.WRITE_PRESCRIPTION)
+SHEET = Act("Open the entry sheet", "monitoring:ipledge_sheet", Action.RECORD_CHECKS)
+PICKUP = Act("Record the pick-up", "monitoring:dispense_pending", Action.RECORD_CHECKS)
+
+
+def _test(kind: str, label: str) -> Act:
+    return Act(label, "patients:test_create", Action.RECORD_CHECKS, f"kind={kind}")
+
+
+TEST = Act("Record pregnancy test", "patients:test_create", Action.RECORD_CHECKS)
 
 
 @dataclass(frozen=True)
@@ -43,6 +75,8 @@ class Code:
     in_calendar: bool = False
     # A triage group's badge colour (Bootstrap), the same on Today, the list and the banner.
     tone: str = "text-bg-primary"
+    # The form that resolves it (None: nothing to record, e.g. wait or tell a clinician).
+    action: Act | None = None
 
     def step_for(self, role: str) -> str:
         return self.clinician_step if role == CLINICIAN else self.staff_step
@@ -63,12 +97,14 @@ BLOCKERS = {
             "Consent not signed",
             "Have the patient sign the missing consent.",
             patient=_("Sign the consent forms with the clinic."),
+            action=CONSENT,
         ),
         _blocker(
             "baseline_labs_missing",
             "Baseline labs missing",
             "Draw the baseline labs (triglycerides, cholesterol, ALT).",
             patient=_("Have your blood tests."),
+            action=LABS,
         ),
         _blocker(
             "visit_missing",
@@ -76,6 +112,7 @@ BLOCKERS = {
             "Book a visit with the clinician.",
             "See the patient for this month's visit.",
             patient=_("Come to a clinic visit."),
+            action=VISIT,
         ),
         _blocker(
             "counseling_unconfirmed",
@@ -83,12 +120,14 @@ BLOCKERS = {
             "Book a visit: the clinician confirms counseling.",
             "Confirm counseling at a visit.",
             patient_talk=_("Your prescriber needs to go over the program with you at a visit."),
+            action=VISIT,
         ),
         _blocker(
             "mood_screen_incomplete",
             "PHQ-9 missing",
             "Have the patient complete the PHQ-9 (PHQ-2 was 3 or more).",
             "Complete the PHQ-9 with the patient (PHQ-2 was 3 or more).",
+            action=VISIT,
         ),
         _blocker(
             "mood_review_required",
@@ -112,30 +151,35 @@ BLOCKERS = {
             "Screening test missing",
             "Collect the screening pregnancy test in a medical setting.",
             patient=_("Have your pregnancy test at the clinic or a lab."),
+            action=_test("screening", "Record screening test"),
         ),
         _blocker(
             "confirmation_test_missing",
             "Confirmation test missing",
             "Collect the confirmation pregnancy test.",
             patient=_("Have your pregnancy test at the clinic or a lab."),
+            action=_test("confirmation", "Record confirmation test"),
         ),
         _blocker(
             "confirmation_test_too_early",
             "Confirmation test too early",
             "Repeat the confirmation test on or after the earliest date.",
             patient=_("Have your pregnancy test again on the date the clinic gives you."),
+            action=_test("confirmation", "Record confirmation test"),
         ),
         _blocker(
             "pregnancy_test_missing",
             "Pregnancy test missing",
             "Collect this month's pregnancy test.",
             patient=_("Have your pregnancy test."),
+            action=_test("monthly", "Record monthly test"),
         ),
         _blocker(
             "test_setting_not_allowed",
             "Test setting not allowed",
             "Repeat the pregnancy test in an allowed setting.",
             patient=_("Have your pregnancy test again at the clinic or a lab."),
+            action=TEST,
         ),
         _blocker(
             "lockout_active",
@@ -148,6 +192,7 @@ BLOCKERS = {
             "Confirm two forms of contraception with the patient.",
             patient=_("Confirm your two forms of birth control."),
             reminder_kind=ReminderKind.CONTRACEPTION_CONFIRM,
+            action=CONTRACEPTION,
         ),
         _blocker(
             "contraception_mismatch",
@@ -157,6 +202,7 @@ BLOCKERS = {
                 "The birth control you told us about is not the same as what the "
                 "clinic has on record. They will go over it with you."
             ),
+            action=CONTRACEPTION,
         ),
         _blocker(
             "comprehension_incomplete",
@@ -164,6 +210,7 @@ BLOCKERS = {
             "Ask the patient to finish the monthly iPLEDGE questions.",
             patient=_("Answer this month's iPLEDGE questions, then tell us below."),
             reminder_kind=ReminderKind.COMPREHENSION,
+            action=VISIT,
         ),
     )
 }
@@ -176,6 +223,7 @@ DUE = {
             "Confirmation pregnancy test, earliest date",
             "Book the confirmation test for this date or later.",
             "Book the confirmation test for this date or later.",
+            action=_test("confirmation", "Record confirmation test"),
         ),
         Code(
             "window_closes",
@@ -196,6 +244,7 @@ DUE = {
             reminder_kind=ReminderKind.MONTHLY_TEST,
             reminder_days_before=2,
             in_calendar=True,
+            action=_test("monthly", "Record monthly test"),
         ),
         Code(
             "visit_due",
@@ -207,6 +256,7 @@ DUE = {
             reminder_kind=ReminderKind.VISIT,
             reminder_days_before=2,
             in_calendar=True,
+            action=VISIT,
         ),
         Code(
             "followup_labs_due",
@@ -218,6 +268,7 @@ DUE = {
             reminder_kind=ReminderKind.FOLLOWUP_LABS,
             reminder_days_before=3,
             in_calendar=True,
+            action=LABS,
         ),
         Code(
             "end_of_treatment_test_due",
@@ -227,6 +278,7 @@ DUE = {
             _("Have your end-of-treatment pregnancy test."),
             deadline=True,
             in_calendar=True,
+            action=_test("end_of_treatment", "Record end-of-treatment test"),
         ),
         Code(
             "post_treatment_test_due",
@@ -238,6 +290,7 @@ DUE = {
             reminder_kind=ReminderKind.POST_TREATMENT_TEST,
             reminder_days_before=3,
             in_calendar=True,
+            action=_test("post_treatment", "Record post-treatment test"),
         ),
         Code("contraception_may_stop", "Contraception may stop"),
         Code("blood_donation_allowed", "Blood donation allowed again"),
@@ -267,18 +320,21 @@ STEPS = {
         "Ready to prescribe",
         ASK_PRESCRIBER,
         "Write the prescription.",
+        action=PRESCRIBE,
     ),
     rules.ENTER_IN_IPLEDGE: Code(
         rules.ENTER_IN_IPLEDGE,
         "Values to enter in iPLEDGE",
         "Type this cycle's values into iPLEDGE from the entry sheet, then tick each.",
         "Enter this cycle's values in iPLEDGE from the entry sheet (staff may do it for you).",
+        action=SHEET,
     ),
     rules.RECORD_PICKUP: Code(
         rules.RECORD_PICKUP,
         "Prescription written, not yet picked up",
         "Record the pick-up (RMA number) when the pharmacy dispenses.",
         "Prescription written: staff record the pick-up when the pharmacy dispenses.",
+        action=PICKUP,
     ),
 }
 
@@ -302,6 +358,27 @@ def next_step(code: str | None, role: str | None) -> str:
     if code is None:
         return ""
     return ALL[code].step_for(role_word(role))
+
+
+def action_for(code: str | None, role: str | None) -> Act | None:
+    """The form that resolves `code`, if this role may fill it in."""
+    act = ALL[code].action if code else None
+    return act if act is not None and role_may(role, act.needs) else None
+
+
+@functools.cache
+def _url_pattern(url_name: str) -> str:
+    """The form's URL with a hole for the patient's id, reversed once per process (Today
+    builds up to 400 of them per request)."""
+    return reverse(url_name, args=[0]).replace("/0/", "/{pk}/")
+
+
+def action_url(act: Act, patient_id: int, back: str | None = None) -> str:
+    """The form for this patient, prefilled by `act.query`; `back` is where a save returns
+    (the form checks it is a path on this site)."""
+    query = "&".join(q for q in (act.query, urlencode({"next": back}) if back else "") if q)
+    url = _url_pattern(act.url_name).format(pk=int(patient_id))
+    return f"{url}?{query}" if query else url
 
 
 def patient_step(code: str) -> str:

@@ -5,11 +5,12 @@ correcting their enrollment date both write a patient row (the `patients` app's)
 (this app's). The code spanning the two apps lives here, in the upper one (docs/architecture.md).
 """
 
+import contextlib
 import datetime
 from decimal import Decimal
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Min
 
 from clinic.core.audit import acting_as
@@ -19,6 +20,7 @@ from patients.services import (
     ENROLLMENT_FIELDS,
     changes_records,
     check_record_date,
+    mrn_error,
     validate_enrollment,
 )
 
@@ -51,12 +53,13 @@ def enroll_patient(
         raise ValidationError({"target_mg_per_kg": message})
     fields = {name: data[name] for name in ENROLLMENT_FIELDS if name in data}
     with transaction.atomic(), acting_as(by):
-        patient = Patient.objects.create(
-            clinic=clinic,
-            created_by=by,
-            risk_category_set_on=fields["enrolled_on"],
-            **fields,
-        )
+        with _same_mrn_at_once(fields.get("mrn"), clinic):
+            patient = Patient.objects.create(
+                clinic=clinic,
+                created_by=by,
+                risk_category_set_on=fields["enrolled_on"],
+                **fields,
+            )
         Course.objects.create(
             patient=patient,
             opened_on=patient.enrolled_on,
@@ -89,8 +92,23 @@ def update_patient(patient: Patient, *, by, data: dict, may_allow_home_tests: bo
             _move_enrollment(stored, merged["enrolled_on"])
         for name, value in merged.items():
             setattr(stored, name, value)
-        stored.save()
+        with _same_mrn_at_once(stored.mrn, stored.clinic, exclude_pk=stored.pk):
+            stored.save()
     return stored
+
+
+@contextlib.contextmanager
+def _same_mrn_at_once(mrn, clinic: Clinic, exclude_pk=None):
+    """Two requests enrolling one MRN at the same moment both pass the check before either
+    writes: the database's unique key on (clinic, mrn_key) refuses the second, and it gets the
+    same form error as if it had come a moment later, not a server error."""
+    try:
+        with transaction.atomic():
+            yield
+    except IntegrityError:
+        if message := mrn_error(mrn, clinic, exclude_pk):
+            raise ValidationError({"mrn": message}) from None
+        raise
 
 
 def _move_enrollment(patient: Patient, enrolled_on: datetime.date) -> None:

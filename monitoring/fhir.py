@@ -22,7 +22,7 @@ from django.conf import settings
 from django.utils import timezone
 from fhir.resources.R4B import get_fhir_model_class
 
-from monitoring.models import LabKind, LabResult, Prescription, Visit
+from monitoring.models import PHQ_ITEM_ANSWERS, LabKind, LabResult, Prescription, Visit
 from patients.models import (
     Consent,
     ContraceptionConfirmation,
@@ -102,12 +102,11 @@ PHQ9_ITEM9 = (
     "44260-8",
     "Thoughts that you would be better off dead, or of hurting yourself in some way",
 )
-# The PHQ-9 item answers (LOINC answer list LL358-3), by the item's score 0-3.
+# The PHQ-9 item answers (LOINC answer list LL358-3), by the item's score 0-3, in the words
+# the pages use (monitoring.models.PHQ_ITEM_ANSWERS).
 PHQ_ANSWERS = {
-    0: ("LA6568-5", "Not at all"),
-    1: ("LA6569-3", "Several days"),
-    2: ("LA6570-1", "More than half the days"),
-    3: ("LA6571-9", "Nearly every day"),
+    score: (code, PHQ_ITEM_ANSWERS[score])
+    for score, code in {0: "LA6568-5", 1: "LA6569-3", 2: "LA6570-1", 3: "LA6571-9"}.items()
 }
 BODY_WEIGHT = ("29463-7", "Body weight")
 BIRTH_CONTROL_METHOD = ("8659-5", "Birth control method - Reported")

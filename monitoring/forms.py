@@ -1,43 +1,66 @@
 from django import forms
 from django.core.exceptions import ValidationError
 
+from clinic.core.notes import NOTE_MAX_LENGTH, LimitedText
+from clinic.core.text import multi_line, one_line
 from monitoring.rules.constants import MAX_TARGET_MG_PER_KG, MIN_TARGET_MG_PER_KG
 from patients.forms import METHOD_TIERS, CrispyMixin, WarningsMixin, date_input
 from patients.models import ContraceptionMethod
 from patients.services import contraception_record_warnings
 
 from .models import LAB_UNITS, LabKind, Prescription, Severity, SideEffect
-from .services import ALLOWED_LAB_UNITS, incomplete_mood_screen, validate_visit, visit_warnings
+from .services import (
+    ACCEPTED_LAB_UNITS,
+    incomplete_mood_screen,
+    lab_unit,
+    lab_units_words,
+    rma_number_error,
+    stored_rma_number,
+    unusual_lab_value,
+    validate_visit,
+    visit_warnings,
+)
 
 
-class LabForm(CrispyMixin, forms.Form):
+class LabForm(WarningsMixin, CrispyMixin, forms.Form):
+    """A lab result. A value far outside what labs report (models.LAB_REPORTED_RANGES) asks to
+    check it, and saves on the second submit with "save anyway" ticked, the value kept."""
+
     submit_label = "Record lab"
     kind = forms.ChoiceField(choices=LabKind.choices)
     collected_on = forms.DateField()
     value = forms.DecimalField(max_digits=8, decimal_places=2, min_value=0)
     unit = forms.ChoiceField(
         choices=[("", "The usual unit for the test")]
-        + sorted({(u, u) for units in ALLOWED_LAB_UNITS.values() for u in units}),
+        + sorted({(u, u) for units in ACCEPTED_LAB_UNITS.values() for u in units}),
         required=False,
-        help_text="ALT and AST: U/L or µkat/L; lipids: mg/dL or mmol/L.",
+        help_text="ALT and AST: U/L (or IU/L, the same unit) or µkat/L; lipids: mg/dL or mmol/L.",
         error_messages={"invalid_choice": "Choose a unit from the list."},
     )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.add_warnings_field()
 
     def clean(self):
         cleaned = super().clean()
         kind, unit = cleaned.get("kind"), cleaned.get("unit")
         if kind and not unit:
             cleaned["unit"] = LAB_UNITS[LabKind(kind)]
-        elif kind and unit not in ALLOWED_LAB_UNITS[LabKind(kind)]:
-            allowed = " or ".join(ALLOWED_LAB_UNITS[LabKind(kind)])
-            self.add_error("unit", f"{LabKind(kind).label} is recorded in {allowed}.")
+        elif kind and lab_unit(kind, unit) is None:
+            self.add_error("unit", lab_units_words(kind))
+        if not self.errors:
+            stored_unit = lab_unit(kind, cleaned["unit"])
+            unusual = unusual_lab_value(kind, cleaned["value"], stored_unit)
+            self.check_warnings({"value": unusual} if unusual else {})
+            cleaned["confirm_unusual"] = bool(unusual)  # reached only once confirmed
         return cleaned
 
 
 class MoodReviewForm(CrispyMixin, forms.Form):
     submit_label = "Record mood review"
     reviewed_on = forms.DateField()
-    note = forms.CharField(max_length=4000, widget=forms.Textarea(attrs={"rows": 3}))
+    note = LimitedText(limit=NOTE_MAX_LENGTH, validators=[multi_line])
 
 
 class PrescriptionForm(CrispyMixin, forms.ModelForm):
@@ -52,7 +75,17 @@ class PrescriptionForm(CrispyMixin, forms.ModelForm):
 class DispenseForm(CrispyMixin, forms.Form):
     submit_label = "Record dispense"
     dispensed_on = forms.DateField()
-    rma_number = forms.CharField(label="RMA number", max_length=40)
+    rma_number = forms.CharField(
+        label="RMA number",
+        max_length=40,
+        validators=[one_line],
+        help_text="The number iPLEDGE gave the pharmacy for this dispense: digits only.",
+    )
+
+    def clean_rma_number(self):
+        if message := rma_number_error(self.cleaned_data["rma_number"]):
+            raise ValidationError(message)
+        return stored_rma_number(self.cleaned_data["rma_number"])
 
 
 class NewCourseForm(CrispyMixin, forms.Form):
@@ -140,9 +173,7 @@ class VisitChecklistForm(WarningsMixin, forms.Form):
         label="Current methods started on", required=False, widget=date_input()
     )
     next_visit_on = forms.DateField(label="Next visit", required=False, widget=date_input())
-    notes = forms.CharField(
-        max_length=4000, required=False, widget=forms.Textarea(attrs={"rows": 3})
-    )
+    notes = LimitedText(limit=NOTE_MAX_LENGTH, required=False, validators=[multi_line])
 
     def __init__(self, *args, patient, clinician: bool, **kwargs):
         super().__init__(*args, **kwargs)

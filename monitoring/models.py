@@ -1,10 +1,14 @@
 """Courses, visits, labs, prescriptions and reminders. Writes go through monitoring/services.py."""
 
+from decimal import Decimal
+
 from auditlog.registry import auditlog
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
+from clinic.core.notes import NOTE_MAX_LENGTH
+from clinic.core.text import multi_line, one_line
 from patients.models import Patient, PatientRecord
 
 from .rules import constants as limits
@@ -53,13 +57,51 @@ LAB_UNITS = {
     LabKind.HDL: "mg/dL",
 }
 
+# The one table of lab units and of what labs report (docs/rules.md, "Lab values"): for each
+# kind, the units it is recorded in and, per unit, the range (low, high) a lab's report falls in
+# for a patient at a dermatology clinic. A value outside it (below low, above high; the bounds
+# themselves are ordinary) is more often a slip -- a digit too many, the other unit -- than a
+# result, so it is saved only when confirmed ("save anyway", `confirm_unusual` in the API).
+# The mmol/L and µkat/L bounds are the mg/dL and U/L ones converted (1 µkat/L = 60 U/L;
+# triglycerides 1 mmol/L = 88.57 mg/dL; cholesterol 1 mmol/L = 38.67 mg/dL), rounded outward.
+LAB_REPORTED_RANGES: dict[LabKind, dict[str, tuple[Decimal, Decimal]]] = {
+    LabKind.ALT: {
+        "U/L": (Decimal(3), Decimal(2000)),
+        "µkat/L": (Decimal("0.05"), Decimal("33.4")),
+    },
+    LabKind.AST: {
+        "U/L": (Decimal(3), Decimal(2000)),
+        "µkat/L": (Decimal("0.05"), Decimal("33.4")),
+    },
+    LabKind.TRIGLYCERIDES: {
+        "mg/dL": (Decimal(20), Decimal(2000)),
+        "mmol/L": (Decimal("0.22"), Decimal("22.6")),
+    },
+    LabKind.TOTAL_CHOLESTEROL: {
+        "mg/dL": (Decimal(70), Decimal(1000)),
+        "mmol/L": (Decimal("1.81"), Decimal("25.9")),
+    },
+    LabKind.LDL: {
+        "mg/dL": (Decimal(10), Decimal(900)),
+        "mmol/L": (Decimal("0.25"), Decimal("23.3")),
+    },
+    LabKind.HDL: {
+        "mg/dL": (Decimal(10), Decimal(200)),
+        "mmol/L": (Decimal("0.25"), Decimal("5.2")),
+    },
+}
+
+# Other spellings of a unit, stored as the unit they name: labs print "IU/L" for the same
+# international unit per litre as "U/L" (docs/domain.md section 4).
+LAB_UNIT_ALIASES = {"IU/L": "U/L"}
+
 
 class LabResult(PatientRecord):
     patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="labs")
     kind = models.CharField(max_length=20, choices=LabKind.choices)
     collected_on = models.DateField()
     value = models.DecimalField(max_digits=8, decimal_places=2)
-    unit = models.CharField(max_length=16)
+    unit = models.CharField(max_length=16, validators=[one_line])
 
     class Meta:
         ordering = ["collected_on", "id"]
@@ -86,6 +128,24 @@ class Severity(models.TextChoices):
     SEVERE = "severe", "Severe"
 
 
+# The answers to a PHQ-9 item, by its score 0-3 (the questionnaire's own words, as the patient
+# chose them): the mood review and the FHIR export say item 9's answer in these words.
+PHQ_ITEM_ANSWERS = {
+    0: "Not at all",
+    1: "Several days",
+    2: "More than half the days",
+    3: "Nearly every day",
+}
+# PHQ-9 total score bands (Kroenke, Spitzer and Williams 2001), lowest score of each band.
+PHQ9_SEVERITY = (
+    (20, "severe"),
+    (15, "moderately severe"),
+    (10, "moderate"),
+    (5, "mild"),
+    (0, "minimal"),
+)
+
+
 class Visit(PatientRecord):
     patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="visits")
     visited_on = models.DateField()
@@ -105,7 +165,7 @@ class Visit(PatientRecord):
     side_effects = models.JSONField(default=dict, blank=True)
     missed_dose_days = models.PositiveSmallIntegerField(default=0)
     next_visit_on = models.DateField(null=True, blank=True)
-    notes = models.TextField(blank=True, max_length=4000)
+    notes = models.TextField(blank=True, max_length=NOTE_MAX_LENGTH, validators=[multi_line])
 
     class Meta:
         ordering = ["visited_on", "id"]
@@ -118,12 +178,23 @@ class Visit(PatientRecord):
     def self_harm_flag(self) -> bool:
         return bool(self.phq9_item9)
 
+    @property
+    def phq9_item9_answer(self) -> str:
+        """Item 9's answer in the questionnaire's words ("Several days"); empty if not asked."""
+        return PHQ_ITEM_ANSWERS.get(self.phq9_item9, "")
+
+    @property
+    def phq9_severity(self) -> str:
+        if self.phq9 is None:
+            return ""
+        return next(words for lowest, words in PHQ9_SEVERITY if self.phq9 >= lowest)
+
 
 class MoodReview(PatientRecord):
     patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="mood_reviews")
     visit = models.ForeignKey(Visit, on_delete=models.CASCADE, related_name="mood_reviews")
     reviewed_on = models.DateField()
-    note = models.TextField(max_length=4000)
+    note = models.TextField(max_length=NOTE_MAX_LENGTH, validators=[multi_line])
 
     class Meta:
         ordering = ["reviewed_on", "id"]
@@ -138,7 +209,7 @@ class Prescription(PatientRecord):
         validators=[MinValueValidator(1), MaxValueValidator(30)]
     )
     dispensed_on = models.DateField(null=True, blank=True)
-    rma_number = models.CharField("RMA number", max_length=40, blank=True)
+    rma_number = models.CharField("RMA number", max_length=40, blank=True, validators=[one_line])
 
     class Meta:
         ordering = ["written_on", "id"]

@@ -12,7 +12,6 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Q
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.views.decorators.http import require_http_methods
@@ -22,6 +21,7 @@ from clinic.core.audit import log_view
 from clinic.core.forms import apply_service_errors
 from clinic.core.pages import submitted
 from clinic.core.roles import Action
+from patients import search
 from patients.access import get_patient, patients_for
 from patients.forms import PatientEditForm, PatientForm, PatientSearchForm
 from patients.models import RiskCategory
@@ -74,7 +74,12 @@ def patient_list(request):
     if request.method == "POST":
         form = PatientSearchForm(request.POST)
         if form.is_valid():
-            term = form.cleaned_data["q"].strip()
+            term = form.cleaned_data["q"]
+            # The navigation's box goes straight to the one patient a search finds.
+            if term and params.get("jump"):
+                found = list(search.matching(patients_for(request), term).only("pk")[:2])
+                if len(found) == 1:
+                    return redirect(found[0])
             search_key = _kept_search(request, term) if term else ""
             return redirect(_list_url(s=search_key, category=category, sort=sort))
         query = ""
@@ -85,12 +90,7 @@ def patient_list(request):
         form = PatientSearchForm(initial={"q": query})
     patients = patients_for(request)
     if query:
-        patients = patients.filter(
-            Q(given_name__icontains=query)
-            | Q(family_name__icontains=query)
-            | Q(mrn__iexact=query)
-            | Q(ipledge_id__iexact=query)
-        )
+        patients = search.matching(patients, query)
     if category:
         patients = patients.filter(risk_category=category)
     # Each row shows the patient's group on Today from the kept triage row (no rules run here).

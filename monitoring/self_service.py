@@ -10,8 +10,7 @@ the words are in locale/, and the staff pages, which share no view with these, s
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required
-from django.core import signing as django_signing
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone, translation
@@ -28,7 +27,7 @@ from monitoring.reminders import ical, signing
 from monitoring.reminders.emails import patient_links
 from monitoring.reminders.planner import DUE_CODE_KINDS
 from patients import services
-from patients.models import ContraceptionMethod, Language, Patient, Source
+from patients.models import ContraceptionMethod, Language, Patient
 
 # Why the clinic needs to talk with the patient when the registry has no plainer reason: no
 # clinical detail (the page may be read over a shoulder), no result and no screen named.
@@ -55,9 +54,40 @@ METHOD_WORDS = {
 }
 
 
+# The methods grouped as the rule counts them (docs/domain.md section 4), so the patient sees
+# why one method, or two from the second list, are not enough.
+METHOD_GROUPS = (
+    (gettext_lazy("Main methods (at least one is needed)"), rules.constants.PRIMARY_METHODS),
+    (gettext_lazy("Other methods (only with a main method)"), rules.constants.SECONDARY_METHODS),
+    (gettext_lazy("Does not count"), rules.constants.UNACCEPTABLE_METHODS),
+)
+
+# What the patient's answer lacks (the rules' one check, monitoring/rules/contraception.py),
+# in the patient's words; the staff form and the gate judge the same answer the same way.
+SHORTFALL_WORDS = {
+    rules.constants.NO_METHOD_COUNTS: gettext_lazy(
+        "None of the methods you ticked counts: a progestin-only pill does not count."
+    ),
+    rules.constants.ONE_METHOD_COUNTS: gettext_lazy("You ticked only one method that counts."),
+    rules.constants.NO_PRIMARY_METHOD: gettext_lazy(
+        "None of the methods you ticked is a main method."
+    ),
+}
+
+
+def _reported_words(confirmation) -> str:
+    """What the patient told us, in their language: "Male condom, Implant"."""
+    if confirmation.abstinence:
+        return str(_("abstinence"))
+    return ", ".join(str(METHOD_WORDS.get(m, m)) for m in confirmation.methods)
+
+
 class ContraceptionForm(forms.Form):
     methods = forms.MultipleChoiceField(
-        choices=[(code, METHOD_WORDS.get(code, label)) for code, label in M.choices],
+        choices=[
+            (heading, [(code, METHOD_WORDS[code]) for code, _label in M.choices if code in tier])
+            for heading, tier in METHOD_GROUPS
+        ],
         required=False,
         widget=forms.CheckboxSelectMultiple,
         label=gettext_lazy("The methods you use now"),
@@ -86,11 +116,7 @@ class LanguageForm(forms.Form):
 def _language_of(request, token) -> str:
     """The language of a page whose link no longer opens: the patient's when the signature is
     good (an expired link), else the browser's English or Spanish."""
-    try:
-        data = django_signing.loads(token, salt=signing.PAGE_SALT)
-        patient = Patient.objects.filter(pk=data.get("p")).only("preferred_language").first()
-    except (django_signing.BadSignature, AttributeError):
-        patient = None
+    patient = signing.patient_of_expired_page(token)
     if patient is not None:
         return patient.preferred_language
     return translation.get_language_from_request(request)
@@ -124,18 +150,14 @@ def _page_context(patient: Patient) -> dict:
     status = rules.status(history, today)
     cycle_from = rules.cycle_start(history, today)
     # The patient's own confirmation in this cycle: staff still check it, but it is no longer
-    # the patient's to do (the page said "confirm your two forms" right after they had).
-    confirmed_on = max(
-        (
-            c.confirmed_on
-            for c in history.contraception
-            if c.source == Source.PATIENT and c.confirmed_on >= cycle_from
-        ),
-        default=None,
-    )
+    # the patient's to do (the page said "confirm your two forms" right after they had), unless
+    # it would not count: then the page says what is missing, by the rules' one check.
+    report = rules.contraception.latest_patient_report(history, cycle_from)
+    shortfall = report and rules.contraception_shortfall(report.methods, report.abstinence)
+    confirmed_on = report.confirmed_on if report else None
     steps, talk = [], []
     for blocker in status.blockers:
-        if blocker.code == rules.constants.CONTRACEPTION_UNCONFIRMED and confirmed_on:
+        if blocker.code == rules.constants.CONTRACEPTION_UNCONFIRMED and report and not shortfall:
             continue
         step = codes.patient_step(blocker.code)
         if step and step not in steps:
@@ -158,11 +180,14 @@ def _page_context(patient: Patient) -> dict:
         "steps": steps if now else [],
         "talk": talk if now else [],
         "contraception_confirmed_on": confirmed_on,
+        "contraception_reported": _reported_words(report) if report else "",
+        "contraception_shortfall": SHORTFALL_WORDS[shortfall] if shortfall else "",
         # A prescription waits at the pharmacy inside the open window: only then can the page
         # say it "must be picked up by" the window's last day.
         "prescribed": status.window is not None and status.awaiting_pickup_since is not None,
         "upcoming": upcoming,
-        "asks_contraception": patient.can_get_pregnant,
+        # The category in force today, as the service that takes the answer reads it.
+        "asks_contraception": rules.category_on(history, today) == rules.constants.CAN_GET_PREGNANT,
         "questions_open": rules.constants.COMPREHENSION_INCOMPLETE
         in {b.code for b in status.blockers},
         # Each language named in its own words, so a patient finds theirs.
@@ -202,19 +227,30 @@ def confirm_contraception(request, token, patient):
     form = ContraceptionForm(request.POST)
     if form.is_valid():
         try:
-            services.record_contraception(
+            monitoring_services.record_patient_contraception(
                 patient,
-                by=None,
-                confirmed_on=patient.clinic.today(),
-                source=Source.PATIENT,
+                on=patient.clinic.today(),
                 methods=form.cleaned_data["methods"],
                 abstinence=form.cleaned_data["abstinence"],
-                started_on=None,
             )
         except ValidationError as error:
             form.add_error(None, error)
+        except PermissionDenied:
+            # The page did not offer the form (the patient cannot get pregnant today): a POST
+            # made anyway records nothing and says so in the patient's words.
+            messages.error(request, _("Your clinic does not ask you to confirm birth control."))
+            context = _page_context(patient)
+            context.update(token=token, contraception_form=ContraceptionForm())
+            return render(request, "self_service/page.html", context, status=403)
         else:
-            messages.success(request, _("Thank you: the clinic will see the methods you use."))
+            # An answer that would not count is kept too (the staff decide); the page then says
+            # what is missing instead of thanking the patient for a finished step.
+            if not rules.contraception_is_valid(
+                form.cleaned_data["methods"], form.cleaned_data["abstinence"]
+            ):
+                messages.warning(request, _("We have kept your answer, but it is not enough yet."))
+            else:
+                messages.success(request, _("Thank you: the clinic will see the methods you use."))
             return redirect("self_service:page", token=token)
     context = _page_context(patient)
     context.update(token=token, contraception_form=form)

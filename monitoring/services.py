@@ -6,6 +6,7 @@ understands, and is audited. A refused write raises before anything is saved.
 """
 
 import datetime
+import re
 from decimal import Decimal
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -13,18 +14,23 @@ from django.db import transaction
 from django.utils import timezone
 
 from clinic.core.audit import acting_as
-from patients.models import Patient, Source
+from clinic.core.notes import NOTE_MAX_LENGTH, check_length
+from clinic.core.text import check_field, multi_line
+from patients.models import ContraceptionConfirmation, Patient, RiskCategory, Source
 from patients.services import (
     BEFORE_FIRST_RULE_SET,
     changes_records,
     check_record_date,
     record_contraception,
+    replace_contraception,
     weight_error,
 )
 
 from . import ipledge, rules
 from .history import load_history, load_ipledge_ticks
 from .models import (
+    LAB_REPORTED_RANGES,
+    LAB_UNIT_ALIASES,
     ComprehensionReport,
     Course,
     IpledgeEntry,
@@ -57,19 +63,61 @@ def current_course(patient: Patient) -> Course:
     return Course.objects.filter(patient=patient).latest()
 
 
-# The units each lab kind is reported in (the first is the usual one, monitoring.models.LAB_UNITS).
-ALLOWED_LAB_UNITS = {
-    LabKind.ALT: ("U/L", "µkat/L"),
-    LabKind.AST: ("U/L", "µkat/L"),
-    LabKind.TRIGLYCERIDES: ("mg/dL", "mmol/L"),
-    LabKind.TOTAL_CHOLESTEROL: ("mg/dL", "mmol/L"),
-    LabKind.LDL: ("mg/dL", "mmol/L"),
-    LabKind.HDL: ("mg/dL", "mmol/L"),
+# The units each lab kind is recorded in (the first is the usual one, LAB_UNITS), and the
+# spellings accepted for them, from the one table in monitoring/models.py.
+ALLOWED_LAB_UNITS = {kind: tuple(ranges) for kind, ranges in LAB_REPORTED_RANGES.items()}
+ACCEPTED_LAB_UNITS = {
+    kind: units + tuple(alias for alias, unit in LAB_UNIT_ALIASES.items() if unit in units)
+    for kind, units in ALLOWED_LAB_UNITS.items()
 }
 
 
+def lab_unit(kind: str, unit: str | None) -> str | None:
+    """The unit a result of this kind is stored in (IU/L becomes U/L), or None if not one."""
+    unit = (unit or "").strip()
+    unit = LAB_UNIT_ALIASES.get(unit, unit)
+    return unit if unit in ALLOWED_LAB_UNITS[LabKind(kind)] else None
+
+
+def lab_units_words(kind: str) -> str:
+    units = ALLOWED_LAB_UNITS[LabKind(kind)]
+    also = "".join(
+        f" ({alias} is taken as {unit})"
+        for alias, unit in LAB_UNIT_ALIASES.items()
+        if unit in units
+    )
+    return f"{LabKind(kind).label} is recorded in {' or '.join(units)}{also}."
+
+
+def unusual_lab_value(kind: str, value: Decimal, unit: str) -> str | None:
+    """Why a value is far outside what labs report (LAB_REPORTED_RANGES), or None."""
+    low, high = LAB_REPORTED_RANGES[LabKind(kind)][unit]
+    label = LabKind(kind).label
+    if value > high:
+        where = f"far above what labs report (up to {high:,} {unit})"
+    elif value < low:
+        where = f"far below what labs report (from {low:,} {unit})"
+    else:
+        return None
+    return f"{label} {value.normalize():,f} {unit} is {where}: check the figure and the unit."
+
+
+UNUSUAL_NOT_CONFIRMED = "If it is right, send it again confirmed (`confirm_unusual: true`)."
+
+
 @changes_records
-def record_lab(patient: Patient, *, by, kind: str, collected_on, value: Decimal, unit: str):
+def record_lab(
+    patient: Patient,
+    *,
+    by,
+    kind: str,
+    collected_on,
+    value: Decimal,
+    unit: str,
+    confirm_unusual: bool = False,
+):
+    """Record a lab result in its stored unit; a value far outside what labs report only when
+    `confirm_unusual` (the form's "save anyway")."""
     if kind not in LabKind.values:
         raise ValidationError({"kind": "Choose a valid lab kind."})
     if collected_on is not None and collected_on > patient.clinic.today():
@@ -85,18 +133,19 @@ def record_lab(patient: Patient, *, by, kind: str, collected_on, value: Decimal,
         raise ValidationError({"value": "Enter a value of zero or more."})
     if not unit or not unit.strip():
         raise ValidationError({"unit": "Enter the unit."})
-    allowed = ALLOWED_LAB_UNITS[LabKind(kind)]
-    if unit.strip() not in allowed:
-        raise ValidationError(
-            {"unit": f"{LabKind(kind).label} is recorded in {' or '.join(allowed)}."}
-        )
+    stored_unit = lab_unit(kind, unit)
+    if stored_unit is None:
+        raise ValidationError({"unit": lab_units_words(kind)})
+    unusual = unusual_lab_value(kind, value, stored_unit)
+    if unusual and not confirm_unusual:
+        raise ValidationError({"value": f"{unusual} {UNUSUAL_NOT_CONFIRMED}"})
     with transaction.atomic(), acting_as(by):
         return LabResult.objects.create(
             patient=patient,
             kind=kind,
             collected_on=collected_on,
             value=value,
-            unit=unit.strip(),
+            unit=stored_unit,
             recorded_by=by,
         )
 
@@ -149,12 +198,20 @@ def validate_visit(patient: Patient, data: dict) -> None:
             errors["next_visit_on"] = "The next visit must be after this visit."
         elif next_visit > data["visited_on"] + MAX_NEXT_VISIT_AHEAD:
             errors["next_visit_on"] = "The next visit must be within 180 days of this visit."
+    try:
+        check_field("notes", data.get("notes") or "", multi_line)
+    except ValidationError as error:
+        errors.update(error.message_dict)
     side_effects = data.get("side_effects") or {}
     if not isinstance(side_effects, dict) or any(
         code not in SideEffect.values or severity not in Severity.values
         for code, severity in side_effects.items()
     ):
         errors["side_effects"] = "Side effects must be known codes with mild, moderate or severe."
+    try:
+        check_length("notes", data.get("notes"), NOTE_MAX_LENGTH)
+    except ValidationError as error:
+        errors.update(error.message_dict)
     if errors:
         raise ValidationError(errors)
 
@@ -241,6 +298,8 @@ def record_mood_review(visit: Visit, *, by, reviewed_on: datetime.date, note: st
         raise ValidationError({"reviewed_on": "The review cannot be dated before the visit."})
     if not note or not note.strip():
         raise ValidationError({"note": "Write what was reviewed and decided."})
+    check_field("note", note, multi_line)
+    check_length("note", note.strip(), NOTE_MAX_LENGTH)
     with transaction.atomic(), acting_as(by):
         return MoodReview.objects.create(
             patient=visit.patient,
@@ -251,11 +310,69 @@ def record_mood_review(visit: Visit, *, by, reviewed_on: datetime.date, note: st
         )
 
 
+# The patient's own answers from the page their link opens (monitoring/self_service.py): one of
+# each per cycle (docs/domain.md section 4), a second one replacing the first, so a link cannot
+# fill the record with answers (docs/security.md, "Patient links").
+
+
 @changes_records
 def record_comprehension_report(patient: Patient, *, on: datetime.date) -> ComprehensionReport:
-    """The patient, on the self-service page, says the monthly questions are done."""
+    """The patient, on the self-service page, says the monthly questions are done. A second
+    report in the same cycle moves the first one's date (audited as a change)."""
     with transaction.atomic():
-        return ComprehensionReport.objects.create(patient=patient, reported_on=on)
+        patient = _locked(patient)
+        _, history = load_history(patient)
+        earlier = (
+            ComprehensionReport.objects.filter(
+                patient=patient, reported_on__range=(rules.cycle_start(history, on), on)
+            )
+            .order_by("-reported_on", "-id")
+            .first()
+        )
+        if earlier is None:
+            return ComprehensionReport.objects.create(patient=patient, reported_on=on)
+        if earlier.reported_on != on:
+            earlier.reported_on = on
+            earlier.save(update_fields=["reported_on"])
+        return earlier
+
+
+NOT_ASKED_CONTRACEPTION = "Birth control is not asked of this patient."
+
+
+def record_patient_contraception(
+    patient: Patient, *, on: datetime.date, methods: list[str], abstinence: bool
+) -> ContraceptionConfirmation:
+    """The patient confirms their methods on the self-service page: only a patient who can get
+    pregnant on `on` (the category in force that day), once per cycle; a second confirmation
+    in the cycle replaces the first."""
+    with transaction.atomic():
+        patient = _locked(patient)
+        _, history = load_history(patient)
+        if rules.category_on(history, on) != RiskCategory.CAN_GET_PREGNANT:
+            raise PermissionDenied(NOT_ASKED_CONTRACEPTION)
+        earlier = (
+            ContraceptionConfirmation.objects.filter(
+                patient=patient,
+                source=Source.PATIENT,
+                confirmed_on__range=(rules.cycle_start(history, on), on),
+            )
+            .order_by("-confirmed_on", "-id")
+            .first()
+        )
+        if earlier is None:
+            return record_contraception(
+                patient,
+                by=None,
+                confirmed_on=on,
+                source=Source.PATIENT,
+                methods=methods,
+                abstinence=abstinence,
+                started_on=None,
+            )
+        return replace_contraception(
+            earlier, confirmed_on=on, methods=methods, abstinence=abstinence
+        )
 
 
 @changes_records
@@ -294,12 +411,41 @@ def write_prescription(
         )
 
 
+# iPLEDGE's Risk Management Authorization number is a numeric authorization number the
+# pharmacy reads off the iPLEDGE website or phone line (docs/rules.md, "RMA numbers": the length
+# range is our assumption, iPLEDGE does not publish one). Spaces and dashes are how people group
+# digits they copy, so they are dropped; anything else (letters, a date, a name) is refused.
+RMA_DIGITS = (6, 12)
+_RMA_SEPARATORS = str.maketrans("", "", " -\u2010\u2011\u2012\u2013")
+RMA_SHAPE = (
+    f"Enter the RMA number iPLEDGE gave for this dispense: {RMA_DIGITS[0]} to {RMA_DIGITS[1]} "
+    "digits (spaces and dashes are fine), e.g. 123456789."
+)
+
+
+def rma_number_error(raw: str | None) -> str | None:
+    """Why this is not an RMA number as iPLEDGE gives it, or None."""
+    digits = (raw or "").strip().translate(_RMA_SEPARATORS)
+    if not digits:
+        return "Enter the pharmacy's RMA number."
+    low, high = RMA_DIGITS
+    # [0-9], not str.isdigit(): that also takes superscripts and other scripts' digits.
+    if not re.fullmatch(f"[0-9]{{{low},{high}}}", digits):
+        return RMA_SHAPE
+    return None
+
+
+def stored_rma_number(raw: str) -> str:
+    """The RMA number as stored: its digits, without the spaces and dashes it was typed with."""
+    return raw.strip().translate(_RMA_SEPARATORS)
+
+
 @changes_records
 def dispense(prescription: Prescription, *, by, dispensed_on: datetime.date, rma_number: str):
-    """Record the pharmacy's dispense and its RMA number."""
-    rma_number = (rma_number or "").strip()
-    if not rma_number:
-        raise ValidationError({"rma_number": "Enter the pharmacy's RMA number."})
+    """Record the pharmacy's dispense and its RMA number (digits only, RMA_DIGITS long)."""
+    if message := rma_number_error(rma_number):
+        raise ValidationError({"rma_number": message})
+    rma_number = stored_rma_number(rma_number)
     with transaction.atomic(), acting_as(by):
         prescription = (
             Prescription.objects.select_for_update()
@@ -389,6 +535,41 @@ def record_ipledge_entry(patient: Patient, *, by, item: str) -> IpledgeEntry:
             value=found.value[:500],
             entered_by=by,
         )
+
+
+@changes_records
+def record_ipledge_entries(patient: Patient, *, by) -> list[IpledgeEntry]:
+    """Every item waiting on the sheet ticked at once, after staff typed them all into iPLEDGE
+    (the sheet's "Tick all"): one transaction, refused when nothing waits."""
+    with transaction.atomic(), acting_as(by):
+        patient = _locked(patient)
+        _, history = load_history(patient)
+        today = patient.clinic.today()
+        sheet = ipledge.build(history, today, load_ipledge_ticks(patient))
+        if not sheet.pending:
+            raise ValidationError({"item": "Nothing on the sheet waits to be entered."})
+        since = ipledge.cycle_from(history, today)
+        return _Entries(
+            patient,
+            [
+                IpledgeEntry.objects.create(
+                    patient=patient,
+                    item=item.item,
+                    cycle_from=since,
+                    value=item.value[:500],
+                    entered_by=by,
+                )
+                for item in sheet.pending
+            ],
+        )
+
+
+class _Entries(list):
+    """A list of entries that names its patient (changes_records refreshes the patient's row)."""
+
+    def __init__(self, patient, entries):
+        super().__init__(entries)
+        self.patient = patient
 
 
 def retry_failed(reminder: Reminder, *, by) -> tuple[bool, datetime.datetime]:

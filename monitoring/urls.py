@@ -15,6 +15,7 @@ urlpatterns = [
     ),
     path("patients/<int:pk>/end-treatment/", views.end_treatment, name="end_treatment"),
     path("patients/<int:pk>/courses/new/", views.course_create, name="course_create"),
+    path("patients/<int:pk>/dispense/", views.dispense_pending, name="dispense_pending"),
     path("patients/<int:pk>/ipledge/", views.ipledge_sheet, name="ipledge_sheet"),
     path("patients/<int:pk>/fhir/", fhir_views.patient_fhir, name="patient_fhir"),
     path("visits/<int:visit_pk>/", views.visit_detail, name="visit_detail"),

@@ -2,6 +2,7 @@
 treatment, and today's worklist. Each fetches through patients.access, calls a service, renders."""
 
 from decimal import Decimal
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -14,7 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from clinic.core.access import current_clinic, current_role, may, require
 from clinic.core.audit import log_export, log_view, person
 from clinic.core.forms import apply_service_errors
-from clinic.core.pages import record_page, submitted
+from clinic.core.pages import next_url, record_page, submitted
 from clinic.core.roles import Action
 from patients.access import get_patient, get_record
 from patients.models import (
@@ -79,8 +80,15 @@ def visit_create(request, pk):
         except ValidationError as error:
             apply_service_errors(form, _as_checklist_error(error))
         else:
+            back = next_url(request)
+            if back and not may(request, Action.WRITE_PRESCRIPTION):
+                messages.success(request, "Visit saved.")
+                return redirect(back)
             messages.success(request, "Visit saved. The gate below is re-checked with it.")
-            return redirect("monitoring:visit_detail", visit.pk)
+            # A clinician stays for the gate and the prescription form; `next` goes along, so
+            # writing it returns to Today.
+            detail = reverse("monitoring:visit_detail", args=[visit.pk])
+            return redirect(f"{detail}?{urlencode({'next': back})}" if back else detail)
     latest = page["records"].prescriptions[-1] if page["records"].prescriptions else None
     return render(
         request,
@@ -150,11 +158,13 @@ def _visit_page(request, visit_pk, template: str, *, on_visit_day: bool):
         "gate_when": f"on {on:%d %b %Y}" if on_visit_day else "today",
     }
     if not on_visit_day and may(request, Action.WRITE_PRESCRIPTION) and not course.last_dose_on:
-        context["prescription_form"] = _prescription_form(patient, history, today)
+        context["prescription_form"] = _prescription_form(
+            patient, history, today, next_url(request)
+        )
     return render(request, template, context)
 
 
-def _prescription_form(patient, history, today) -> PrescriptionForm:
+def _prescription_form(patient, history, today, back=None) -> PrescriptionForm:
     given = history.prescriptions
     form = PrescriptionForm(
         initial={
@@ -163,7 +173,8 @@ def _prescription_form(patient, history, today) -> PrescriptionForm:
             "daily_dose_mg": given[-1].daily_dose_mg if given else None,
         }
     )
-    form.helper.form_action = reverse("monitoring:prescription_create", args=[patient.pk])
+    action = reverse("monitoring:prescription_create", args=[patient.pk])
+    form.helper.form_action = f"{action}?{urlencode({'next': back})}" if back else action
     return form
 
 
@@ -212,6 +223,7 @@ def worklist_page(request):
         page = None
     today = clinic.today()
     review = may(request, Action.REVIEW_MOOD)
+    back = request.get_full_path()  # each row's form returns here, filters and page kept
     return render(
         request,
         "monitoring/worklist.html",
@@ -223,7 +235,9 @@ def worklist_page(request):
                 (
                     key,
                     codes.label(key),
-                    worklist.TodayRows(key, items, role, today=today, can_review_mood=review),
+                    worklist.TodayRows(
+                        key, items, role, today=today, can_review_mood=review, back=back
+                    ),
                     counts[key],
                 )
                 for key, items in shown.items()
@@ -240,7 +254,11 @@ def worklist_page(request):
 @require(Action.REVIEW_MOOD)
 @require_http_methods(["GET", "POST"])
 def mood_review_create(request, visit_pk):
+    """The review form beside what the clinician reviews: the visit's PHQ-2, PHQ-9, item 9's
+    answer in words, side effects and notes (they had to open the visit in another tab)."""
     visit = get_record(request, Visit, visit_pk)
+    if request.method == "GET":
+        log_view(request.user, visit)  # the page shows the visit's mood screen
 
     def save(data):
         services.record_mood_review(visit, by=request.user, **data)
@@ -251,6 +269,15 @@ def mood_review_create(request, visit_pk):
         MoodReviewForm,
         f"Mood review of the visit on {visit.visited_on:%d %b %Y}",
         save,
+        template="monitoring/mood_review_form.html",
+        extra={
+            "visit": visit,
+            "side_effects": [
+                (SideEffect(code).label, Severity(severity).label)
+                for code, severity in visit.side_effects.items()
+            ],
+            "reviews": list(visit.mood_reviews.all()),
+        },
     )
 
 
@@ -287,7 +314,7 @@ def prescription_create(request, pk):
             apply_service_errors(form, error)
         else:
             messages.success(request, "Prescription: saved.")
-            return redirect(patient)
+            return redirect(next_url(request) or patient)
     if not form.is_bound:
         entered = form.initial
     elif not entered and hasattr(form, "cleaned_data"):
@@ -310,6 +337,7 @@ def prescription_create(request, pk):
             "today": today,
             "written_on": written_on,
             "cumulative": rules.cumulative(history, today),
+            "back": next_url(request),
             **dosing,
         },
     )
@@ -346,8 +374,23 @@ def _weighed_on(snapshot):
 @require(Action.RECORD_CHECKS)
 @require_http_methods(["GET", "POST"])
 def dispense(request, prescription_pk):
-    prescription = get_record(request, Prescription, prescription_pk)
+    return _dispense_page(request, get_record(request, Prescription, prescription_pk))
 
+
+@require(Action.RECORD_CHECKS)
+@require_http_methods(["GET", "POST"])
+def dispense_pending(request, pk):
+    """Today's "Record the pick-up": the dispense form of the patient's prescription waiting at
+    the pharmacy (a kept row names the patient, not the prescription)."""
+    patient = get_patient(request, pk)
+    latest = Prescription.objects.filter(patient=patient).order_by("-written_on", "-pk").first()
+    if latest is None or latest.dispensed_on is not None:
+        messages.info(request, "No prescription of this patient is waiting for pick-up.")
+        return redirect(next_url(request) or patient)
+    return _dispense_page(request, latest)
+
+
+def _dispense_page(request, prescription):
     def save(data):
         services.dispense(prescription, by=request.user, **data)
 
@@ -388,23 +431,51 @@ def course_create(request, pk):
 def ipledge_sheet(request, pk):
     """The iPLEDGE entry sheet (docs/ipledge-sheet.md). POST `item` ticks it as entered."""
     patient = get_patient(request, pk)
+    back = next_url(request)
     if request.method == "POST":
         if not may(request, Action.RECORD_CHECKS):
             raise PermissionDenied("Your role does not tick iPLEDGE entries.")
+        item = request.POST.get("item")
         try:
-            services.record_ipledge_entry(patient, by=request.user, item=request.POST.get("item"))
+            if item == ALL_ITEMS:
+                ticked = services.record_ipledge_entries(patient, by=request.user)
+            else:
+                ticked = [services.record_ipledge_entry(patient, by=request.user, item=item)]
         except ValidationError as error:
             for message in error.message_dict.get("item", error.messages):
                 messages.error(request, message)
         else:
-            messages.success(request, "Ticked as entered in iPLEDGE.")
-        return redirect("monitoring:ipledge_sheet", patient.pk)
-    _, history = load_history(patient)
-    today = patient.clinic.today()
-    sheet = ipledge.build(history, today, load_ipledge_ticks(patient))
+            n = len(ticked)
+            messages.success(
+                request,
+                "Ticked as entered in iPLEDGE."
+                if n == 1
+                else f"Ticked as entered in iPLEDGE: {n} items.",
+            )
+            # Came from Today and nothing is left to enter: back to Today, the row updated.
+            if back and not _sheet(patient).pending:
+                return redirect(back)
+        sheet_url = reverse("monitoring:ipledge_sheet", args=[patient.pk])
+        return redirect(f"{sheet_url}?{urlencode({'next': back})}" if back else sheet_url)
+    sheet = _sheet(patient)
     log_view(request.user, patient)
     return render(
         request,
         "monitoring/ipledge_sheet.html",
-        {"patient": patient, "sheet": sheet, "today": today},
+        {
+            "patient": patient,
+            "sheet": sheet,
+            "today": patient.clinic.today(),
+            "back": back,
+            "all_items": ALL_ITEMS,
+        },
     )
+
+
+# The sheet's "Tick all" button posts this instead of one item's name.
+ALL_ITEMS = "all"
+
+
+def _sheet(patient) -> ipledge.Sheet:
+    _, history = load_history(patient)
+    return ipledge.build(history, patient.clinic.today(), load_ipledge_ticks(patient))

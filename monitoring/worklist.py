@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from html import escape
 from typing import NamedTuple
+from urllib.parse import urlencode
 
 from django.db.models import Count, Exists, F, OuterRef
 from django.urls import reverse
@@ -100,6 +101,16 @@ def _sort_key(item: Item) -> tuple:
 
 
 def _what(found: rules.Triage, status: rules.Status, sheet: ipledge.Sheet | None) -> str:
+    what = _step_words(found, status, sheet)
+    # What the patient reported, when it differs from what staff recorded, stays on the row
+    # whatever its first step: staff need it when they call the patient (docs/clinic-day.md).
+    for blocker in status.blockers:
+        if blocker.code == rules.constants.CONTRACEPTION_MISMATCH and found.step != blocker.code:
+            return f"{what} {blocker.message}".strip()
+    return what
+
+
+def _step_words(found: rules.Triage, status: rules.Status, sheet: ipledge.Sheet | None) -> str:
     for blocker in status.blockers:
         if blocker.code == found.step:
             return blocker.message
@@ -183,7 +194,7 @@ def _ticks(patient_ids: list[int]) -> dict[int, list[ipledge.Tick]]:
 
 # Raise it when what a kept row holds is computed or worded differently: rows of another format
 # are stale, whatever their date.
-KEPT_FORMAT = 1
+KEPT_FORMAT = 2  # 2: the contraception blockers name what the patient reported
 
 KEPT_FIELDS = (
     "format",
@@ -435,18 +446,26 @@ class TodayRows(list):
 
     Today shows up to 8 x 50 rows; through the template language each costs more than the rest
     of the page, so the rows are written here in one pass: every text is escaped as the
-    template would (django.utils.html.escape is html.escape), URLs are reversed once."""
+    template would (django.utils.html.escape is html.escape), URLs are reversed once. Each
+    row's next step ends in the button that opens the form resolving it, prefilled, with
+    `back` (Today's own URL) as where the save returns."""
 
-    def __init__(self, key: str, items, role: str | None, *, today, can_review_mood: bool):
-        steps: dict[str | None, str] = {}
+    def __init__(
+        self, key: str, items, role: str | None, *, today, can_review_mood: bool, back: str = ""
+    ):
+        steps: dict[str | None, tuple[str, codes.Act | None]] = {}
         pairs = []
         for item in items:
             code = item.code
             if code not in steps:
-                steps[code] = item.next_step(role)
-            pairs.append((item, steps[code]))
+                steps[code] = (item.next_step(role), codes.action_for(code, role))
+            pairs.append((item, steps[code][0]))
         super().__init__(pairs)
-        html = "".join(_row_html(key, item, step, today, can_review_mood) for item, step in pairs)
+        quoted = urlencode({"next": back}) if back else ""
+        html = "".join(
+            _row_html(key, item, steps[item.code], today, can_review_mood, back, quoted)
+            for item, _ in pairs
+        )
         self.html = mark_safe(html)  # noqa: S308  # nosec B308 B703  # _row_html escapes every text
 
 
@@ -483,21 +502,39 @@ ROW = (
     '<div class="small text-muted">{mrn} · born {born} · {category}</div></td>\n'
     '        <td class="text-nowrap">{date}</td>\n'
     "        <td>{what}</td>\n"
-    "        <td>{step}{reviews}</td>\n"
+    "        <td>{step}{action}{reviews}</td>\n"
     "      </tr>"
 )
 REVIEW_LINK = ' <a class="btn btn-sm btn-danger ms-1" href="{url}">Review now</a>'
+# The button names the patient for a screen reader: a column of "Record monthly test" links
+# alone does not say whose (WCAG 2.4.4, link purpose).
+ACTION_LINK = (
+    '<div class="mt-1"><a class="btn btn-sm btn-primary row-action" href="{url}">{label}'
+    '<span class="visually-hidden"> for {family}, {given}</span></a></div>'
+)
 
 
-def _row_html(key, item: Item, step: str, today, can_review_mood: bool) -> str:
+def _row_html(key, item: Item, step, today, can_review_mood: bool, back="", quoted="") -> str:
     p = item.patient
+    text, act = step
     safety = key == rules.constants.SAFETY
     what = escape(item.what)
+    family, given = escape(p.family_name), escape(p.given_name)
     reviews = ""
     if item.mood_visits and can_review_mood:
         review = mood_review_url_pattern()
+        suffix = f"?{quoted}" if quoted else ""
         reviews = "".join(
-            REVIEW_LINK.format(url=review.format(pk=int(visit_id))) for visit_id in item.mood_visits
+            REVIEW_LINK.format(url=review.format(pk=int(visit_id)) + escape(suffix))
+            for visit_id in item.mood_visits
+        )
+    action = ""
+    if act is not None:
+        action = ACTION_LINK.format(
+            url=escape(codes.action_url(act, p.pk, back)),
+            label=escape(act.label),
+            family=family,
+            given=given,
         )
     return ROW.format(
         pk=p.pk,
@@ -505,14 +542,15 @@ def _row_html(key, item: Item, step: str, today, can_review_mood: bool) -> str:
         row_class=' class="table-danger"' if safety else "",
         url=patient_url_pattern().format(pk=p.pk),
         link_class=' class="text-danger-emphasis"' if safety else "",
-        family=escape(p.family_name),
-        given=escape(p.given_name),
+        family=family,
+        given=given,
         mrn=escape(p.mrn),
         born=rules.text.day(p.birth_date),
         category=escape(_category_label(p.risk_category)),
         date=_date_cell(key, item.sort_on, today),
         what=f'<strong class="text-danger-emphasis">{what}</strong>' if safety else what,
-        step=escape(step),
+        step=escape(text),
+        action=action,
         reviews=reviews,
     )
 
@@ -584,7 +622,9 @@ def csv_rows(groups: dict, role: str | None) -> Iterator[str]:
         writer.writerow(safe_cell(v) for v in values)
         return out.getvalue()
 
-    yield line(CSV_HEADER)
+    # A UTF-8 byte-order mark first: Excel reads a CSV without one in the machine's legacy code
+    # page, so "Zoë Núñez" would open as "ZoÃ« NÃºÃ±ez".
+    yield "\ufeff" + line(CSV_HEADER)
     for group, items in groups.items():
         for item in items:
             p = item.patient

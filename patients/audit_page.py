@@ -10,11 +10,13 @@ import datetime
 from dataclasses import dataclass, field
 
 from auditlog.models import LogEntry
+from django import forms
 from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import FieldDoesNotExist
 from django.core.paginator import Paginator
 from django.db import models
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 
@@ -57,6 +59,104 @@ QUIET_FIELDS = {
     "created_by",
     "verified_by",
 }
+
+
+# The largest id a column holds (a bigint); a larger number matches no record.
+MAX_ID = 2**63 - 1
+# No clinic kept audit events from before this; an earlier date is a typo (and the year 1 in a
+# zone east of UTC does not fit in a datetime).
+EARLIEST_SINCE = datetime.date(2000, 1, 1)
+
+
+class AuditFilters(forms.Form):
+    """The page's filters, parsed as the API parses its query parameters (clinic/api): the text
+    refuses NUL, which PostgreSQL refuses in any parameter; a number is ASCII digits (str.isdigit
+    says yes to "²", int() says no); a choice is one of those offered. A bad value is named on
+    the page and left out of the filter, never a 500 (docs/security.md)."""
+
+    actor = forms.CharField(
+        required=False,
+        max_length=150,
+        label="Who",
+        error_messages={
+            "null_characters_not_allowed": "a name cannot hold a NUL character.",
+            "max_length": "a name or username of at most 150 characters.",
+        },
+    )
+    action = forms.TypedChoiceField(
+        required=False,
+        label="Action",
+        choices=[(value, ACTION_WORDS[value]) for value, _ in LogEntry.Action.choices],
+        coerce=int,
+        empty_value=None,
+        error_messages={"invalid_choice": "choose one of the actions listed."},
+    )
+    model = forms.ChoiceField(
+        required=False,
+        label="Record",
+        choices=RECORD_TYPES,
+        error_messages={"invalid_choice": "choose one of the record types listed."},
+    )
+    patient = forms.IntegerField(
+        required=False,
+        label="Patient",
+        min_value=1,
+        max_value=MAX_ID,
+        error_messages={
+            key: "not a patient number." for key in ("invalid", "min_value", "max_value")
+        },
+    )
+    since = forms.DateField(
+        required=False,
+        label="Since",
+        error_messages={"invalid": "enter a valid date (year-month-day)."},
+    )
+
+    def clean_since(self):
+        since = self.cleaned_data["since"]
+        if since and since < EARLIEST_SINCE:
+            raise forms.ValidationError(f"enter a date from {EARLIEST_SINCE.year} on.")
+        return since
+
+    def problems(self) -> list[str]:
+        """ "Who: …" for each filter left out."""
+        return [
+            f"{self.fields[name].label}: {message}"
+            for name, messages in self.errors.items()
+            for message in messages
+        ]
+
+    def shown(self) -> dict[str, str]:
+        """The valid filters as the form's inputs show them again; a bad one is cleared."""
+        data = self.cleaned_data
+        return {
+            "actor": data.get("actor") or "",
+            "action": "" if data.get("action") is None else str(data["action"]),
+            "model": data.get("model") or "",
+            "patient": str(data["patient"]) if data.get("patient") else "",
+            "since": data["since"].isoformat() if data.get("since") else "",
+        }
+
+
+def filtered(entries: models.QuerySet, filters: AuditFilters, clinic) -> models.QuerySet:
+    """The entries the form's valid filters select (call filters.is_valid() first)."""
+    data = filters.cleaned_data
+    if actor := data.get("actor"):
+        entries = entries.filter(
+            Q(actor__username__icontains=actor)
+            | Q(actor__first_name__icontains=actor)
+            | Q(actor__last_name__icontains=actor)
+        )
+    if data.get("action") is not None:
+        entries = entries.filter(action=data["action"])
+    if data.get("model"):
+        entries = entries.filter(content_type__model=data["model"])
+    if data.get("patient"):
+        entries = entries.filter(additional_data__patient_id=data["patient"])
+    if data.get("since"):
+        start = datetime.datetime.combine(data["since"], datetime.time(), tzinfo=clinic.zone)
+        entries = entries.filter(timestamp__gte=start)
+    return entries
 
 
 @dataclass

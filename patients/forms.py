@@ -2,10 +2,12 @@ from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Submit
 from django import forms
 
+from clinic.core.notes import REASON_MAX_LENGTH, LimitedText
+from clinic.core.text import multi_line
 from monitoring.rules import constants as rule_constants
 from monitoring.rules.constants import MAX_TARGET_MG_PER_KG, MIN_TARGET_MG_PER_KG
 
-from . import services
+from . import search, services
 from .models import (
     Consent,
     ContraceptionConfirmation,
@@ -13,6 +15,7 @@ from .models import (
     Patient,
     PregnancyTest,
     RiskCategory,
+    TestResult,
 )
 
 
@@ -108,6 +111,8 @@ class PatientForm(WarningsMixin, CrispyMixin, forms.ModelForm):
         if not may_allow_home_tests:
             del self.fields["home_tests_allowed"]  # the prescriber's decision
         self.fields["preferred_language"].required = False
+        if "risk_category_reason" in self.fields:
+            self.fields["risk_category_reason"] = LimitedText(limit=REASON_MAX_LENGTH, rows=2)
         self.add_warnings_field()
 
     def clean(self):
@@ -138,7 +143,7 @@ class RiskCategoryForm(CrispyMixin, forms.Form):
     submit_label = "Change risk category"
     risk_category = forms.ChoiceField(choices=RiskCategory.choices)
     changed_on = forms.DateField(label="Effective date")
-    reason = forms.CharField(max_length=300, widget=forms.Textarea(attrs={"rows": 2}))
+    reason = LimitedText(limit=REASON_MAX_LENGTH, rows=2, validators=[multi_line])
 
 
 class ConsentForm(CrispyMixin, forms.ModelForm):
@@ -189,11 +194,40 @@ class PregnancyTestForm(CrispyMixin, forms.ModelForm):
         fields = ["kind", "collected_on", "result", "setting", "clia_lab", "method", "evidence"]
         help_texts = {"evidence": "Required for a home test: a photo or readout of the result."}
 
+    # The second step's button: a positive result is saved only once it is pressed (a mistyped
+    # result would stop a patient's treatment and put them first on Today).
+    CONFIRM_POSITIVE = "confirm_positive"
+    POSITIVE_LABEL = "Save positive result"
+
+    def clean(self):
+        data = super().clean()
+        confirmed = bool(self.data.get(self.CONFIRM_POSITIVE)) if self.data else False
+        if data.get("result") == TestResult.POSITIVE and not confirmed:
+            self.needs_positive_confirmation = True
+            save = Submit(self.CONFIRM_POSITIVE, self.POSITIVE_LABEL)
+            save.field_classes = "btn btn-danger"
+            again = Submit("submit", self.submit_label)
+            again.field_classes = "btn btn-outline-secondary ms-2"
+            self.helper.inputs = [save, again]
+            self.add_error(
+                None,
+                "Nothing was saved yet. This records a POSITIVE pregnancy test: no prescription "
+                "can be written while it stands, and the patient goes first on Today, under "
+                "Safety, for a clinician to act on today. If the result is positive, press "
+                f"“{self.POSITIVE_LABEL}”; if not, correct the result and save.",
+            )
+        return data
+
 
 class SupersedeForm(CrispyMixin, forms.Form):
     submit_label = "Mark superseded"
-    reason = forms.CharField(max_length=300, widget=forms.Textarea(attrs={"rows": 2}))
+    reason = LimitedText(limit=REASON_MAX_LENGTH, rows=2, validators=[multi_line])
 
 
 class PatientSearchForm(forms.Form):
     q = forms.CharField(required=False, max_length=100, label="Search")
+
+    def clean_q(self):
+        term = self.cleaned_data["q"].strip()
+        search.birth_date_in(term)  # a date-shaped term that is no date says so
+        return term

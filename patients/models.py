@@ -7,6 +7,10 @@ from django.db import models
 from django.urls import reverse
 
 from clinic.core.models import Clinic
+from clinic.core.notes import REASON_MAX_LENGTH
+from clinic.core.text import MRN_KEY_MAX_LENGTH, NameField, mrn_key, multi_line, one_line
+
+from . import search
 
 
 class RiskCategory(models.TextChoices):
@@ -26,19 +30,60 @@ class PatientQuerySet(models.QuerySet):
     def for_clinic(self, clinic: Clinic) -> "PatientQuerySet":
         return self.filter(clinic=clinic)
 
+    def with_mrn(self, mrn: str) -> "PatientQuerySet":
+        """Patients whose MRN is `mrn` as the clinic compares MRNs (case, width, invisible
+        characters and surrounding spaces aside)."""
+        return self.filter(mrn_key=mrn_key(mrn))
+
+
+# How a key made unique by the migration that introduced keys ends (patients/migrations/
+# 0003_patient_mrn_key.py): the MRN of a patient enrolled twice before keys existed keeps this
+# mark until staff correct it, so both rows stay distinct.
+DUPLICATE_KEY_MARK = " [duplicate "
+
+
+class MrnKeyField(models.CharField):
+    """The MRN as compared (clinic.core.text.mrn_key), written from `mrn` on every save, by
+    whichever door (services, admin, bulk_create), so it cannot drift from the MRN shown."""
+
+    def pre_save(self, model_instance, add):
+        key = mrn_key(model_instance.mrn)
+        kept = getattr(model_instance, self.attname) or ""
+        # A key the migration marked as a duplicate stays as it is while the MRN is unchanged.
+        if not kept.startswith(key + DUPLICATE_KEY_MARK):
+            setattr(model_instance, self.attname, key)
+        return getattr(model_instance, self.attname)
+
+
+# What a patient's search key is made of: a save that names any of them rewrites the key.
+SEARCHED_FIELDS = frozenset({"given_name", "family_name", "mrn", "ipledge_id", "birth_date"})
+
+
+class SearchKeyField(models.TextField):
+    """The patient as the search box reads them (patients/search.py), written from the names,
+    MRN, iPLEDGE ID and date of birth on every save, by whichever door (the enrollment and
+    update services, the admin, bulk_create), so it cannot drift from what the pages show."""
+
+    def pre_save(self, model_instance, add):
+        key = search.key_for(**{name: getattr(model_instance, name) for name in SEARCHED_FIELDS})
+        setattr(model_instance, self.attname, key)
+        return key
+
 
 class Patient(models.Model):
     clinic = models.ForeignKey(Clinic, on_delete=models.PROTECT, related_name="patients")
-    mrn = models.CharField("MRN", max_length=40)
-    given_name = models.CharField(max_length=100)
-    family_name = models.CharField(max_length=100)
+    mrn = models.CharField("MRN", max_length=40, validators=[one_line])
+    # Unique per clinic (below): "MRN-1", "mrn-1" and a fullwidth "ＭＲＮ-1" are one patient.
+    mrn_key = MrnKeyField(max_length=MRN_KEY_MAX_LENGTH, editable=False)
+    given_name = NameField(max_length=100)
+    family_name = NameField(max_length=100)
     birth_date = models.DateField()
-    email = models.EmailField(max_length=254)
-    phone = models.CharField(max_length=40, blank=True)
-    ipledge_id = models.CharField("iPLEDGE ID", max_length=40, blank=True)
+    email = models.EmailField(max_length=254, validators=[one_line])
+    phone = models.CharField(max_length=40, blank=True, validators=[one_line])
+    ipledge_id = models.CharField("iPLEDGE ID", max_length=40, blank=True, validators=[one_line])
     weight_kg = models.DecimalField("weight (kg)", max_digits=5, decimal_places=1)
     risk_category = models.CharField(max_length=24, choices=RiskCategory.choices)
-    risk_category_reason = models.CharField(max_length=300)
+    risk_category_reason = models.CharField(max_length=REASON_MAX_LENGTH, validators=[multi_line])
     risk_category_set_on = models.DateField()
     enrolled_on = models.DateField()
     home_tests_allowed = models.BooleanField(
@@ -57,12 +102,13 @@ class Patient(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    search_key = SearchKeyField(default="", blank=True, editable=False)
 
     objects = PatientQuerySet.as_manager()
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["clinic", "mrn"], name="mrn_unique_in_clinic")
+            models.UniqueConstraint(fields=["clinic", "mrn_key"], name="mrn_key_unique_in_clinic")
         ]
         indexes = [
             models.Index(fields=["clinic", "family_name", "given_name"]),
@@ -72,6 +118,13 @@ class Patient(models.Model):
 
     def __str__(self) -> str:
         return f"{self.family_name}, {self.given_name} ({self.mrn})"
+
+    def save(self, *args, update_fields=None, **kwargs):
+        if update_fields is not None and "mrn" in update_fields:
+            update_fields = {*update_fields, "mrn_key"}
+        if update_fields is not None and SEARCHED_FIELDS & set(update_fields):
+            update_fields = {*update_fields, "search_key"}
+        super().save(*args, update_fields=update_fields, **kwargs)
 
     def get_absolute_url(self) -> str:
         return reverse("patients:detail", args=[self.pk])
@@ -94,7 +147,7 @@ class RiskCategoryChange(models.Model):
     previous = models.CharField(max_length=24, choices=RiskCategory.choices)
     new = models.CharField(max_length=24, choices=RiskCategory.choices)
     changed_on = models.DateField()
-    reason = models.CharField(max_length=300)
+    reason = models.CharField(max_length=REASON_MAX_LENGTH, validators=[multi_line])
     changed_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -218,7 +271,9 @@ class PregnancyTest(PatientRecord):
     )
     evidence = models.FileField(upload_to=evidence_path, blank=True)
     superseded_on = models.DateField(null=True, blank=True)
-    superseded_reason = models.CharField(max_length=300, blank=True)
+    superseded_reason = models.CharField(
+        max_length=REASON_MAX_LENGTH, blank=True, validators=[multi_line]
+    )
     superseded_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
@@ -238,7 +293,8 @@ def pregnancy_test_verified(verified_by_id, setting: str, evidence) -> bool:
     return setting != TestSetting.HOME or bool(evidence)
 
 
-auditlog.register(Patient)
+# The search key repeats the fields it is made of: their own changes are what the log shows.
+auditlog.register(Patient, exclude_fields=["search_key"])
 auditlog.register(RiskCategoryChange)
 auditlog.register(Consent)
 auditlog.register(ContraceptionConfirmation)

@@ -11,7 +11,9 @@ from django.db import transaction
 
 from clinic.core.audit import acting_as
 from clinic.core.models import Clinic
-from monitoring.rules import RS_2021_IN_FORCE_FROM
+from clinic.core.notes import REASON_MAX_LENGTH, check_length, too_long
+from clinic.core.text import MRN_KEY_MAX_LENGTH, check_field, mrn_key, multi_line
+from monitoring.rules import RS_2021_IN_FORCE_FROM, contraception_shortfall
 from monitoring.rules import constants as rule_constants
 
 from . import evidence
@@ -76,6 +78,9 @@ BEFORE_FIRST_RULE_SET = (
 def validate_enrollment(data: dict, *, clinic: Clinic, today: datetime.date, exclude_pk=None):
     """Cross-field checks a form or serializer cannot see alone. Raises ValidationError."""
     errors = {}
+    reason = data.get("risk_category_reason") or ""
+    if len(reason) > REASON_MAX_LENGTH:
+        errors["risk_category_reason"] = too_long(REASON_MAX_LENGTH, len(reason))
     birth_date, enrolled_on = data.get("birth_date"), data.get("enrolled_on")
     if enrolled_on and enrolled_on < RS_2021_IN_FORCE_FROM:
         errors["enrolled_on"] = BEFORE_FIRST_RULE_SET
@@ -89,17 +94,48 @@ def validate_enrollment(data: dict, *, clinic: Clinic, today: datetime.date, exc
         errors["enrolled_on"] = "The enrollment date is before the birth date."
     if message := weight_error(data.get("weight_kg")):
         errors["weight_kg"] = message
-    mrn = data.get("mrn")
-    if mrn:
-        duplicates = Patient.objects.filter(clinic=clinic, mrn=mrn)
-        if exclude_pk:
-            duplicates = duplicates.exclude(pk=exclude_pk)
-        if duplicates.exists():
-            errors["mrn"] = "Another patient in this clinic already has this MRN."
+    errors.update(text_errors(data))
+    if "mrn" not in errors and (message := mrn_error(data.get("mrn"), clinic, exclude_pk)):
+        errors["mrn"] = message
     if message := language_error(data.get("preferred_language", Language.ENGLISH)):
         errors["preferred_language"] = message
     if errors:
         raise ValidationError(errors)
+
+
+def text_errors(data: dict) -> dict:
+    """The text fields' own checks (clinic.core.text: no control, invisible or direction
+    characters), run here too so a door without a form or serializer cannot skip them."""
+    errors = {}
+    for name, value in data.items():
+        if name in TEXT_FIELDS and isinstance(value, str):
+            try:
+                Patient._meta.get_field(name).run_validators(value)
+            except ValidationError as error:
+                errors[name] = error.messages[0]
+    return errors
+
+
+TEXT_FIELDS = frozenset(
+    {"mrn", "given_name", "family_name", "email", "phone", "ipledge_id", "risk_category_reason"}
+)
+DUPLICATE_MRN = "Another patient in this clinic already has this MRN."
+
+
+def mrn_error(mrn, clinic: Clinic, exclude_pk=None) -> str | None:
+    """The MRN is compared as clinic.core.text.mrn_key reads it: "MRN-1", "mrn-1" and a
+    fullwidth "ＭＲＮ-1" are one patient (docs/security.md, "Text and identities")."""
+    if mrn is None:
+        return None
+    key = mrn_key(mrn)
+    if not key:
+        return "Enter the MRN."
+    if len(key) > MRN_KEY_MAX_LENGTH:
+        return "This MRN is too long once its characters are written out; check it."
+    duplicates = Patient.objects.filter(clinic=clinic).with_mrn(mrn)
+    if exclude_pk:
+        duplicates = duplicates.exclude(pk=exclude_pk)
+    return DUPLICATE_MRN if duplicates.exists() else None
 
 
 # Warnings, not refusals (docs/rules.md: the category criteria for young patients are the
@@ -132,22 +168,26 @@ def enrollment_warnings(data: dict, *, today: datetime.date, risk_category=None)
     return warnings
 
 
+# What the staff form says for each shortfall the rules find (monitoring/rules/contraception.py).
+CONTRACEPTION_SHORTFALL_WARNINGS = {
+    rule_constants.NO_METHOD_COUNTS: "No method that counts is recorded (a progestin-only pill "
+    "never counts): the program needs two (one primary) or abstinence, so this confirmation "
+    "will not count for a prescription.",
+    rule_constants.ONE_METHOD_COUNTS: "Only one method that counts is recorded: the program "
+    "needs two (one primary) or abstinence, so this confirmation will not count for a "
+    "prescription.",
+    rule_constants.NO_PRIMARY_METHOD: "No primary method is recorded: the program needs one of "
+    "the two to be primary, so this confirmation will not count for a prescription.",
+}
+
+
 def contraception_record_warnings(methods, abstinence: bool) -> dict:
-    """A confirmation the gate will not count (docs/domain.md §4) may still be worth recording."""
-    counted = set(methods) - set(rule_constants.UNACCEPTABLE_METHODS)
-    if abstinence or not methods:
-        return {}
-    if len(counted) < 2:
-        return {
-            "methods": "Only one method that counts is recorded: the program needs two (one "
-            "primary) or abstinence, so this confirmation will not count for a prescription."
-        }
-    if not counted & set(rule_constants.PRIMARY_METHODS):
-        return {
-            "methods": "No primary method is recorded: the program needs one of the two to be "
-            "primary, so this confirmation will not count for a prescription."
-        }
-    return {}
+    """A confirmation the gate will not count (docs/domain.md §4) may still be worth recording:
+    the rules' own check says what it lacks, so this form and the gate never disagree."""
+    if not methods and not abstinence:
+        return {}  # nothing chosen: the form asks for a choice instead
+    shortfall = contraception_shortfall(methods, abstinence)
+    return {"methods": CONTRACEPTION_SHORTFALL_WARNINGS[shortfall]} if shortfall else {}
 
 
 ENROLLMENT_FIELDS = (
@@ -175,6 +215,8 @@ def change_risk_category(
         raise ValidationError({"risk_category": "Choose a valid risk category."})
     if not reason.strip():
         raise ValidationError({"reason": "Give the reason for the change."})
+    check_field("reason", reason, multi_line)
+    check_length("reason", reason, REASON_MAX_LENGTH)
     if changed_on > patient.clinic.today():
         raise ValidationError({"changed_on": "The date of the change cannot be in the future."})
     if changed_on < patient.enrolled_on:
@@ -240,17 +282,14 @@ def record_consent(patient: Patient, *, by, kind: str, signed_on: datetime.date)
         )
 
 
-@changes_records
-def record_contraception(
+def _check_contraception(
     patient: Patient,
     *,
-    by,
     confirmed_on: datetime.date,
     source: str,
     methods: list[str],
-    abstinence: bool,
     started_on: datetime.date | None,
-) -> ContraceptionConfirmation:
+) -> None:
     if source not in Source.values:
         raise ValidationError({"source": "Choose staff or patient."})
     unknown = [m for m in methods if m not in ContraceptionMethod.values]
@@ -263,6 +302,22 @@ def record_contraception(
         raise ValidationError({"started_on": "The methods cannot start after the confirmation."})
     if started_on and started_on < patient.birth_date:
         raise ValidationError({"started_on": "The methods cannot start before the birth date."})
+
+
+@changes_records
+def record_contraception(
+    patient: Patient,
+    *,
+    by,
+    confirmed_on: datetime.date,
+    source: str,
+    methods: list[str],
+    abstinence: bool,
+    started_on: datetime.date | None,
+) -> ContraceptionConfirmation:
+    _check_contraception(
+        patient, confirmed_on=confirmed_on, source=source, methods=methods, started_on=started_on
+    )
     with transaction.atomic(), acting_as(by):
         confirmation = ContraceptionConfirmation.objects.create(
             patient=patient,
@@ -273,6 +328,31 @@ def record_contraception(
             started_on=started_on,
             recorded_by=by if source == Source.STAFF else None,
         )
+    return confirmation
+
+
+@changes_records
+def replace_contraception(
+    confirmation: ContraceptionConfirmation,
+    *,
+    confirmed_on: datetime.date,
+    methods: list[str],
+    abstinence: bool,
+) -> ContraceptionConfirmation:
+    """The patient answers again in the same cycle: their earlier answer is updated, not joined
+    by a second one (auditlog records the update with both values)."""
+    _check_contraception(
+        confirmation.patient,
+        confirmed_on=confirmed_on,
+        source=confirmation.source,
+        methods=methods,
+        started_on=confirmation.started_on,
+    )
+    with transaction.atomic():
+        confirmation.confirmed_on = confirmed_on
+        confirmation.methods = sorted(methods)
+        confirmation.abstinence = abstinence
+        confirmation.save(update_fields=["confirmed_on", "methods", "abstinence"])
     return confirmation
 
 
@@ -316,6 +396,8 @@ def supersede_test(test: PregnancyTest, *, by, reason: str, on: datetime.date) -
         raise ValidationError({"reason": "This test is already marked superseded."})
     if not reason or not reason.strip():
         raise ValidationError({"reason": "Give the reason the result is superseded."})
+    check_field("reason", reason, multi_line)
+    check_length("reason", reason.strip(), REASON_MAX_LENGTH)
     with transaction.atomic(), acting_as(by):
         test.superseded_on = on
         test.superseded_reason = reason.strip()

@@ -12,6 +12,11 @@ urlpatterns = [
     path("<int:pk>/contraception/new/", views.contraception_create, name="contraception_create"),
     path("<int:pk>/pregnancy-tests/new/", views.pregnancy_test_create, name="test_create"),
     path(
+        "pregnancy-tests/<int:test_pk>/evidence/",
+        views.pregnancy_test_evidence,
+        name="test_evidence",
+    ),
+    path(
         "pregnancy-tests/<int:test_pk>/supersede/",
         views.pregnancy_test_supersede,
         name="test_supersede",

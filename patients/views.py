@@ -3,22 +3,20 @@ risk category) and the audit log: short views that fetch through `patients.acces
 service, render. The patient list and page, enrollment and its edits show or write a course too,
 so they live in `monitoring.patient_views` (docs/architecture.md)."""
 
-import datetime
-
 from auditlog.models import LogEntry
 from django.contrib import messages
-from django.db.models import Q
+from django.http import FileResponse, Http404
 from django.shortcuts import render
-from django.utils.dateparse import parse_date
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods
 
 from clinic.core.access import current_clinic, require
+from clinic.core.audit import log_view
 from clinic.core.pages import record_page
 from clinic.core.roles import Action
 from monitoring.rules import contraception_warnings
 from patients.access import get_patient, get_record, patients_for
 
-from . import audit_page, services
+from . import audit_page, evidence, services
 from .forms import (
     ConsentForm,
     ContraceptionForm,
@@ -81,6 +79,33 @@ def pregnancy_test_create(request, pk):
     return record_page(request, patient, PregnancyTestForm, "Pregnancy test", save)
 
 
+@require(Action.VIEW_PATIENTS)
+@require_GET
+def pregnancy_test_evidence(request, test_pk):
+    """A home test's photo or PDF, for the patient's clinic only (another clinic's is a 404),
+    audited as a view of the test. Always a download, of the type its bytes show, never kept
+    by a cache (docs/security.md, "Evidence"). Read through the FileField, wherever the storage
+    keeps it."""
+    test = get_record(request, PregnancyTest, test_pk)
+    if not test.evidence:
+        raise Http404("This test has no evidence.")
+    try:
+        stored = test.evidence.open("rb")
+    except FileNotFoundError:
+        raise Http404("The evidence file is missing.") from None
+    content_type, extension = evidence.sniff(stored) or ("application/octet-stream", "")
+    log_view(request.user, test)
+    response = FileResponse(
+        stored,
+        as_attachment=True,
+        filename=f"pregnancy-test-{test.collected_on:%Y-%m-%d}{extension}",
+        content_type=content_type,
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Cache-Control"] = "no-store"
+    return response
+
+
 @require(Action.SUPERSEDE_TEST)
 @require_http_methods(["GET", "POST"])
 def pregnancy_test_supersede(request, test_pk):
@@ -103,41 +128,18 @@ def audit_log(request):
     entries = LogEntry.objects.filter(additional_data__clinic_id=clinic.pk).order_by(
         "-timestamp", "-id"
     )
-    filters = {
-        "actor": request.GET.get("actor", "").strip(),
-        "action": request.GET.get("action", ""),
-        "model": request.GET.get("model", ""),
-        "patient": request.GET.get("patient", "").strip(),
-        "since": request.GET.get("since", ""),
-    }
-    if filters["actor"]:
-        entries = entries.filter(
-            Q(actor__username__icontains=filters["actor"])
-            | Q(actor__first_name__icontains=filters["actor"])
-            | Q(actor__last_name__icontains=filters["actor"])
-        )
-    if filters["action"].isdigit():
-        entries = entries.filter(action=int(filters["action"]))
-    if filters["model"]:
-        entries = entries.filter(content_type__model=filters["model"])
-    if filters["patient"].isdigit():
-        entries = entries.filter(additional_data__patient_id=int(filters["patient"]))
-    try:
-        since = parse_date(filters["since"]) if filters["since"] else None
-    except ValueError:  # a well-formed but impossible date, such as 2024-02-30
-        since = None
-    if since:
-        start = datetime.datetime.combine(since, datetime.time(), tzinfo=clinic.zone)
-        entries = entries.filter(timestamp__gte=start)
-    patient = None
-    if filters["patient"].isdigit():
-        patient = patients_for(request).filter(pk=int(filters["patient"])).first()
+    filters = audit_page.AuditFilters(request.GET)
+    filters.is_valid()  # a bad filter is named on the page and left out
+    entries = audit_page.filtered(entries, filters, clinic)
+    patient_id = filters.cleaned_data.get("patient")
+    patient = patients_for(request).filter(pk=patient_id).first() if patient_id else None
     return render(
         request,
         "clinic/audit_log.html",
         {
             "page": audit_page.page_of_lines(entries, request.GET.get("page"), clinic),
-            "filters": filters,
+            "filters": filters.shown(),
+            "filter_problems": filters.problems(),
             "filtered_patient": patient,
             "actions": [
                 (value, audit_page.ACTION_WORDS[value]) for value, _ in LogEntry.Action.choices

@@ -144,7 +144,7 @@ class Builder:
                 prescription,
                 by=self.staff,
                 dispensed_on=self.day(dispensed),
-                rma_number=f"RMA{prescription.pk:07d}",
+                rma_number=f"{prescription.pk:09d}",
             )
         return prescription
 

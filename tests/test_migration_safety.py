@@ -57,7 +57,9 @@ DANGERS = (
         "in a migration with atomic = False",
     ),
     (
-        re.compile(r"\bADD CONSTRAINT \S+ (UNIQUE|PRIMARY KEY|EXCLUDE)\b", re.IGNORECASE),
+        re.compile(
+            r"\bADD CONSTRAINT \S+ (UNIQUE|PRIMARY KEY|EXCLUDE)\b(?! USING INDEX)", re.IGNORECASE
+        ),
         "builds the constraint's index while blocking writes: create a unique index "
         "concurrently first, then add the constraint USING INDEX",
     ),

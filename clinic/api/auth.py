@@ -24,7 +24,8 @@ from clinic.core.throttle import TooManyWrongCodes, client_address
 from clinic.core.twofactor import matching_device, needs_second_factor
 
 from .authentication import ApiTokenAuthentication
-from .schema import FIELD_ERRORS
+from .parsers import AcceptHeaderNegotiation
+from .schema import FIELD_ERRORS, NOT_ACCEPTABLE
 
 WRONG_CREDENTIALS = "Unable to log in with provided credentials."
 
@@ -76,6 +77,7 @@ class Token(APIView):
     # A wrong username and a wrong password get the same answer (AuthTokenSerializer's).
 
     parser_classes = [JSONParser, FormParser]
+    content_negotiation_class = AcceptHeaderNegotiation
     authentication_classes = [ApiTokenAuthentication]
     permission_classes = [IsAuthenticated]
 
@@ -91,7 +93,7 @@ class Token(APIView):
     @extend_schema(
         summary="Exchange a username and password for an API token",
         request=TokenIn,
-        responses={200: TokenOut, 400: FIELD_ERRORS},
+        responses={200: TokenOut, 400: FIELD_ERRORS, 406: NOT_ACCEPTABLE},
         auth=[],
     )
     def post(self, request):
@@ -111,7 +113,7 @@ class Token(APIView):
     @extend_schema(
         summary="Revoke the token that signs this request",
         request=None,
-        responses={204: None, 401: FIELD_ERRORS},
+        responses={204: None, 401: FIELD_ERRORS, 406: NOT_ACCEPTABLE},
     )
     def delete(self, request):
         request.auth.delete()

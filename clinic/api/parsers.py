@@ -5,9 +5,11 @@ and no field of the API nests more than a few levels, so depth is limited well b
 A body larger than the server reads is a 413, said before it is read.
 """
 
+from types import SimpleNamespace
+
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
-from rest_framework import exceptions, parsers, status
+from rest_framework import exceptions, negotiation, parsers, status
 
 # The deepest field of the API is an object inside the body (side_effects): 2 levels. The margin
 # leaves room for harmless wrapping without letting anything near the interpreter's limit.
@@ -17,6 +19,13 @@ MAX_JSON_DEPTH = 32
 EVIDENCE_MAX_BYTES = settings.MAX_EVIDENCE_UPLOAD_BYTES
 # The text fields of the upload form, its part headers and boundaries fit well inside this.
 MULTIPART_OVERHEAD_BYTES = 256 * 1024
+
+
+class AcceptHeaderNegotiation(negotiation.DefaultContentNegotiation):
+    """The answer's type is chosen by the Accept header alone. DRF's `?format=` override was a
+    query parameter no schema describes: `?format=x` answered 404 and `?format=` nothing."""
+
+    settings = SimpleNamespace(URL_FORMAT_OVERRIDE=None)  # the only setting the class reads
 
 
 class PayloadTooLarge(exceptions.APIException):

@@ -5,11 +5,23 @@ Decimals are returned as strings, DRF's default, so no figure loses a digit on t
 """
 
 import datetime
+import math
+import re
 from decimal import Decimal
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import RegexValidator
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from clinic.core.notes import NOTE_MAX_LENGTH, REASON_MAX_LENGTH, too_long
+from clinic.core.text import (
+    MULTI_LINE_REFUSED,
+    ONE_LINE_REFUSED,
+    TextValidator,
+    character_class,
+    nfc,
+)
 from monitoring.models import (
     Course,
     LabKind,
@@ -46,37 +58,132 @@ from patients.models import (
 )
 from patients.services import ENROLLMENT_FIELDS, MAX_WEIGHT_KG, MIN_WEIGHT_KG
 
-# What a text field accepts, as a pattern the schema states too: no NUL character (DRF refuses
-# it) and, unless it may be blank, one character that Python's strip() keeps (DRF strips the
-# value first, then refuses it blank). Written out, since JavaScript's \s is another set.
-_KEPT_BY_STRIP = (
-    "[^\\x00\\t\\n\\x0b\\x0c\\r\\x1c-\\x1f \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029"
-    "\\u202f\\u205f\\u3000]"
+# What a text field accepts, as a pattern the schema states too: none of the characters
+# clinic.core.text refuses (one-line fields refuse control, invisible and direction characters;
+# multi-line ones keep line breaks and tabs), checked on the value as sent, and, unless it may be
+# blank, one character that Python's strip() keeps (DRF strips the value first, then refuses it
+# blank). Written out, since JavaScript's \s is another set.
+_STRIPPED = (
+    "\\t\\n\\x0b\\x0c\\r\\x1c-\\x1f \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029"
+    "\\u202f\\u205f\\u3000"
 )
-NOT_BLANK = f"^[^\\x00]*{_KEPT_BY_STRIP}[^\\x00]*$"
-NO_NUL = "^[^\\x00]*$"
+
+
+def _patterns(refused: frozenset[int]) -> tuple[str, str]:
+    """(may be blank, not blank) patterns of a field refusing `refused`."""
+    bad = character_class(refused)
+    kept = f"[^{bad}]"
+    return f"^{kept}*$", f"^{kept}*[^{bad}{_STRIPPED}]{kept}*$"
+
+
+PATTERNS = {False: _patterns(ONE_LINE_REFUSED), True: _patterns(MULTI_LINE_REFUSED)}
 
 
 class Text(serializers.CharField):
-    """A JSON string. DRF's CharField also takes numbers (an MRN of 1e+308); this one does not."""
+    """A JSON string. DRF's CharField also takes numbers (an MRN of 1e+308); this one does not.
+
+    One line unless `multi_line` (notes and reasons); a `name` is turned to NFC before its
+    length is checked (clinic.core.text.NameField stores it so)."""
 
     default_error_messages = {"invalid": "Send text, not a number or a true/false value."}
 
-    def __init__(self, **kwargs):
-        pattern = NO_NUL if kwargs.get("allow_blank") else NOT_BLANK
-        # The validator only puts the pattern in the schema: CharField has already refused a
-        # NUL or a blank value with its own message by the time it runs.
+    def __init__(self, *, multi_line: bool = False, name: bool = False, **kwargs):
+        self.text_check = TextValidator(multi_line=multi_line)
+        self.is_name = name
+        blank_allowed, not_blank = PATTERNS[multi_line]
+        pattern = blank_allowed if kwargs.get("allow_blank") else not_blank
+        # The validator only puts the pattern in the schema: to_internal_value has already
+        # refused what it excludes, each with its own message, by the time it runs.
         validators = [*kwargs.pop("validators", []), RegexValidator(pattern)]
         super().__init__(validators=validators, **kwargs)
 
     def to_internal_value(self, data):
         if not isinstance(data, str):
             self.fail("invalid")
-        return super().to_internal_value(data)
+        # Checked as sent, before DRF strips it: "MRN-1\n" is refused, as the schema says.
+        try:
+            self.text_check(data)
+        except DjangoValidationError as error:
+            raise serializers.ValidationError(error.messages) from None
+        value = super().to_internal_value(data)
+        return nfc(value) if self.is_name else value
+
+
+class Figure(serializers.DecimalField):
+    """A decimal figure in a range: JSON text matching `pattern` ("60.5"), or a whole JSON
+    number from `whole_min` to `whole_max` (60). The schema states exactly these two forms
+    (clinic/api/schema.py, FigureSchema); DRF's own DecimalField took "" and " 60", and its schema
+    (a sign, any digits) allowed "", "0.0" and "-1" for a weight the server refuses. A fraction
+    sent as a JSON number is refused: a float can lose the digit the clinic typed."""
+
+    default_error_messages = {
+        "figure": "Send a number from {low} to {high} with at most {places} decimal places, "
+        'as text such as "{low}" (a whole number may be sent as a number).'
+    }
+
+    def __init__(self, *, low: Decimal, high: Decimal, pattern: str, **kwargs):
+        self.low, self.high, self.pattern = Decimal(low), Decimal(high), pattern
+        self.whole_min, self.whole_max = math.ceil(self.low), math.floor(self.high)
+        super().__init__(min_value=self.low, max_value=self.high, **kwargs)
+
+    def run_validation(self, data=serializers.empty):
+        # Before DRF's own: it takes "" and " " for null where null is allowed.
+        if isinstance(data, str) and not re.search(self.pattern, data):
+            self.fail("figure", low=self.low, high=self.high, places=self.decimal_places)
+        return super().run_validation(data)
+
+    def to_internal_value(self, data):
+        # re.search, as the schema's readers (jsonschema, Schemathesis) apply a pattern.
+        if isinstance(data, str) and re.search(self.pattern, data):
+            return super().to_internal_value(data)
+        if isinstance(data, int) and not isinstance(data, bool):
+            if self.whole_min <= data <= self.whole_max:
+                return super().to_internal_value(data)
+        self.fail("figure", low=self.low, high=self.high, places=self.decimal_places)
+
+
+# Exactly the ranges of the figures, as patterns (tests/api/test_api_schema.py checks each
+# against the field at every step of its precision): no sign, no blank, no leading zero.
+WEIGHT_PATTERN = "^(([2-9][0-9]|[12][0-9]{2})(\\.[0-9])?|300(\\.0)?)$"  # 20-300 kg
+TARGET_PATTERN = "^(([5-9][0-9]|[12][0-9]{2})(\\.[0-9])?|300(\\.0)?)$"  # 50-300 mg/kg
+LAB_VALUE_PATTERN = "^(0|[1-9][0-9]{0,5})(\\.[0-9]{1,2})?$"  # 0-999999.99
+DOSE_PATTERN = "^([1-9][0-9]{0,4}(\\.[0-9])?|0\\.[1-9])$"  # 0.1-99999.9 mg
+
+
+def weight(**kwargs) -> Figure:
+    return Figure(
+        max_digits=5,
+        decimal_places=1,
+        low=MIN_WEIGHT_KG,
+        high=MAX_WEIGHT_KG,
+        pattern=WEIGHT_PATTERN,
+        **kwargs,
+    )
+
+
+def target_mg_per_kg(**kwargs) -> Figure:
+    return Figure(
+        max_digits=5,
+        decimal_places=1,
+        low=MIN_TARGET_MG_PER_KG,
+        high=MAX_TARGET_MG_PER_KG,
+        pattern=TARGET_PATTERN,
+        **kwargs,
+    )
 
 
 def optional_text(max_length: int) -> Text:
     return Text(max_length=max_length, required=False, allow_blank=True)
+
+
+def note_text(max_length: int, **kwargs) -> Text:
+    """A note or reason: past its limit a 400 naming the field and the limit, never cut."""
+    return Text(
+        max_length=max_length,
+        error_messages={"max_length": too_long(max_length)},
+        help_text=f"At most {max_length:,} characters; a longer text is refused, not cut.",
+        **kwargs,
+    )
 
 
 def optional_date() -> serializers.DateField:
@@ -88,24 +195,16 @@ def optional_date() -> serializers.DateField:
 
 class PatientIn(serializers.Serializer):
     mrn = Text(max_length=40)
-    given_name = Text(max_length=100)
-    family_name = Text(max_length=100)
+    given_name = Text(max_length=100, name=True)
+    family_name = Text(max_length=100, name=True)
     birth_date = serializers.DateField()
     email = serializers.EmailField(max_length=254)
     risk_category = serializers.ChoiceField(choices=RiskCategory.choices)
-    weight_kg = serializers.DecimalField(
-        max_digits=5, decimal_places=1, min_value=MIN_WEIGHT_KG, max_value=MAX_WEIGHT_KG
-    )
+    weight_kg = weight()
     phone = optional_text(40)
     ipledge_id = optional_text(40)
     home_tests_allowed = serializers.BooleanField(required=False)
-    target_mg_per_kg = serializers.DecimalField(
-        max_digits=5,
-        decimal_places=1,
-        min_value=MIN_TARGET_MG_PER_KG,
-        max_value=MAX_TARGET_MG_PER_KG,
-        required=False,
-    )
+    target_mg_per_kg = target_mg_per_kg(required=False)
     enrolled_on = serializers.DateField(
         required=False, help_text="Defaults to today in the clinic's time zone."
     )
@@ -142,6 +241,7 @@ class PregnancyTestIn(serializers.Serializer):
     method = serializers.ChoiceField(choices=TestMethod.choices)
 
 
+@extend_schema_field({"type": "string", "format": "binary"})
 class EvidenceFile(serializers.FileField):
     """A photo (JPEG, PNG, WebP, HEIC) or PDF of a home test's result, at most 10 MB. It is stored
     under a random name, so no one can guess where it lies."""
@@ -169,20 +269,28 @@ class PregnancyTestUploadIn(PregnancyTestIn):
 class LabIn(serializers.Serializer):
     kind = serializers.ChoiceField(choices=LabKind.choices)
     collected_on = serializers.DateField()
-    value = serializers.DecimalField(max_digits=8, decimal_places=2, min_value=0)
-    unit = Text(max_length=16)
+    value = Figure(
+        max_digits=8,
+        decimal_places=2,
+        low=Decimal(0),
+        high=Decimal("999999.99"),
+        pattern=LAB_VALUE_PATTERN,
+    )
+    unit = Text(
+        max_length=16,
+        help_text="ALT and AST: U/L (IU/L is accepted and stored as U/L) or µkat/L; "
+        "lipids: mg/dL or mmol/L.",
+    )
+    confirm_unusual = serializers.BooleanField(
+        default=False,
+        help_text="Send true to record a value far outside what labs report (e.g. "
+        "triglycerides above 2,000 mg/dL); without it such a value is a 400 naming `value`.",
+    )
 
 
 class VisitIn(serializers.Serializer):
     visited_on = serializers.DateField()
-    weight_kg = serializers.DecimalField(
-        max_digits=5,
-        decimal_places=1,
-        min_value=MIN_WEIGHT_KG,
-        max_value=MAX_WEIGHT_KG,
-        required=False,
-        allow_null=True,
-    )
+    weight_kg = weight(required=False, allow_null=True)
     counseling_confirmed = serializers.BooleanField(
         default=False, help_text="Only a clinician may send true."
     )
@@ -197,26 +305,34 @@ class VisitIn(serializers.Serializer):
     )
     missed_dose_days = serializers.IntegerField(min_value=0, max_value=30, default=0)
     next_visit_on = optional_date()
-    notes = optional_text(4000)
+    notes = note_text(NOTE_MAX_LENGTH, required=False, allow_blank=True, multi_line=True)
 
 
 class PrescriptionIn(serializers.Serializer):
     written_on = serializers.DateField()
-    daily_dose_mg = serializers.DecimalField(
-        max_digits=6, decimal_places=1, min_value=Decimal("0.1")
+    daily_dose_mg = Figure(
+        max_digits=6,
+        decimal_places=1,
+        low=Decimal("0.1"),
+        high=Decimal("99999.9"),
+        pattern=DOSE_PATTERN,
     )
     days_supply = serializers.IntegerField(min_value=1, max_value=30)
 
 
 class DispenseIn(serializers.Serializer):
     dispensed_on = serializers.DateField()
-    rma_number = Text(max_length=40)
+    rma_number = Text(
+        max_length=40,
+        help_text="The number iPLEDGE gave the pharmacy for this dispense: 6 to 12 digits; "
+        "spaces and dashes between them are dropped. Anything else is a 400 naming it.",
+    )
 
 
 class RiskCategoryIn(serializers.Serializer):
     risk_category = serializers.ChoiceField(choices=RiskCategory.choices)
     changed_on = serializers.DateField(help_text="The day the new category takes effect.")
-    reason = Text(max_length=300)
+    reason = note_text(REASON_MAX_LENGTH, multi_line=True)
 
 
 class NewCourseIn(serializers.Serializer):
@@ -224,11 +340,7 @@ class NewCourseIn(serializers.Serializer):
         help_text=f"The new course's enrollment: at least {RETREATMENT_GAP_DAYS} days after the "
         "last dose."
     )
-    target_mg_per_kg = serializers.DecimalField(
-        max_digits=5,
-        decimal_places=1,
-        min_value=MIN_TARGET_MG_PER_KG,
-        max_value=MAX_TARGET_MG_PER_KG,
+    target_mg_per_kg = target_mg_per_kg(
         required=False,
         help_text="The cumulative dose target; the clinic's default when left out.",
     )
@@ -240,11 +352,11 @@ class EndTreatmentIn(serializers.Serializer):
 
 class MoodReviewIn(serializers.Serializer):
     reviewed_on = serializers.DateField()
-    note = Text(max_length=4000)
+    note = note_text(NOTE_MAX_LENGTH, multi_line=True)
 
 
 class SupersedeIn(serializers.Serializer):
-    reason = Text(max_length=300)
+    reason = note_text(REASON_MAX_LENGTH, multi_line=True)
 
 
 # The rules do date arithmetic on `on` (windows, projected completion); a date near the ends of
@@ -261,8 +373,18 @@ STATUS_DATE_PATTERN = (
 )
 
 
+class QueryDate(serializers.DateField):
+    """A date in the query string. DRF reads an empty `?on=` as no date at all (today), while
+    the schema's pattern refuses "": here it is a 400 naming the parameter, as the schema says."""
+
+    def get_value(self, dictionary):
+        if dictionary.get(self.field_name) == "":
+            return ""
+        return super().get_value(dictionary)
+
+
 class StatusQuery(serializers.Serializer):
-    on = serializers.DateField(
+    on = QueryDate(
         required=False,
         help_text="Defaults to today at the clinic. From 2021-12-13 (the first rule set) to 2999.",
         # Only states the range in the schema; validate_on below words the refusal.

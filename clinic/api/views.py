@@ -28,9 +28,9 @@ from patients.access import get_patient, get_record
 from patients.models import Consent, ContraceptionConfirmation, PregnancyTest
 
 from . import serializers as s
-from .parsers import EvidenceUploadParser, JSONParser
+from .parsers import AcceptHeaderNegotiation, EvidenceUploadParser, JSONParser
 from .permissions import IsClinicMember
-from .schema import ON_PARAMETER, document
+from .schema import ON_PARAMETER, ClinicSchema, document
 
 
 def field_errors(error: DjangoValidationError) -> dict:
@@ -45,6 +45,8 @@ class ClinicView(APIView):
 
     parser_classes = [JSONParser]
     permission_classes = [IsAuthenticated, IsClinicMember]
+    content_negotiation_class = AcceptHeaderNegotiation
+    schema = ClinicSchema()
 
     def handle_exception(self, exc):
         if isinstance(exc, DjangoValidationError):
@@ -212,7 +214,17 @@ class Labs(RecordCollection):
     def get(self, request, id):
         return self.records(request, id)
 
-    @document("Record a lab result", request=s.LabIn, ok=s.LabOut, status=201)
+    @document(
+        "Record a lab result",
+        description=(
+            "`IU/L` is stored as `U/L`. A value far outside what labs report for its kind and "
+            'unit (docs/rules.md, "Lab values") is a 400 naming `value` unless the body has '
+            "`confirm_unusual: true`, so a slip of a digit or of the unit is caught."
+        ),
+        request=s.LabIn,
+        ok=s.LabOut,
+        status=201,
+    )
     def post(self, request, id):
         patient = self.patient(id, Action.RECORD_CHECKS)
         data = self.valid(s.LabIn)

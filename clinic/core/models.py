@@ -11,6 +11,7 @@ from knox.models import AbstractAuthToken
 from monitoring.rules import constants as limits
 
 from .roles import Role
+from .text import NameField, one_line
 
 DEFAULT_RS2026_EFFECTIVE_ON = datetime.date(2026, 8, 8)
 
@@ -32,12 +33,12 @@ def in_quiet_hours(moment: datetime.time, start: int, end: int) -> bool:
 
 
 class Clinic(models.Model):
-    name = models.CharField(max_length=120)
+    name = NameField(max_length=120)
     time_zone = models.CharField(
         max_length=64, default="America/New_York", validators=[validate_time_zone]
     )
-    contact_phone = models.CharField(max_length=40, blank=True)
-    contact_email = models.EmailField(blank=True)
+    contact_phone = models.CharField(max_length=40, blank=True, validators=[one_line])
+    contact_email = models.EmailField(blank=True, validators=[one_line])
     # The clinic settings docs/domain.md names; rules read them through the history snapshot.
     rs2026_effective_on = models.DateField(
         "RS-2026 effective date", default=DEFAULT_RS2026_EFFECTIVE_ON
@@ -152,3 +153,20 @@ class SecondFactorFailures(models.Model):
 
     def __str__(self) -> str:
         return f"{self.failures} wrong codes for user {self.user_id} from {self.client_address}"
+
+
+class StoredFile(models.Model):
+    """A file kept in the database: the default storage (clinic/core/storage.py, docs/storage.md),
+    so every web host reads the same files and the database's backup holds them too."""
+
+    name = models.CharField(max_length=255, unique=True)
+    content = models.BinaryField()
+    size = models.PositiveBigIntegerField()
+    content_type = models.CharField(max_length=100)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name

@@ -5,6 +5,7 @@ from collections.abc import Callable
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 
 from .forms import apply_service_errors
 
@@ -20,6 +21,21 @@ DATE_FIELDS_DEFAULTING_TO_TODAY = (
     "last_dose_on",
 )
 
+# Fields a link may prefill (?kind=monthly from Today's "Record monthly test"); dates default
+# to today above. Anything else in the query string is ignored.
+PREFILLED_FROM_LINK = ("kind",)
+
+
+def next_url(request) -> str | None:
+    """Where a save returns to (?next=, set by Today's action buttons): a page of this site
+    only, never another host (an open redirect), else None."""
+    target = request.GET.get("next") or request.POST.get("next")
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return None
+
 
 def record_page(
     request,
@@ -31,13 +47,19 @@ def record_page(
     form_kwargs: dict | None = None,
     extra: dict | None = None,
     redirect_to=None,
+    template: str = "patients/record_form.html",
 ):
-    """GET shows the form; POST validates it, calls `save(cleaned_data)` and redirects.
+    """GET shows the form; POST validates it, calls `save(cleaned_data)` and redirects: to
+    ?next= when it is a page of this site (the form posts to its own URL, query included), else
+    to `redirect_to` or the patient's page.
 
     A ValidationError from the service is shown next to the field it names; nothing is saved.
     """
     today = patient.clinic.today()
     initial = {name: today for name in DATE_FIELDS_DEFAULTING_TO_TODAY}
+    for name in PREFILLED_FROM_LINK:
+        if request.GET.get(name) and name in form_class.base_fields:
+            initial[name] = request.GET[name]
     form = form_class(*submitted(request), initial=initial, **(form_kwargs or {}))
     if request.method == "POST" and form.is_valid():
         try:
@@ -46,9 +68,15 @@ def record_page(
             apply_service_errors(form, error)
         else:
             messages.success(request, f"{title}: saved.")
-            return redirect(redirect_to or patient)
-    context = {"form": form, "patient": patient, "title": title, **(extra or {})}
-    return render(request, "patients/record_form.html", context, status=200)
+            return redirect(next_url(request) or redirect_to or patient)
+    context = {
+        "form": form,
+        "patient": patient,
+        "title": title,
+        "back": next_url(request),
+        **(extra or {}),
+    }
+    return render(request, template, context, status=200)
 
 
 def submitted(request) -> tuple:

@@ -3,7 +3,8 @@
 The admin comes in through the Team page's invitation (clinic/core/team.py): a link to set a
 password, then a second factor at the first login. A password can be given instead, read from
 the environment or a prompt by the command, never from its arguments (they show in `ps` and in
-shell history). Everything is one transaction: a refusal leaves no clinic, user or membership.
+shell history). Everything is one transaction, the invitation email included (as on the Team
+page): a refusal, or a mail server that refuses the email, leaves no clinic, user or membership.
 """
 
 import dataclasses
@@ -20,7 +21,7 @@ from .models import Clinic, Membership
 from .roles import Role
 from .team import send_invitation
 
-# Who the audit page names for the clinic's creation: no person is logged in to a command.
+# Who the audit page names for these writes: no person is logged in to a command.
 COMMAND = "manage.py create_clinic"
 
 
@@ -104,10 +105,9 @@ def create_clinic(
     with transaction.atomic():
         earlier = _existing(name, time_zone, admin_username, admin_email)
         if earlier is not None:
-            if not earlier.admin.has_usable_password() and password is None:
-                earlier.link = send_invitation(
-                    earlier.admin, clinic=earlier.clinic, role=Role.CLINIC_ADMIN
-                )
+            if earlier.admin.is_active and not earlier.admin.has_usable_password():
+                if password is None:
+                    earlier.link = _invite_again(earlier)
             return earlier
         user = User(username=admin_username, email=admin_email)
         if password is not None:
@@ -139,5 +139,22 @@ def create_clinic(
         )
         link = None
         if password is None:
-            link = send_invitation(user, clinic=clinic, role=Role.CLINIC_ADMIN)
+            link = send_invitation(user, clinic=clinic, by=None, role=Role.CLINIC_ADMIN)
     return Outcome(clinic=clinic, admin=user, created=True, link=link)
+
+
+def _invite_again(earlier: Outcome) -> str:
+    """A new link, as the Team page's "send again" makes one (team.resend_invitation): the
+    earlier link stops working, and the audit log says so."""
+    admin = earlier.admin
+    admin.set_unusable_password()
+    admin.save(update_fields=["password"])
+    link = send_invitation(admin, clinic=earlier.clinic, by=None, role=Role.CLINIC_ADMIN)
+    LogEntry.objects.log_create(
+        admin,
+        action=LogEntry.Action.UPDATE,
+        changes={"invitation": ["sent", "sent again"]},
+        actor_email=COMMAND,
+        additional_data={"clinic_id": earlier.clinic.pk},
+    )
+    return link

@@ -7,6 +7,9 @@ deactivates themselves. Each change is an audit event with the clinic's id, so i
 clinic's audit page (Membership is registered with auditlog; a deactivation is logged here).
 """
 
+import logging
+import smtplib
+
 from auditlog.models import LogEntry
 from django import forms
 from django.conf import settings
@@ -20,7 +23,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.crypto import constant_time_compare, salted_hmac
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from .access import current_clinic, require
 from .models import Clinic, Membership
@@ -28,6 +31,7 @@ from .roles import Action, Role
 from .twofactor import SECOND_FACTOR_ROLES, reset_second_factor
 
 INVITE_SALT = "clinic.core.team.invite"
+logger = logging.getLogger(__name__)
 
 
 # --- services -------------------------------------------------------------------------------
@@ -41,10 +45,6 @@ def _invite_state(user, secret=None) -> str:
 
 def invitation_token(user) -> str:
     return signing.dumps({"user": user.pk, "state": _invite_state(user)}, salt=INVITE_SALT)
-
-
-def invitation_link(user) -> str:
-    return settings.SITE_URL.rstrip("/") + reverse("accept_invite", args=[invitation_token(user)])
 
 
 def invited_user(token: str):
@@ -67,30 +67,24 @@ def invited_user(token: str):
     return user
 
 
-def invite_member(*, clinic: Clinic, by, email: str, role: str):
-    """A new user with no password yet, a member of `clinic`, and an email with a link."""
-    User = get_user_model()
-    email = User.objects.normalize_email(email).strip()
-    if (
-        User.objects.filter(email__iexact=email).exists()
-        or User.objects.filter(username__iexact=email).exists()
-    ):
-        raise ValidationError(
-            {"email": "Someone already has an account with this email. Ask a superuser."}
-        )
-    if role not in Role.values:
-        raise ValidationError({"role": "Choose a role."})
-    with transaction.atomic():
-        user = User(username=email, email=email)
-        user.set_unusable_password()
-        user.save()
-        Membership.objects.create(user=user, clinic=clinic, role=role)
-        send_invitation(user, clinic=clinic, role=role, by=by)
-    return user
+class InvitationNotSent(Exception):
+    """The mail server refused or could not be reached: nothing was changed."""
 
 
-def send_invitation(user, *, clinic: Clinic, role: str, by=None) -> str:
-    """Email `user` a link to set a password, once the transaction commits; returns the link.
+NOT_SENT = (
+    "The invitation email could not be sent (the mail server did not answer). Nothing was "
+    "changed: try again in a few minutes, or tell whoever runs the server."
+)
+
+
+def invitation_link(user) -> str:
+    return settings.SITE_URL.rstrip("/") + reverse("accept_invite", args=[invitation_token(user)])
+
+
+def send_invitation(user, *, clinic: Clinic, by, role: str) -> str:
+    """Email the user a new link, and return it. Called inside the transaction that created or
+    renewed the invitation: if the mail server refuses, the caller's transaction rolls back, so
+    no account is left behind without its email, and a resent link leaves the old one working.
     `by` is None when no person sent it (manage.py create_clinic)."""
     link = invitation_link(user)
     context = {
@@ -102,10 +96,69 @@ def send_invitation(user, *, clinic: Clinic, role: str, by=None) -> str:
     }
     subject = render_to_string("clinic/emails/invite-subject.txt", context).strip()
     body = render_to_string("clinic/emails/invite-body.txt", context)
-    transaction.on_commit(
-        lambda: send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [user.email])
-    )
+    try:
+        send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [user.email])
+    except (smtplib.SMTPException, OSError) as error:
+        logger.warning("Invitation email not sent: %s", type(error).__name__)
+        raise InvitationNotSent from error
     return link
+
+
+def _is_invited(user) -> bool:
+    return user.is_active and not user.has_usable_password()
+
+
+def invite_member(*, clinic: Clinic, by, email: str, role: str):
+    """A new user with no password yet, a member of `clinic`, and an email with a link.
+
+    The address of someone already invited to this clinic (in any letter case) sends them a
+    new link instead. Raises InvitationNotSent, with nothing created, when the email cannot go."""
+    User = get_user_model()
+    email = User.objects.normalize_email(email).strip()
+    if role not in Role.values:
+        raise ValidationError({"role": "Choose a role."})
+    invited = (
+        Membership.objects.filter(clinic=clinic, user__email__iexact=email)
+        .select_related("user")
+        .first()
+    )
+    if invited is not None and _is_invited(invited.user):
+        resend_invitation(invited, by=by)
+        return invited.user
+    if (
+        User.objects.filter(email__iexact=email).exists()
+        or User.objects.filter(username__iexact=email).exists()
+    ):
+        raise ValidationError(
+            {"email": "Someone already has an account with this email. Ask a superuser."}
+        )
+    with transaction.atomic():
+        user = User(username=email, email=email)
+        user.set_unusable_password()
+        user.save()
+        Membership.objects.create(user=user, clinic=clinic, role=role)
+        send_invitation(user, clinic=clinic, by=by, role=role)
+    return user
+
+
+def resend_invitation(membership: Membership, *, by) -> None:
+    """A new link for someone who has not set a password yet; the earlier link stops working
+    (the invitation's state includes the unusable password, which is drawn anew). Audited."""
+    with transaction.atomic():
+        current = lock_team(membership, by=by)
+        user = current.user
+        if not _is_invited(user):
+            raise ValidationError(f"{user} has already accepted the invitation.")
+        user.set_unusable_password()
+        user.save(update_fields=["password"])
+        send_invitation(user, clinic=current.clinic, by=by, role=current.role)
+        LogEntry.objects.log_create(
+            user,
+            action=LogEntry.Action.UPDATE,
+            changes={"invitation": ["sent", "sent again"]},
+            actor=by,
+            additional_data={"clinic_id": current.clinic_id},
+        )
 
 
 def _refuse_self(membership: Membership, by, what: str) -> None:
@@ -219,6 +272,26 @@ def deactivate_member(membership: Membership, *, by) -> None:
         )
 
 
+def reactivate_member(membership: Membership, *, by) -> None:
+    """A deactivated member works here again with their old password (and second factor);
+    their API tokens ended at the deactivation and stay ended. Audited."""
+    _refuse_self(membership, by, "reactivate")
+    refuse_superuser(membership, by, "reactivate")
+    with transaction.atomic():
+        user = lock_team(membership, by=by).user
+        if user.is_active:
+            return
+        user.is_active = True
+        user.save(update_fields=["is_active"])
+        LogEntry.objects.log_create(
+            user,
+            action=LogEntry.Action.UPDATE,
+            changes={"is_active": ["False", "True"]},
+            actor=by,
+            additional_data={"clinic_id": membership.clinic_id},
+        )
+
+
 def reset_member_second_factor(membership: Membership, *, by) -> None:
     """The Team page's reset, behind the same lock: an admin demoted a moment ago no longer
     resets anyone's devices."""
@@ -288,6 +361,9 @@ def invite(request):
         except ValidationError as error:
             for field, errors in error.message_dict.items():
                 form.add_error(field, errors)
+        except InvitationNotSent:
+            form.add_error(None, NOT_SENT)
+            return _show(request, form, status=503)
         else:
             messages.success(request, f"Invitation sent to {form.cleaned_data['email']}.")
             return redirect("team")
@@ -310,23 +386,79 @@ def set_role(request, pk: int):
     )
 
 
-@require_POST
+def _confirmed(request, membership: Membership, action, success: str, question: dict):
+    """GET asks first (a page of its own, so it works without JavaScript); POST acts."""
+    if request.method != "POST":
+        return render(request, "clinic/team_confirm.html", {"member": membership, **question})
+    return _apply(request, action, success)
+
+
+@require_http_methods(["GET", "POST"])
 @require(Action.MANAGE_CLINIC)
 def deactivate(request, pk: int):
     membership = _member(request, pk)
-    return _apply(
+    return _confirmed(
         request,
+        membership,
         lambda: deactivate_member(membership, by=request.user),
         f"{membership.user} can no longer work in this clinic.",
+        {
+            "title": f"Deactivate {membership.user}?",
+            "consequences": [
+                "They can no longer work in this clinic. If it is their only clinic, their "
+                "account is switched off: they are signed out at once and their API tokens "
+                "stop working.",
+                "Their records and audit history stay. You can reactivate them later.",
+            ],
+            "button": "Deactivate",
+            "danger": True,
+        },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@require(Action.MANAGE_CLINIC)
+def reset_otp(request, pk: int):
+    membership = _member(request, pk)
+    return _confirmed(
+        request,
+        membership,
+        lambda: reset_member_second_factor(membership, by=request.user),
+        f"{membership.user} sets up a new second factor at their next login.",
+        {
+            "title": f"Reset the second factor of {membership.user}?",
+            "consequences": [
+                "Their authenticator app, passkeys and backup codes stop working.",
+                "Their API tokens stop working.",
+                "At their next login they set up a new second factor. Do this only when you "
+                "know it is really them asking (for example, in person or by phone).",
+            ],
+            "button": "Reset second factor",
+            "danger": True,
+        },
     )
 
 
 @require_POST
 @require(Action.MANAGE_CLINIC)
-def reset_otp(request, pk: int):
+def reactivate(request, pk: int):
     membership = _member(request, pk)
     return _apply(
         request,
-        lambda: reset_member_second_factor(membership, by=request.user),
-        f"{membership.user} sets up a new second factor at their next login.",
+        lambda: reactivate_member(membership, by=request.user),
+        f"{membership.user} can work in this clinic again.",
     )
+
+
+@require_POST
+@require(Action.MANAGE_CLINIC)
+def resend(request, pk: int):
+    membership = _member(request, pk)
+
+    def send():
+        try:
+            resend_invitation(membership, by=request.user)
+        except InvitationNotSent:
+            raise ValidationError(NOT_SENT) from None
+
+    return _apply(request, send, f"A new invitation was sent to {membership.user.email}.")

@@ -20,7 +20,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import DisallowedHost, ValidationError
 from django.db import transaction
 from django.shortcuts import redirect, render
 from django.urls import path
@@ -87,6 +87,29 @@ def new_backup_codes(user) -> list[str]:
         codes = [StaticToken.random_token() for _ in range(BACKUP_CODE_COUNT)]
         StaticToken.objects.bulk_create(StaticToken(device=device, token=code) for code in codes)
     return codes
+
+
+def passkey_origin() -> str:
+    """The address on which passkeys work (the relying party's origin, from SITE_URL)."""
+    return settings.OTP_WEBAUTHN_ALLOWED_ORIGINS[0]
+
+
+def passkeys_work_here(request) -> bool:
+    """A passkey works only on the relying party's own origin (OTP_WEBAUTHN_ALLOWED_ORIGINS:
+    its host name OTP_WEBAUTHN_RP_ID, scheme and port). On http://127.0.0.1:8000 the browser
+    refuses the ceremony (an IP address is never a relying party id), so the button is not
+    offered there and the page names the address that works. Whether the browser can run it
+    at all (WebAuthn, a secure context) is checked on the page (clinic/static/passkey.js in
+    clinic/core/static).
+    """
+    try:
+        host = request.get_host()
+    except DisallowedHost:
+        return False
+    return (
+        host.rsplit(":", 1)[0].strip("[]") == settings.OTP_WEBAUTHN_RP_ID
+        and f"{request.scheme}://{host}" in settings.OTP_WEBAUTHN_ALLOWED_ORIGINS
+    )
 
 
 def has_passkey(user) -> bool:
@@ -196,7 +219,13 @@ def verify(request):
     return render(
         request,
         "clinic/otp_verify.html",
-        {"form": form, "next": _next_url(request), "has_passkey": has_passkey(request.user)},
+        {
+            "form": form,
+            "next": _next_url(request),
+            "has_passkey": has_passkey(request.user),
+            "passkeys_here": passkeys_work_here(request),
+            "passkey_origin": passkey_origin(),
+        },
         status=400 if form.errors and status == 200 else status,
     )
 
@@ -231,6 +260,8 @@ def setup(request):
             "form": form,
             "qr_svg": qr_svg,
             "secret": base64.b32encode(device.bin_key).decode(),
+            "passkeys_here": passkeys_work_here(request),
+            "passkey_origin": passkey_origin(),
         },
         status=400 if form.errors else 200,
     )

@@ -290,7 +290,7 @@ class Builder:
                 prescription,
                 by=self.staff,
                 dispensed_on=self.day(dispensed),
-                rma_number=f"RMA{prescription.pk:07d}",
+                rma_number=f"{prescription.pk:09d}",
             )
         return prescription
 
@@ -593,7 +593,7 @@ class BulkBuilder(Builder):
         )
         if dispensed is not None:
             prescription.dispensed_on = self.day(dispensed)
-            prescription.rma_number = f"RMA-{patient.mrn}-{self.prescribed[id(patient)]}"
+            prescription.rma_number = f"{len(self.prescriptions) + 1:09d}"
         self.prescriptions.append(prescription)
         return prescription
 

@@ -15,7 +15,11 @@ from django.urls import reverse
 from django.utils import translation
 from django.utils.html import conditional_escape
 
+from monitoring import rules
+from monitoring.history import load_histories
+
 from . import signing
+from .history_row import history_of
 
 
 def clean_header(value: str) -> str:
@@ -107,11 +111,24 @@ class _Frame:
         return "".join(parts)
 
 
-def _frames(patient, kind: str, due_on, language: str) -> tuple[_Frame, _Frame, _Frame]:
+# The window's reminder promises a pick-up date only when there is a prescription to pick up;
+# before it is written the same date is when the clinic's steps must be done.
+WINDOW_CLOSING = "window_closing"
+UNWRITTEN = "window_closing_unwritten"
+
+
+def _action(kind: str, prescribed: bool) -> str:
+    return UNWRITTEN if kind == WINDOW_CLOSING and not prescribed else kind
+
+
+def _frames(
+    patient, kind: str, due_on, language: str, prescribed: bool = False
+) -> tuple[_Frame, _Frame, _Frame]:
     clinic = patient.clinic
+    action = _action(kind, prescribed)
     key = (
         language,
-        kind,
+        action,
         due_on,
         settings.REMINDER_LINK_MAX_AGE_DAYS,
         tuple(getattr(clinic, field.attname) for field in clinic._meta.concrete_fields),
@@ -122,7 +139,7 @@ def _frames(patient, kind: str, due_on, language: str) -> tuple[_Frame, _Frame, 
             "clinic": clinic,
             "clinic_name": clean_header(clinic.name),
             "due_on": due_on,
-            "action_template": f"emails/actions/{kind}.txt",
+            "action_template": f"emails/actions/{action}.txt",
             "link_days": settings.REMINDER_LINK_MAX_AGE_DAYS,
             **{name: f"\x00{name}:{_TAG}\x00" for name in PATIENT_VALUES},
         }
@@ -139,13 +156,31 @@ def reminder_message_id(reminder) -> str:
     return f"<reminder-{reminder.pk}@{_domain()}>"
 
 
-def reminder_email(reminder) -> EmailMultiAlternatives:
+def prescription_waiting(reminder) -> bool:
+    """Whether the patient's prescription is written and waits at the pharmacy (the engine's
+    answer for today), from the history the sender read with the row, else from the database."""
+    patient = reminder.patient
+    text = getattr(reminder, "history_json", None)
+    if text is not None:
+        history = history_of(patient, text)
+    else:
+        history = load_histories([patient])[patient.pk][1]
+    return rules.status(history, patient.clinic.today()).awaiting_pickup_since is not None
+
+
+def reminder_email(reminder, *, prescribed: bool | None = None) -> EmailMultiAlternatives:
     """The patient's reminder: the action and its date, the clinic's contact, their links.
-    Subject and bodies in the patient's language (locale/); staff digests stay English."""
+    Subject and bodies in the patient's language (locale/); staff digests stay English.
+    `prescribed`: whether a prescription waits for pick-up (None: ask the engine), which only
+    the window's reminder words differently."""
     patient = reminder.patient
     links = email_links(patient)
+    if prescribed is None:
+        prescribed = reminder.kind == WINDOW_CLOSING and prescription_waiting(reminder)
     with translation.override(patient.preferred_language):
-        frames = _frames(patient, reminder.kind, reminder.due_on, translation.get_language())
+        frames = _frames(
+            patient, reminder.kind, reminder.due_on, translation.get_language(), prescribed
+        )
     values = {"given_name": patient.given_name, **links}
     return _message(
         tuple(frame.fill(values) for frame in frames),

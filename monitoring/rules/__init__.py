@@ -15,7 +15,11 @@ from .constants import (
     TRIAGE_LISTED_GROUPS,
     WRITE_PRESCRIPTION,
 )
-from .contraception import contraception_is_valid, contraception_warnings
+from .contraception import (
+    contraception_is_valid,
+    contraception_shortfall,
+    contraception_warnings,
+)
 from .cycle import cycle_start, is_first_prescription
 from .dose import cumulative, dose_series, target_error, validate_prescription
 from .gate import awaiting_mood_review, evaluate, standing_blockers
@@ -40,6 +44,7 @@ from .snapshot import (
     RuleSettings,
     Visit,
     as_of,
+    category_on,
 )
 from .status import status
 from .triage import triage
@@ -76,8 +81,10 @@ __all__ = [
     "Warning",
     "Window",
     "as_of",
+    "category_on",
     "awaiting_mood_review",
     "contraception_is_valid",
+    "contraception_shortfall",
     "contraception_warnings",
     "cumulative",
     "cycle_start",

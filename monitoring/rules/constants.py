@@ -86,6 +86,12 @@ UNACCEPTABLE_METHODS = frozenset({"progestin_only_pill"})
 ACCEPTABLE_METHODS = PRIMARY_METHODS | SECONDARY_METHODS
 KNOWN_METHODS = ACCEPTABLE_METHODS | UNACCEPTABLE_METHODS
 MIN_ACCEPTABLE_METHODS = 2
+# What a confirmation lacks to count (contraception_shortfall): one answer for the staff form,
+# the patient's page and the gate, each wording it for its reader.
+NO_METHOD_COUNTS = "no_method_counts"
+ONE_METHOD_COUNTS = "one_method_counts"
+NO_PRIMARY_METHOD = "no_primary_method"
+CONTRACEPTION_SHORTFALLS = (NO_METHOD_COUNTS, ONE_METHOD_COUNTS, NO_PRIMARY_METHOD)
 STAFF = "staff"
 PATIENT = "patient"
 

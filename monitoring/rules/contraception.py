@@ -3,22 +3,62 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import date
 
 from . import constants as c
 from .results import Warning
 from .snapshot import ContraceptionConfirmation, History
-from .text import label, listing
+from .text import day, label, listing
+
+
+def contraception_shortfall(methods: Iterable[str], abstinence: bool) -> str | None:
+    """What the confirmation lacks to count, or None when it counts: abstinence, or two
+    distinct acceptable methods of which at least one is primary.
+
+    A progestin-only pill (or a code the rules do not know) may be recorded but never counts
+    toward the two. The staff form, the patient's page and the gate all ask this one function,
+    so the same answer gets the same verdict wherever it is given.
+    """
+    if abstinence:
+        return None
+    acceptable = set(methods) & c.ACCEPTABLE_METHODS
+    if not acceptable:
+        return c.NO_METHOD_COUNTS
+    if len(acceptable) < c.MIN_ACCEPTABLE_METHODS:
+        return c.ONE_METHOD_COUNTS
+    if not acceptable & c.PRIMARY_METHODS:
+        return c.NO_PRIMARY_METHOD
+    return None
 
 
 def contraception_is_valid(methods: Iterable[str], abstinence: bool) -> bool:
-    """Abstinence, or two distinct acceptable methods of which at least one is primary.
+    return contraception_shortfall(methods, abstinence) is None
 
-    A progestin-only pill may be recorded but never counts toward the two.
-    """
-    if abstinence:
-        return True
-    acceptable = set(methods) & c.ACCEPTABLE_METHODS
-    return len(acceptable) >= c.MIN_ACCEPTABLE_METHODS and bool(acceptable & c.PRIMARY_METHODS)
+
+# How a blocker's sentence says what a confirmation lacks (for staff; the patient's page words
+# the same codes in the patient's language).
+SHORTFALL_WORDS = {
+    c.NO_METHOD_COUNTS: "no method that counts",
+    c.ONE_METHOD_COUNTS: "only one method that counts",
+    c.NO_PRIMARY_METHOD: "no primary method",
+}
+
+# The methods as a receptionist says them (the codes with their capitals and apostrophes).
+METHOD_WORDS = {
+    "tubal_sterilization": "tubal sterilization",
+    "partner_vasectomy": "partner's vasectomy",
+    "iud": "IUD",
+    "combined_oral_contraceptive": "combined oral contraceptive",
+    "transdermal_patch": "transdermal patch",
+    "injectable": "injectable",
+    "implant": "implant",
+    "vaginal_ring": "vaginal ring",
+    "male_condom": "male condom",
+    "diaphragm_with_spermicide": "diaphragm with spermicide",
+    "cervical_cap_with_spermicide": "cervical cap with spermicide",
+    "vaginal_sponge": "vaginal sponge",
+    "progestin_only_pill": "progestin-only pill",
+}
 
 
 def contraception_warnings(methods: Iterable[str]) -> tuple[Warning, ...]:
@@ -45,8 +85,24 @@ def contraception_warnings(methods: Iterable[str]) -> tuple[Warning, ...]:
 def describe(confirmation: ContraceptionConfirmation) -> str:
     if confirmation.abstinence:
         return "abstinence"
-    names = sorted("IUD" if m == "iud" else label(m) for m in confirmation.methods)
+    names = sorted(METHOD_WORDS.get(m, label(m)) for m in confirmation.methods)
     return listing(names) or "no method"
+
+
+def describe_report(confirmation: ContraceptionConfirmation) -> str:
+    """What a patient reported and when, and what it lacks if it would not count: "male
+    condom on 3 Dec 2026 (only one method that counts)"."""
+    shortfall = contraception_shortfall(confirmation.methods, confirmation.abstinence)
+    lacking = f" ({SHORTFALL_WORDS[shortfall]})" if shortfall else ""
+    return f"{describe(confirmation)} on {day(confirmation.confirmed_on)}{lacking}"
+
+
+def latest_patient_report(history: History, since: date) -> ContraceptionConfirmation | None:
+    """The patient's latest own answer on or after `since` (the cycle's start)."""
+    reports = [
+        x for x in history.contraception if x.source == c.PATIENT and x.confirmed_on >= since
+    ]
+    return reports[-1] if reports else None
 
 
 def latest_staff_confirmation(history: History) -> ContraceptionConfirmation | None:

@@ -14,6 +14,8 @@ from . import constants as c
 from .contraception import (
     contraception_is_valid,
     describe,
+    describe_report,
+    latest_patient_report,
     latest_staff_confirmation,
     same_methods,
 )
@@ -258,10 +260,13 @@ def contraception_unconfirmed(ctx: Context) -> Blocker | None:
         for x in ctx.history.contraception
     ):
         return None
+    # Staff read Today's row before they call the patient: it says what the patient reported.
+    report = latest_patient_report(ctx.history, ctx.cycle_from)
+    reported = f" The patient reported {describe_report(report)}." if report else ""
     return Blocker(
         c.CONTRACEPTION_UNCONFIRMED,
         f"Staff have not confirmed two valid forms of contraception (or abstinence) since "
-        f"{day(ctx.cycle_from)}.",
+        f"{day(ctx.cycle_from)}.{reported}",
     )
 
 
@@ -279,8 +284,8 @@ def contraception_mismatch(ctx: Context) -> Blocker | None:
     patient = differing[-1]
     return Blocker(
         c.CONTRACEPTION_MISMATCH,
-        f"The patient reported {describe(patient)} on {day(patient.confirmed_on)}, but staff "
-        f"recorded {describe(staff)} on {day(staff.confirmed_on)}.",
+        f"The patient reported {describe_report(patient)}, "
+        f"but staff recorded {describe(staff)} on {day(staff.confirmed_on)}.",
     )
 
 

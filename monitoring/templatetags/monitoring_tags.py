@@ -2,6 +2,7 @@
 the dose chart, the course timeline and the end-of-course summary."""
 
 from django import template
+from django.utils.html import format_html
 
 from monitoring import chart, rules, timeline
 from monitoring import codes as registry
@@ -70,6 +71,27 @@ def next_step(code: str, role: str | None) -> str:
         return registry.next_step(code, role)
     except KeyError:
         return ""
+
+
+@register.simple_tag(takes_context=True)
+def action_button(context, code: str | None, patient, role: str | None) -> str:
+    """The button opening the form that resolves `code` for the patient (the codes registry's
+    action), or nothing when there is none, the role may not fill it in, or the page already
+    shows the same button (three blockers of one visit get one "Open visit checklist")."""
+    try:
+        act = registry.action_for(code, role)
+    except KeyError:
+        return ""
+    shown = context.dicts[0].setdefault("_actions_shown", set())
+    if act is None or act in shown:
+        return ""
+    shown.add(act)
+    return format_html(
+        ' <a class="btn btn-sm btn-outline-primary py-0 ms-1 row-action d-print-none" '
+        'href="{}">{}</a>',
+        registry.action_url(act, patient.pk),
+        act.label,
+    )
 
 
 @register.filter

@@ -72,7 +72,7 @@ def endpoints(objects, today):
         "dispense": (
             "post",
             f"/api/v1/prescriptions/{objects['prescription'].pk}/dispense/",
-            {"dispensed_on": iso, "rma_number": "RMA-1"},
+            {"dispensed_on": iso, "rma_number": "100000001"},
         ),
         "end_treatment": ("post", f"/api/v1/patients/{p}/end-treatment/", {"last_dose_on": iso}),
         "mood_review": (

@@ -104,7 +104,7 @@ def targets(builder, patient, clinician):
         (f"{p}/prescriptions/", {"written_on": iso, "daily_dose_mg": "40", "days_supply": 30}),
         (
             f"/api/v1/prescriptions/{prescription.pk}/dispense/",
-            {"dispensed_on": iso, "rma_number": "RMA-1"},
+            {"dispensed_on": iso, "rma_number": "100000001"},
         ),
         (f"/api/v1/visits/{visit.pk}/mood-review/", {"reviewed_on": iso, "note": "Seen."}),
         (f"/api/v1/pregnancy-tests/{test.pk}/supersede/", {"reason": "Lab error."}),

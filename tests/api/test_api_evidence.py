@@ -1,9 +1,11 @@
 """Home pregnancy tests through the API: multipart/form-data with an `evidence` file, its type
-told from its bytes, at most 10 MB, kept where the web page keeps evidence (docs/domain.md §8)."""
+told from its bytes, at most 10 MB, kept where the web page keeps evidence (docs/domain.md §8):
+the database storage (docs/storage.md), never a web host's disk."""
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from clinic.core.models import StoredFile
 from patients.models import PregnancyTest
 from tests.api.conftest import database_state
 
@@ -20,8 +22,10 @@ TEN_MB = 10 * 1024 * 1024
 
 @pytest.fixture(autouse=True)
 def media(settings, tmp_path):
+    """MEDIA_ROOT, which must stay empty: no upload lands on one web host's disk."""
     settings.MEDIA_ROOT = tmp_path
-    return tmp_path
+    yield tmp_path
+    assert not any(tmp_path.rglob("*"))
 
 
 def home_test(today, **extra):
@@ -39,8 +43,8 @@ def upload(client, patient, body):
     return client.post(f"/api/v1/patients/{patient.pk}/pregnancy-tests/", body, format="multipart")
 
 
-def stored_files(media):
-    return sorted(p for p in media.rglob("*") if p.is_file())
+def stored_files():
+    return list(StoredFile.objects.values_list("name", "size", "content_type"))
 
 
 @pytest.mark.parametrize("kind", SAMPLES)
@@ -60,7 +64,9 @@ def test_a_home_test_with_a_photo_or_pdf_is_recorded_with_its_evidence(
     assert folder == f"evidence/{patient.clinic_id}/{patient.pk}"
     assert name.endswith(extension) and "readout" not in name and len(name) >= 32
     assert test.evidence.read() == content
-    assert stored_files(media) == [media / test.evidence.name]
+    # In the database with the type told from its bytes, not the one the client declared.
+    content_type = "application/pdf" if kind == "pdf" else f"image/{kind}"
+    assert stored_files() == [(test.evidence.name, len(content), content_type)]
 
 
 def test_two_uploads_with_the_same_name_get_different_unguessable_names(api, staff, patient, today):
@@ -100,7 +106,7 @@ def test_a_file_that_is_not_a_photo_or_pdf_is_refused_naming_evidence(
     assert response.status_code == 400
     assert list(response.json()) == ["evidence"]
     assert database_state() == before
-    assert stored_files(media) == []
+    assert stored_files() == []
 
 
 def test_an_empty_file_is_refused_naming_evidence(api, staff, patient, today):
@@ -158,7 +164,7 @@ def test_evidence_over_10_mb_is_a_413_naming_evidence_and_nothing_is_kept(
     assert response.status_code == 413
     assert list(response.json()) == ["evidence"]
     assert database_state() == before
-    assert stored_files(media) == []
+    assert stored_files() == []
 
 
 def test_the_form_fields_are_checked_like_json(api, staff, patient, today):
@@ -179,4 +185,4 @@ def test_another_clinics_patient_is_404_and_an_admin_403(
         response = upload(api(user), patient, home_test(today, evidence=evidence))
         assert response.status_code == expected
     assert database_state() == before
-    assert stored_files(media) == []
+    assert stored_files() == []

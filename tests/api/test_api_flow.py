@@ -105,11 +105,11 @@ def test_a_first_prescription_from_enrollment_to_dose_through_the_api(
     dispensed = ok(
         desk,
         f"prescriptions/{prescription['id']}/dispense/",
-        {"dispensed_on": on(0), "rma_number": "RMA-0001"},
+        {"dispensed_on": on(0), "rma_number": "100 000 001"},
         expected=200,
     )
     assert dispensed["dispensed_on"] == on(0)
-    assert Prescription.objects.get(pk=prescription["id"]).rma_number == "RMA-0001"
+    assert Prescription.objects.get(pk=prescription["id"]).rma_number == "100000001"
 
     # Ten days later (days 0 through 9 taken): 400 mg, 6.7 mg/kg of 60 kg; the remaining
     # 7,200 - 400 mg at 40 mg a day take 170 more days.

@@ -50,7 +50,7 @@ def test_the_schema_validates_and_has_exactly_the_endpoints_of_section_8(tmp_pat
 def test_every_operation_describes_its_refusals(tmp_path, db):
     paths = generated_schema(tmp_path)["paths"]
     prescriptions = paths["/api/v1/patients/{id}/prescriptions/"]["post"]["responses"]
-    assert set(prescriptions) == {"201", "400", "401", "403", "404", "409"}
+    assert set(prescriptions) == {"201", "400", "401", "403", "404", "406", "409"}
     assert prescriptions["409"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/RefusedOut"
     }

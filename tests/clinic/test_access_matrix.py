@@ -41,6 +41,13 @@ SPEC = {
     "health_live": (None, {"GET": "public"}),
     "health_ready": (None, {"GET": "probe"}),
     "choose_clinic": (None, {"GET": "member"}),
+    "keep_alive": (None, {"POST": "member"}),
+    "password_change": (None, {"GET": "member", "POST": "member"}),
+    # Reachable logged out; the same answers for everyone (an unknown address looks like any).
+    "password_reset": (None, {"GET": "public", "POST": "public"}),
+    "password_reset_done": (None, {"GET": "public"}),
+    "password_reset_confirm": (None, {"GET": "public", "POST": "public"}),
+    "password_reset_complete": (None, {"GET": "public"}),
     "accept_invite": ("token", {"GET": "public", "POST": "public"}),
     "otp_verify": (None, {"GET": "member", "POST": "member"}),
     "otp_setup": (None, {"GET": "member", "POST": "member"}),
@@ -55,8 +62,10 @@ SPEC = {
     "team": (None, {"GET": A}),
     "team_invite": (None, {"POST": A}),
     "team_role": ("membership", {"POST": A}),
-    "team_deactivate": ("membership", {"POST": A}),
-    "team_reset_otp": ("membership", {"POST": A}),
+    "team_deactivate": ("membership", {"GET": A, "POST": A}),
+    "team_reset_otp": ("membership", {"GET": A, "POST": A}),
+    "team_reactivate": ("membership", {"POST": A}),
+    "team_resend": ("membership", {"POST": A}),
     "patients:list": (None, {"GET": CSA, "POST": CSA}),
     "patients:create": (None, {"GET": CS, "POST": CS}),
     "patients:detail": ("patient", {"GET": CSA}),
@@ -66,6 +75,7 @@ SPEC = {
     "patients:contraception_create": ("patient", {"GET": CS, "POST": CS}),
     "patients:test_create": ("patient", {"GET": CS, "POST": CS}),
     "patients:test_supersede": ("test", {"GET": C, "POST": C}),
+    "patients:test_evidence": ("home_test", {"GET": CSA}),
     "api:token": (None, {"POST": "public"}),
     "api:schema": (None, {"GET": "member"}),
     "api:patient_create": (None, {"POST": CS}),
@@ -224,6 +234,7 @@ def world(clinic, other_clinic):
     builder.test(patient, "monthly", 0, result="positive")
     visit = Visit.objects.filter(patient=patient).first()
     test = PregnancyTest.objects.filter(patient=patient).first()
+    home_test = builder.home_test(patient, "monthly", 0)
     reminder = Reminder.objects.create(
         patient=patient,
         kind=Reminder._meta.get_field("kind").choices[0][0],
@@ -243,13 +254,14 @@ def world(clinic, other_clinic):
         "both_unchosen": both,
     }
     link, theirs = signing.page_token(other), signing.page_token(patient)
-    # The other patient's signature on this patient's payload: a tampered link.
-    forged = theirs.split(":", 1)[0] + ":" + link.split(":", 1)[1]
+    # Half of this patient's sealed token spliced onto half of the other's: a tampered link.
+    forged = theirs[: len(theirs) // 2] + link[len(link) // 2 :]
     slots = {
         "patient": patient.pk,
         "visit": visit.pk,
         "prescription": prescription.pk,
         "test": test.pk,
+        "home_test": home_test.pk,
         "reminder": reminder.pk,
         "membership": Membership.objects.get(user=staff_a).pk,
         "token": forged,

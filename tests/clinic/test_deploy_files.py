@@ -17,6 +17,7 @@ ENV_EXAMPLE = DEPLOY / "env.example"
 # Read by the code but not for a server: development and the test suite only.
 DEVELOPMENT_ONLY = {
     "CELERY_BROKER_DIR",  # the embedded broker; production uses REDIS_URL
+    "CELERY_BEAT_SCHEDULE_FILENAME",  # with Redis, beat keeps no file (clinic/beat.py)
     "CELERY_TASK_ALWAYS_EAGER",  # tests run tasks in-process
     "DEMO_OTP",
     "DEMO_PASSWORD",

@@ -182,9 +182,30 @@ def test_team_actions_refuse_get(admin_client, staff):
     for url in (
         reverse("team_invite"),
         reverse("team_role", args=[membership.pk]),
-        reverse("team_deactivate", args=[membership.pk]),
+        reverse("team_reactivate", args=[membership.pk]),
+        reverse("team_resend", args=[membership.pk]),
     ):
         assert admin_client.get(url).status_code == 405
+
+
+@pytest.mark.parametrize(
+    "action, question", [("team_deactivate", "Deactivate"), ("team_reset_otp", "Reset the second")]
+)
+def test_deactivating_or_resetting_asks_first_and_a_get_changes_nothing(
+    admin_client, staff, action, question
+):
+    membership = Membership.objects.get(user=staff)
+    TOTPDevice.objects.create(user=staff, name="app", confirmed=True)
+    team_page = admin_client.get(reverse("team")).content.decode()
+    # The row's button is a link to the question, not a form that acts at once.
+    assert f'href="{reverse(action, args=[membership.pk])}"' in team_page
+    asked = admin_client.get(reverse(action, args=[membership.pk]))
+    assert asked.status_code == 200
+    page = asked.content.decode()
+    assert question in page and staff.email in page and "Cancel" in page
+    staff.refresh_from_db()
+    assert staff.is_active
+    assert TOTPDevice.objects.filter(user=staff).exists()
 
 
 # --- what a clinic admin's role covers (issue 20, item 2) -----------------------------------
@@ -305,3 +326,149 @@ def test_an_admin_demoted_a_moment_ago_cannot_reset_a_second_factor(two_admins, 
     with pytest.raises(ValidationError, match="no longer a clinic admin"):
         reset_member_second_factor(Membership.objects.get(user=colleague), by=second.user)
     assert TOTPDevice.objects.filter(pk=device.pk).exists()
+
+
+# --- resend, reactivate, a mail server that is down (issue 21, item 6) ----------------------
+
+
+def refusing_mail_server(settings, port):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", port, 5
+
+
+@pytest.fixture
+def smtp_421():
+    """A real SMTP server on this machine that answers every connection with 421 (service not
+    available), as a mail relay does when it is overloaded or shutting down."""
+    import socket
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    stop = threading.Event()
+
+    def answer():
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                connection, _ = server.accept()
+            except OSError:
+                continue
+            with connection:
+                connection.sendall(b"421 4.3.2 Service not available, closing channel\r\n")
+
+    thread = threading.Thread(target=answer, daemon=True)
+    thread.start()
+    yield server.getsockname()[1]
+    stop.set()
+    thread.join()
+    server.close()
+
+
+def test_an_invitation_while_the_mail_server_refuses_changes_nothing_and_says_so(
+    admin_client, settings, clinic, smtp_421
+):
+    refusing_mail_server(settings, smtp_421)
+    response = invite(admin_client, email="later@example.org")
+    assert response.status_code == 503
+    page = response.content.decode()
+    assert "The invitation email could not be sent" in page
+    assert "Nothing was changed" in page
+    assert 'value="later@example.org"' in page  # the form keeps what was typed
+    assert not User.objects.filter(email="later@example.org").exists()
+    # Once the server answers again, the same invitation goes through.
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    assert invite(admin_client, email="later@example.org").status_code == 302
+    assert User.objects.filter(email="later@example.org").exists()
+    assert len(mail.outbox) == 1
+
+
+def test_a_closed_mail_port_is_the_same_clear_message(admin_client, settings):
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    refusing_mail_server(settings, port)
+    response = invite(admin_client, email="later@example.org")
+    assert response.status_code == 503
+    assert "could not be sent" in response.content.decode()
+    assert not User.objects.filter(email="later@example.org").exists()
+
+
+def test_resending_an_invitation_sends_a_new_link_and_the_old_one_dies(
+    admin_client, client, clinic
+):
+    invite(admin_client, email="Pat.New@example.org")
+    first = invitation_link(mail.outbox[-1])
+    invited = User.objects.get(email="Pat.New@example.org")
+    membership = Membership.objects.get(user=invited)
+    assert "Resend invitation" in admin_client.get(reverse("team")).content.decode()
+    response = admin_client.post(reverse("team_resend", args=[membership.pk]), follow=True)
+    assert "A new invitation was sent" in response.content.decode()
+    second = invitation_link(mail.outbox[-1])
+    assert second != first
+    assert client.get(first).status_code == 404
+    assert client.get(second).status_code == 200
+    assert {"invitation": ["sent", "sent again"]} in [e.changes_dict for e in audit_rows(clinic)]
+
+
+def test_inviting_an_invited_address_again_in_other_letters_resends(admin_client, clinic):
+    invite(admin_client, email="pat.new@example.org")
+    first = invitation_link(mail.outbox[-1])
+    response = invite(admin_client, email="PAT.NEW@Example.org")
+    assert response.status_code == 302
+    assert User.objects.filter(email__iexact="pat.new@example.org").count() == 1
+    assert len(mail.outbox) == 2
+    assert mail.outbox[-1].to == ["pat.new@example.org"]
+    assert invitation_link(mail.outbox[-1]) != first
+
+
+def test_a_resend_while_the_mail_server_refuses_keeps_the_old_link(
+    admin_client, client, settings, smtp_421
+):
+    invite(admin_client, email="pat.new@example.org")
+    first = invitation_link(mail.outbox[-1])
+    membership = Membership.objects.get(user__email="pat.new@example.org")
+    refusing_mail_server(settings, smtp_421)
+    response = admin_client.post(reverse("team_resend", args=[membership.pk]), follow=True)
+    assert "could not be sent" in response.content.decode()
+    assert client.get(first).status_code == 200
+
+
+def test_an_accepted_invitation_cannot_be_resent(admin_client, staff):
+    membership = Membership.objects.get(user=staff)
+    response = admin_client.post(reverse("team_resend", args=[membership.pk]), follow=True)
+    assert "already accepted" in response.content.decode()
+    assert mail.outbox == []
+
+
+def test_a_deactivated_member_can_be_reactivated_and_logs_in_again(
+    admin_client, client, clinic, staff
+):
+    membership = Membership.objects.get(user=staff)
+    admin_client.post(reverse("team_deactivate", args=[membership.pk]))
+    staff.refresh_from_db()
+    assert not staff.is_active
+    page = admin_client.get(reverse("team")).content.decode()
+    assert "Reactivate" in page
+    response = admin_client.post(reverse("team_reactivate", args=[membership.pk]), follow=True)
+    assert "can work in this clinic again" in response.content.decode()
+    staff.refresh_from_db()
+    assert staff.is_active
+    logged_in = client.post(
+        reverse("login"), {"username": staff.username, "password": "correct-horse-battery"}
+    )
+    assert logged_in.status_code == 302
+    assert {"is_active": ["False", "True"]} in [e.changes_dict for e in audit_rows(clinic)]
+
+
+def test_a_clinic_admin_cannot_reactivate_a_superuser(admin_client, superuser_member):
+    superuser_member.is_active = False
+    superuser_member.save()
+    membership = Membership.objects.get(user=superuser_member)
+    response = admin_client.post(reverse("team_reactivate", args=[membership.pk]), follow=True)
+    assert "Only a superuser" in response.content.decode()
+    superuser_member.refresh_from_db()
+    assert not superuser_member.is_active

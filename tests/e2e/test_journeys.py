@@ -141,7 +141,7 @@ def test_staffs_morning_a_closing_window_is_unblocked_and_picked_up(
     on_track_before = group_count(page, "on_track")
     look(page, "today")
 
-    row.get_by_role("link", name="Brightwater, Rowan").click()
+    row.get_by_role("link", name="Brightwater, Rowan", exact=True).click()
     expect(page).to_have_url(f"{live_server.url}{patient.get_absolute_url()}")
     panel = page.locator("#status-panel")
     expect(panel.locator(".triage-line")).to_contain_text("Today: Pick-up window open")
@@ -196,8 +196,8 @@ def test_staffs_morning_a_closing_window_is_unblocked_and_picked_up(
     # The prescriber writes it at their desk; at the pick-up staff record the dispense, and the
     # patient leaves Today: on track until a week before the supply runs out.
     b.prescribe(patient, 0)
-    row.get_by_role("link", name="Brightwater, Rowan").click()
-    record_dispense(page, look, clinic.today(), "RMA0000042")
+    row.get_by_role("link", name="Brightwater, Rowan", exact=True).click()
+    record_dispense(page, look, clinic.today(), "000000042")
     panel = page.locator("#status-panel")
     until = clinic.today() + datetime.timedelta(days=30 - clinic.triage_horizon_days)
     expect(panel.locator(".triage-banner")).to_have_text(f"On track until {short(until)}.")
@@ -239,13 +239,13 @@ def test_a_clinicians_monthly_visit_ends_in_a_written_prescription(
     row = today_row(page, "Ellery")
     expect(row).to_contain_text("in 5 days")
     expect(row).to_contain_text("See the patient for this month's visit.")
-    row.get_by_role("link", name="Ellery, Quinn").click()
+    row.get_by_role("link", name="Ellery, Quinn", exact=True).click()
     panel = page.locator("#status-panel")
     expect(panel).to_contain_text("A prescription cannot be written today.")
     expect(panel.locator('[data-code="visit_missing"]')).to_be_visible()
     look(page)
 
-    page.get_by_role("link", name="Visit checklist").click()
+    page.get_by_role("link", name="Visit checklist", exact=True).click()
     expect(page.get_by_role("heading", name="Monthly visit checklist")).to_be_visible()
     page.get_by_label("Weight (kg)").fill("63.5")
     page.get_by_label("PHQ-2").fill("1")
@@ -279,7 +279,7 @@ def test_a_clinicians_monthly_visit_ends_in_a_written_prescription(
     look(page)
 
     # Picked up today: the page turns green, on track until a week before this supply ends.
-    record_dispense(page, look, clinic.today(), "RMA0000077")
+    record_dispense(page, look, clinic.today(), "000000077")
     panel = page.locator("#status-panel")
     until = clinic.today() + datetime.timedelta(days=30 - clinic.triage_horizon_days)
     expect(panel.locator(".triage-banner")).to_have_text(f"On track until {short(until)}.")
@@ -340,4 +340,117 @@ def test_a_patient_follows_the_emailed_link_and_says_what_is_done(
         0
     )
     expect(main).not_to_contain_text("Answer this month's iPLEDGE questions")
+    look(page)
+
+
+# --- accounts that can be recovered (issue 21, item 6) ---------------------------------------
+
+
+def test_a_clinician_who_forgot_the_password_resets_it_by_email_and_still_uses_the_code(
+    page, look, log_in, live_server, settings, clinician
+):
+    from django.core.cache import cache
+
+    from clinic.core import passwords
+    from tests.e2e.conftest import authenticator, current_code
+
+    cache.clear()
+    settings.SITE_URL = live_server.url
+    device = authenticator(clinician)
+    page.goto(f"{live_server.url}/login/")
+    page.get_by_role("link", name="Forgot your password?").click()
+    expect(page.get_by_role("heading", name="Reset your password")).to_be_visible()
+    page.get_by_label("Email").fill(clinician.email.upper())
+    look(page, "password-reset")
+    page.get_by_role("button", name="Send the reset link").click()
+    expect(page.get_by_role("heading", name="Check your email")).to_be_visible()
+    look(page)
+
+    passwords.wait_for_reset_emails()
+    message = [m for m in mail.outbox if clinician.email in m.to][-1]
+    link = re.search(r"https?://\S+/account/password/reset/\S+/\S+/", message.body).group(0)
+    # The email as the clinician's mail program shows it: its words, in a page of their own.
+    email_page = page.context.new_page()
+    email_page.set_content(
+        '<html lang="en"><head><title>Email</title></head><body style="font: 15px sans-serif;'
+        ' margin: 24px; max-width: 720px"><main><h1 style="font-size: 18px">Email</h1>'
+        f"<p><b>From:</b> {message.from_email}<br><b>To:</b> {message.to[0]}<br>"
+        f"<b>Subject:</b> {message.subject}</p><hr>"
+        '<pre style="white-space: pre-wrap; font: inherit"></pre></main></body></html>'
+    )
+    email_page.locator("pre").evaluate("(el, text) => { el.textContent = text; }", message.body)
+    look(email_page, "password-reset-email")
+    email_page.close()
+    assert "Riverside" not in message.body  # no clinic, nothing clinical
+
+    page.goto(link)
+    expect(page.get_by_role("heading", name="Choose a new password")).to_be_visible()
+    page.locator("#id_new_password1").fill("a-brand-new-passphrase-7")
+    page.get_by_label("New password confirmation").fill("a-brand-new-passphrase-7")
+    look(page)
+    page.get_by_role("button", name="Save the new password").click()
+    expect(page.get_by_role("heading", name="Your new password is saved")).to_be_visible()
+    page.get_by_role("link", name="Log in").click()
+    page.get_by_label("Username").fill(clinician.username)
+    page.get_by_label("Password").fill("a-brand-new-passphrase-7")
+    page.get_by_role("button", name="Log in").click()
+    # The new password is only the first factor.
+    expect(page.get_by_label("Code")).to_be_visible()
+    page.get_by_label("Code").fill(current_code(device))
+    page.get_by_role("button", name="Verify").click()
+    expect(page.get_by_role("heading", name=re.compile("^Today"))).to_be_visible()
+    # And the account menu has the change-password page.
+    page.get_by_role("link", name="Change password").click()
+    expect(page.get_by_role("heading", name="Change your password")).to_be_visible()
+    look(page)
+
+
+def test_a_clinic_admin_resends_an_invitation_asks_before_deactivating_and_reactivates(
+    page, look, log_in, live_server, settings, clinic, clinic_admin, clinician, staff
+):
+    from django.contrib.auth import get_user_model
+
+    settings.SITE_URL = live_server.url
+    invited = member(clinic, "staff", username="jo.newman@example.org", first_name="Jo")
+    invited.email = "jo.newman@example.org"
+    invited.set_unusable_password()
+    invited.save()
+    gone = member(clinic, "staff", username="max.former", first_name="Max", last_name="Former")
+    gone.is_active = False
+    gone.save()
+
+    log_in(clinic_admin)
+    page.get_by_role("link", name="Team").click()
+    expect(page.get_by_role("heading", name=re.compile("^Team of"))).to_be_visible()
+    look(page, "team")
+    # The action buttons start at the same place on every row.
+    lefts = {
+        round(box["x"])
+        for box in (
+            b.bounding_box() for b in page.locator("td.team-actions .btn:first-child").all()
+        )
+    }
+    assert len(lefts) == 1, lefts
+
+    row = page.get_by_role("row", name=re.compile("jo.newman"))
+    row.get_by_role("button", name="Resend invitation").click()
+    expect(page.get_by_text("A new invitation was sent to jo.newman@example.org.")).to_be_visible()
+    assert [m.to for m in mail.outbox] == [["jo.newman@example.org"]]
+
+    row = page.get_by_role("row", name=re.compile("sam.rivera"))
+    row.get_by_role("link", name="Deactivate").click()
+    expect(page.get_by_role("heading", name="Deactivate sam.rivera?")).to_be_visible()
+    look(page, "team-confirm-deactivate")
+    page.get_by_role("link", name="Cancel").click()
+    staff.refresh_from_db()
+    assert staff.is_active
+    row = page.get_by_role("row", name=re.compile("sam.rivera"))
+    row.get_by_role("link", name="Deactivate").click()
+    page.get_by_role("button", name="Deactivate").click()
+    expect(page.get_by_text("sam.rivera can no longer work in this clinic.")).to_be_visible()
+
+    row = page.get_by_role("row", name=re.compile("max.former"))
+    row.get_by_role("button", name="Reactivate").click()
+    expect(page.get_by_text("max.former can work in this clinic again.")).to_be_visible()
+    assert get_user_model().objects.get(pk=gone.pk).is_active
     look(page)

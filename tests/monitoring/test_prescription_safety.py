@@ -67,12 +67,15 @@ def test_a_dispense_must_fall_inside_the_pick_up_window(builder, ready, dispense
     with time_machine.travel(later, tick=False):
         if accepted:
             services.dispense(
-                prescription, by=builder.staff, dispensed_on=dispensed_on, rma_number="RMA1"
+                prescription, by=builder.staff, dispensed_on=dispensed_on, rma_number="100000001"
             )
         else:
             with pytest.raises(ValidationError) as error:
                 services.dispense(
-                    prescription, by=builder.staff, dispensed_on=dispensed_on, rma_number="RMA1"
+                    prescription,
+                    by=builder.staff,
+                    dispensed_on=dispensed_on,
+                    rma_number="100000001",
                 )
             assert "pick-up window closed" in error.value.message_dict["dispensed_on"][0]
     prescription.refresh_from_db()

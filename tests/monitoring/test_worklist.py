@@ -198,7 +198,10 @@ def test_csv_export_of_one_group(client_for, staff, build):
     response = client_for(staff).get(URL, {"format": "csv", "group": "to_enter"})
     assert response["Content-Type"].startswith("text/csv")
     assert "attachment" in response["Content-Disposition"]
-    table = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    content = b"".join(response.streaming_content)
+    # Excel takes a CSV for UTF-8 only with a byte-order mark: without it accents are garbled.
+    assert content.startswith(b"\xef\xbb\xbf" + worklist.CSV_HEADER[0].encode())
+    table = list(csv.reader(io.StringIO(content.decode("utf-8-sig"))))
     assert table[0] == list(worklist.CSV_HEADER)
     assert [line[2] for line in table[1:]] == [patient.mrn]
     assert table[1][0] == "To enter in iPLEDGE"

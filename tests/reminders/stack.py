@@ -44,6 +44,16 @@ def wait_for(condition, timeout: float, step: float = 0.1) -> bool:
     return condition()
 
 
+# Timeouts shrunk from minutes to seconds, so a killed worker's or a lost message's rows come back
+# while a test (or `make rehearse`, ops/rehearse_stage.py) waits.
+FAULT_TIMEOUTS = {
+    "REMINDER_DISPATCH_EVERY_SECONDS": "1",
+    "REMINDER_RETRY_BASE_SECONDS": "1",
+    "REMINDER_CLAIM_TIMEOUT_SECONDS": "8",
+    "REMINDER_SEND_TIME_LIMIT_SECONDS": "6",
+    "REMINDER_ATTEMPT_TIMEOUT_SECONDS": "10",
+}
+
 # One line per fault test: sent, duplicates and lost at the sink (see tests/conftest.py).
 FAULT_REPORTS: list[str] = []
 
@@ -108,13 +118,9 @@ class Stack:
             "EMAIL_HOST": "127.0.0.1",
             "EMAIL_PORT": str(self.smtp.port),
             "EMAIL_TIMEOUT": "5",
-            "REMINDER_DISPATCH_EVERY_SECONDS": "1",
             "REMINDER_PLAN_EVERY_SECONDS": "3600",
             "REMINDER_DIGEST_EVERY_SECONDS": "86400",
-            "REMINDER_RETRY_BASE_SECONDS": "1",
-            "REMINDER_CLAIM_TIMEOUT_SECONDS": "8",
-            "REMINDER_SEND_TIME_LIMIT_SECONDS": "6",
-            "REMINDER_ATTEMPT_TIMEOUT_SECONDS": "10",
+            **FAULT_TIMEOUTS,
             **{key: str(value) for key, value in env.items()},
         }
         self.start_redis()

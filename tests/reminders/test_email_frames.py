@@ -66,7 +66,9 @@ def rendered_directly(reminder) -> tuple[str, str, str]:
 
 
 def sent(reminder) -> tuple[str, str, str]:
-    message = emails.reminder_email(reminder)
+    # A prescription waits at the pharmacy: the window's reminder reads as its own template
+    # (tests/reminders/test_pickup_wording.py covers the other wording).
+    message = emails.reminder_email(reminder, prescribed=True)
     [(html, mimetype)] = message.alternatives
     assert mimetype == "text/html"
     return message.subject, message.body, html

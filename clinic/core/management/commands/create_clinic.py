@@ -7,20 +7,19 @@ The admin is emailed an invitation link (the Team page's), which is also printed
 --with-password the admin's password is read from CLINIC_ADMIN_PASSWORD or asked at a prompt
 instead: never from an argument, which `ps` and the shell's history would keep. Running it again
 with the same arguments changes nothing (an admin who has not yet set a password gets a new
-link); any other clash is an error naming the argument, and nothing is created.
+link, and the earlier one stops working); any other clash, or a mail server that refuses the
+invitation, is an error naming the argument or the cause, and nothing is created.
 """
 
 import getpass
 import os
-import smtplib
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
 from clinic.core.provisioning import create_clinic
-from clinic.core.team import invitation_link
+from clinic.core.team import InvitationNotSent
 
 PASSWORD_VARIABLE = "CLINIC_ADMIN_PASSWORD"  # noqa: S105  # nosec B105  # a name, not a secret
 
@@ -63,9 +62,13 @@ class Command(BaseCommand):
             )
         except ValidationError as error:
             raise CommandError(self.explain(error)) from None
-        except (smtplib.SMTPException, OSError) as error:
-            # The email goes once the transaction has committed: the clinic exists.
-            self.undelivered(options["admin_username"], error)
+        except InvitationNotSent as refused:
+            cause = refused.__cause__
+            raise CommandError(
+                f"The invitation email could not be sent ({type(cause).__name__}: {cause}). "
+                "Nothing was created. Check EMAIL_HOST, EMAIL_PORT and the relay's answer, then "
+                "run the command again (or use --with-password)."
+            ) from None
         clinic, admin = outcome.clinic, outcome.admin
         if outcome.created:
             self.stdout.write(
@@ -108,13 +111,3 @@ class Command(BaseCommand):
             for field, messages in error.message_dict.items()
         ]
         return "\n".join(lines) + "\nNothing was created."
-
-    def undelivered(self, username: str, error: Exception):
-        admin = get_user_model().objects.get(username__iexact=username.strip())
-        self.stdout.write(f"The clinic and its admin {admin.username} were created.")
-        raise CommandError(
-            f"The invitation email could not be sent ({error.__class__.__name__}: {error}). "
-            f"Give {admin.email} this link yourself (it works once, for "
-            f"{settings.INVITE_MAX_AGE_HOURS} hours), or fix the email settings and run the same "
-            f"command again to send a new one:\n{invitation_link(admin)}"
-        )
