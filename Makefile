@@ -66,8 +66,11 @@ run: install $(STAMP_HONCHO)
 	@echo ""
 	PORT=$(PORT) SITE_URL=$(SITE_URL) $(BIN)/honcho start -f Procfile
 
+# The suite runs in TEST_WORKERS processes (pytest-xdist), a test file to a process: many tests
+# wait on real workers, SMTP and browsers rather than on the CPU. TEST_WORKERS=0 runs in one.
+TEST_WORKERS ?= 3
 test: install-dev browsers
-	DJANGO_ALLOW_ASYNC_UNSAFE=true $(BIN)/python -m pytest $(PYTEST_ARGS)
+	DJANGO_ALLOW_ASYNC_UNSAFE=true $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 # The browser journeys again, writing docs/screenshots/*.png (`make test` leaves them alone).
 screenshots: install-dev browsers

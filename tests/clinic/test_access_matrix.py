@@ -117,6 +117,7 @@ SPEC = {
     "monitoring:visit_print": ("visit", {"GET": CSA}),
     "monitoring:mood_review": ("visit", {"GET": C, "POST": C}),
     "monitoring:dispense": ("prescription", {"GET": CS, "POST": CS}),
+    "monitoring:dispense_pending": ("patient", {"GET": CS, "POST": CS}),
     # The whole admin: superusers only, so every actor here is sent to its login page.
     "admin": (None, {"GET": "superuser"}),
 }

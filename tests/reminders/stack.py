@@ -24,7 +24,14 @@ logging.getLogger("mail.log").setLevel(logging.WARNING)  # aiosmtpd logs every S
 CELERY = str(Path(sys.executable).parent / "celery")
 
 
+# Each pytest-xdist worker (gw0, gw1, ...) looks for ports in a range of its own, so two workers
+# never both find one port free before either binds it (the suite runs with -n, see Makefile).
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+PORT_OFFSET = 15000 * int(_WORKER[2:] or 0) if _WORKER.startswith("gw") else 0
+
+
 def free_port(start: int) -> int:
+    start += PORT_OFFSET
     for port in range(start, start + 200):
         with socket.socket() as probe:
             try:
