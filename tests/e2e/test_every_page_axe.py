@@ -17,6 +17,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.urls import NoReverseMatch, URLPattern, URLResolver, get_resolver, reverse
 
+from clinic.core.team import invitation_token, invite_member
 from clinic.demo.seeding import SCENARIOS, Builder, build_patient
 from monitoring.models import Prescription, Visit
 from monitoring.reminders import signing
@@ -29,6 +30,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 # Routes that are not pages of the app: Django's own admin is scanned for the superuser through
 # its index and changelists only (its object pages are Django's, one template per kind), the
 # health probes and the API answer JSON, passkey ceremonies answer JSON to a script.
+RULES = Counter()  # every role's violations by rule, for the report
+
 NOT_PAGES = ("health", "api:", "otp_webauthn:", "logout", "self_service:calendar")
 
 
@@ -64,10 +67,14 @@ def seeded_clinic():
         patients[name] = patient
     patients["in_treatment"].email_opt_out = True
     patients["in_treatment"].save(update_fields=["email_opt_out"])
-    return clinic, users, patients
+    b.prescribe(patients["ready"], 0)  # written, not yet picked up: the dispense page
+    invited = invite_member(
+        clinic=clinic, by=users["clinic_admin"], email="new.member@example.org", role="staff"
+    )
+    return clinic, users, patients, invitation_token(invited)
 
 
-def arguments(patients) -> tuple[dict, dict]:
+def arguments(patients, invitation: str) -> tuple[dict, dict]:
     """The arguments each route name takes, from the seeded clinic's objects."""
     treated = patients["in_treatment"]
     mood = Visit.objects.filter(patient=patients["mood_review_required"]).latest("pk")
@@ -82,12 +89,17 @@ def arguments(patients) -> tuple[dict, dict]:
     special = {
         "self_service:page": {"token": signing.page_token(treated)},
         "self_service:unsubscribe": {"token": signing.unsubscribe_token(treated)},
+        "accept_invite": {"token": invitation},
     }
+    page = signing.page_token(treated)
+    for name, kwargs in named_routes():
+        if name.startswith("self_service:") and name not in special and kwargs == ("token",):
+            special[name] = {"token": page}  # the page's own forms (POST only)
     return by_kwarg, special
 
 
-def page_urls(patients) -> list[tuple[str, str]]:
-    by_kwarg, special = arguments(patients)
+def page_urls(patients, invitation: str) -> list[tuple[str, str]]:
+    by_kwarg, special = arguments(patients, invitation)
     urls = []
     for name, kwargs in named_routes():
         if name.startswith(NOT_PAGES) or (name.startswith("admin:") and kwargs):
@@ -108,10 +120,9 @@ def page_urls(patients) -> list[tuple[str, str]]:
     return urls
 
 
-def scan(page, url: str):
-    """(status, serious or critical problems, Counter of violations by impact) or None when
-    the answer is not an HTML page."""
-    from axe_playwright_python.sync_playwright import Axe
+def visit(page, url: str):
+    """The response to a GET, or None when the answer is not an HTML page (a POST-only action,
+    JSON, a calendar)."""
     from playwright.sync_api import Error
 
     try:
@@ -120,32 +131,38 @@ def scan(page, url: str):
         # A POST-only action answers 405 with no body, which Chromium shows as its own error.
         return None
     page.wait_for_load_state()
-    status = response.status if response else 0
     kind = (response.headers.get("content-type", "") if response else "").split(";")[0]
-    if status >= 500:
-        return status, [f"HTTP {status}"], Counter()
-    if kind != "text/html" or status in (405,):
+    if response is None or (response.status < 500 and kind != "text/html"):
         return None
+    return response
+
+
+def scan(page) -> tuple[list[str], Counter]:
+    """Serious or critical problems (a line each, and their first elements), and every
+    violation counted by impact."""
+    from axe_playwright_python.sync_playwright import Axe
+
     results = Axe().run(page).response
     impacts = Counter(v["impact"] for v in results["violations"])
+    RULES.update(f"{v['impact']} {v['id']}" for v in results["violations"])
     problems = []
     for violation in results["violations"]:
         if violation["impact"] in FAILING_IMPACTS:
             problems.append(f"{violation['impact']}: {violation['id']} ({violation['help']})")
             for node in violation["nodes"][:3]:
                 problems.append(f"    at {' '.join(map(str, node['target']))}")
-    return status, problems, impacts
+    return problems, impacts
 
 
 def test_every_page_of_every_role_passes_axe(browser, live_server, log_in):
-    clinic, users, patients = seeded_clinic()
-    urls = page_urls(patients)
+    clinic, users, patients, invitation = seeded_clinic()
+    urls = page_urls(patients, invitation)
     assert len(urls) > 30, urls  # the URLconf was read
 
     figures = {}
     failures = []
     unreached = sorted(name for name, url in urls if not url)
-    roles = ("staff", "clinician", "clinic_admin", "superuser", "patient")
+    roles = ("visitor", "staff", "clinician", "clinic_admin", "superuser", "patient")
     for role in roles:
         context = browser.new_context(
             viewport={"width": 1280, "height": 900}, locale="en-US", base_url=live_server.url
@@ -154,6 +171,10 @@ def test_every_page_of_every_role_passes_axe(browser, live_server, log_in):
         if role == "patient":
             # The patient has no login: their pages are the emailed links.
             targets = [(n, u) for n, u in urls if u and n.startswith("self_service:")]
+        elif role == "visitor":
+            # Not logged in: the login page, an invitation being accepted, and where every
+            # other address sends them.
+            targets = [(n, u) for n, u in urls if u and not n.startswith("self_service:")]
         else:
             log_in(users[role], on=page)
             targets = [(n, u) for n, u in urls if u and not n.startswith("self_service:")]
@@ -163,19 +184,29 @@ def test_every_page_of_every_role_passes_axe(browser, live_server, log_in):
                     (f"patients:detail[{scenario}]", reverse("patients:detail", args=[p.pk]))
                     for scenario, p in patients.items()
                 ]
-        scanned, by_impact, statuses = 0, Counter(), defaultdict(int)
+        scanned, by_impact, statuses, seen = 0, Counter(), defaultdict(int), set()
         for name, path in targets:
-            result = scan(page, live_server.url + path)
-            if result is None:
+            response = visit(page, live_server.url + path)
+            if response is None:
                 continue
-            status, problems, impacts = result
+            status = response.status
+            if status >= 500:
+                failures.append(f"[{role}] {name} {path}: HTTP {status}")
+                continue
+            # One scan per distinct page: a refusal (403, 404) or the login page a visitor is
+            # sent to looks the same whichever address led there.
+            where = page.url.split("?")[0]
+            key = status if status != 200 else where
+            if key in seen:
+                continue
+            seen.add(key)
+            problems, impacts = scan(page)
             statuses[status] += 1
             scanned += 1
             by_impact.update(impacts)
             if problems:
-                failures.append(
-                    f"[{role}] {name} {path} (HTTP {status}):\n  " + "\n  ".join(problems)
-                )
+                lines = "\n  ".join(problems)
+                failures.append(f"[{role}] {name} {path} (HTTP {status}):\n  {lines}")
         figures[role] = (scanned, dict(statuses), dict(by_impact))
         context.close()
 
@@ -184,6 +215,7 @@ def test_every_page_of_every_role_passes_axe(browser, live_server, log_in):
         for role, (scanned, statuses, by_impact) in figures.items():
             print(f"  {role:13} {scanned:3} pages {statuses}  {by_impact or 'none'}")
         print(f"  not scanned (no seeded object for their arguments): {unreached}")
+        print(f"  by rule: {dict(RULES.most_common())}")
     for role, (scanned, _statuses, _impacts) in figures.items():
         assert scanned, f"no page scanned for {role}"
     assert not failures, "\n".join(failures)
