@@ -56,4 +56,4 @@ def test_a_failed_submit_moves_focus_to_the_first_error_and_links_each_error(
     page.locator("#id_kind").focus()
     link.click()
     expect(field).to_be_focused()
-    look(page)
+    look(page, "form-error-summary")
