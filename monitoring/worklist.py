@@ -474,7 +474,7 @@ def _date_cell(key: str, sort_on: datetime.date | None, today: datetime.date) ->
         when = f'<span class="badge text-bg-warning">{word}</span>'
     else:
         when = f"{'closes ' if closing else ''}in {days} days"
-    return f'{dates.weekday(sort_on)}<div class="small">{when}</div>'
+    return f'{dates.weekday_month_day(sort_on)}<div class="small">{when}</div>'
 
 
 # One line of a section's table, as the template wrote it; the safety group's is red.

@@ -30,6 +30,11 @@ def weekday(value: datetime.date) -> str:
     return formats.date_format(value, "WEEKDAY_DATE_FORMAT")
 
 
+def weekday_month_day(value: datetime.date) -> str:
+    """Sat, Dec 5"""
+    return formats.date_format(value, "WEEKDAY_MONTH_DAY_FORMAT")
+
+
 def moment(value: datetime.datetime, zone: zoneinfo.ZoneInfo) -> str:
     """An instant on the clinic's wall clock, its zone named: "Dec 5, 2026, 9:00 AM EST"."""
     local = timezone.localtime(value, zone)

@@ -31,6 +31,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 # its index and changelists only (its object pages are Django's, one template per kind), the
 # health probes and the API answer JSON, passkey ceremonies answer JSON to a script.
 RULES = Counter()  # every role's violations by rule, for the report
+SCANNED = defaultdict(list)  # role -> the pages scanned, for the report
 
 NOT_PAGES = ("health", "api:", "otp_webauthn:", "logout", "self_service:calendar")
 
@@ -200,6 +201,7 @@ def test_every_page_of_every_role_passes_axe(browser, live_server, log_in):
             if key in seen:
                 continue
             seen.add(key)
+            SCANNED[role].append(f"{name} {status}")
             problems, impacts = scan(page)
             statuses[status] += 1
             scanned += 1
@@ -216,6 +218,8 @@ def test_every_page_of_every_role_passes_axe(browser, live_server, log_in):
             print(f"  {role:13} {scanned:3} pages {statuses}  {by_impact or 'none'}")
         print(f"  not scanned (no seeded object for their arguments): {unreached}")
         print(f"  by rule: {dict(RULES.most_common())}")
+        for role, pages in SCANNED.items():
+            print(f"  {role} scanned: {', '.join(pages)}")
     for role, (scanned, _statuses, _impacts) in figures.items():
         assert scanned, f"no page scanned for {role}"
     assert not failures, "\n".join(failures)

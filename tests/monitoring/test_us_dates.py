@@ -36,6 +36,7 @@ ALLOWED = {
     "DATETIME_FORMAT",
     "SHORT_DATETIME_FORMAT",
     "WEEKDAY_DATE_FORMAT",
+    "WEEKDAY_MONTH_DAY_FORMAT",
     "LONG_DATE_FORMAT",
 }
 DATE_FILTER = re.compile(r"\|(?:date|time):(?:\"([^\"]*)\"|'([^']*)'|_\(\"([^\"]*)\"\)|(\w+))")
@@ -46,6 +47,7 @@ def test_the_helpers_write_us_dates_and_spanish_dates_for_spanish_readers():
     assert dates.short(DAY) == "12/05/2026"
     assert dates.month_day(DAY) == "Dec 5"
     assert dates.weekday(DAY) == "Sat, Dec 5, 2026"
+    assert dates.weekday_month_day(DAY) == "Sat, Dec 5"
     with translation.override("es"):
         assert dates.day(DAY) == "5 de diciembre de 2026"
 

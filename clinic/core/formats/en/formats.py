@@ -8,8 +8,10 @@ YEAR_MONTH_FORMAT = "F Y"  # December 2026
 TIME_FORMAT = "g:i A"  # 9:00 AM
 DATETIME_FORMAT = "M j, Y, g:i A"  # Dec 5, 2026, 9:00 AM
 SHORT_DATETIME_FORMAT = "m/d/Y g:i A"  # 12/05/2026 9:00 AM
-# Two names of the clinic's own: a due date whose weekday matters, and a day in full.
+# Three names of the clinic's own: a due date whose weekday matters (with or without its
+# year), and a day in full.
 WEEKDAY_DATE_FORMAT = "D, M j, Y"  # Sat, Dec 5, 2026
+WEEKDAY_MONTH_DAY_FORMAT = "D, M j"  # Sat, Dec 5 (Today's rows: the year goes without saying)
 LONG_DATE_FORMAT = "l, F j, Y"  # Saturday, December 5, 2026
 
 # Typed dates: MM/DD/YYYY first; ISO (what <input type="date"> sends) is always accepted too.
