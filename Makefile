@@ -74,7 +74,7 @@ test: install-dev browsers
 
 # The browser journeys again, writing docs/screenshots/*.png (`make test` leaves them alone).
 screenshots: install-dev browsers
-	SCREENSHOTS=1 DJANGO_ALLOW_ASYNC_UNSAFE=true $(BIN)/python -m pytest tests/e2e/test_journeys.py tests/e2e/test_one_click.py tests/e2e/test_spanish_page.py tests/e2e/test_reminders_stalled.py tests/e2e/test_find_and_review.py -q -p no:randomly
+	SCREENSHOTS=1 DJANGO_ALLOW_ASYNC_UNSAFE=true $(BIN)/python -m pytest tests/e2e/test_journeys.py tests/e2e/test_one_click.py tests/e2e/test_spanish_page.py tests/e2e/test_reminders_stalled.py tests/e2e/test_find_and_review.py tests/e2e/test_accessibility.py -q -p no:randomly
 
 # Debian's Chromium for the browser tests (Playwright cannot download browsers here).
 browsers:

@@ -18,6 +18,7 @@ from django.core.exceptions import ImproperlyConfigured
 from kombu import Queue
 
 from clinic import deploy_checks
+from clinic.core.formats.en import formats as us_formats
 from clinic.observability import logging_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -247,6 +248,17 @@ LANGUAGE_CODE = "en-us"
 LANGUAGES = [("en", "English"), ("es", "Español")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
+# Dates and times as a US clinic writes them ("Dec 5, 2026" in text, 12/05/2026 in tables, inputs
+# and the CSV, "9:00 AM EST"), Spanish for Spanish patients: one module per language, read by every
+# template's |date filter and by clinic/core/dates.py. The locale modules win over the settings of
+# the same names, so the settings below only repeat them for code that reads settings directly.
+FORMAT_MODULE_PATH = ["clinic.core.formats"]
+DATE_FORMAT = us_formats.DATE_FORMAT
+SHORT_DATE_FORMAT = us_formats.SHORT_DATE_FORMAT
+DATETIME_FORMAT = us_formats.DATETIME_FORMAT
+SHORT_DATETIME_FORMAT = us_formats.SHORT_DATETIME_FORMAT
+TIME_FORMAT = us_formats.TIME_FORMAT
+DATE_INPUT_FORMATS = us_formats.DATE_INPUT_FORMATS
 USE_I18N = True
 USE_TZ = True
 

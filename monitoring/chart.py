@@ -12,6 +12,8 @@ from decimal import Decimal
 from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 
+from clinic.core import dates
+
 from . import rules
 
 WIDTH, HEIGHT = 640, 260
@@ -49,7 +51,7 @@ def dose_chart(history: rules.History, today: datetime.date) -> DoseChart:
 
 
 def _day(value: datetime.date) -> str:
-    return f"{value:%d %b %Y}"
+    return dates.day(value)
 
 
 class _Scale:

@@ -13,6 +13,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Min
 
+from clinic.core import dates
 from clinic.core.audit import acting_as
 from clinic.core.models import Clinic
 from patients.models import Consent, ContraceptionConfirmation, Patient, PregnancyTest
@@ -131,7 +132,7 @@ def _move_enrollment(patient: Patient, enrolled_on: datetime.date) -> None:
     if earliest is not None and enrolled_on > earliest:
         raise ValidationError(
             {
-                "enrolled_on": f"Records are dated from {earliest:%d %b %Y}: enrollment must be "
+                "enrolled_on": f"Records are dated from {dates.day(earliest)}: enrollment must be "
                 "on or before that day."
             }
         )
@@ -168,7 +169,7 @@ def start_new_course(
         if opened_on < earliest:
             raise ValidationError(
                 {
-                    "opened_on": f"A new course may start on {earliest:%d %b %Y} at the earliest "
+                    "opened_on": f"A new course may start on {dates.day(earliest)} at the earliest "
                     f"({rules.constants.RETREATMENT_GAP_DAYS} days after the last dose)."
                 }
             )

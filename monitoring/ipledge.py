@@ -16,6 +16,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from clinic.core import dates
+
 from . import rules
 from .rules.gate import context
 from .rules.pregnancy import setting_problem
@@ -46,7 +48,7 @@ TEST_METHODS = {"urine": "Urine", "serum": "Serum"}
 
 def us_date(day: date) -> str:
     """iPLEDGE takes dates as MM/DD/YYYY."""
-    return f"{day:%m/%d/%Y}"
+    return dates.short(day)
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
+from clinic.core import dates
 from clinic.core.access import current_clinic, require
 from clinic.core.audit import log_view
 from clinic.core.roles import Action
@@ -84,9 +85,10 @@ def reminder_retry(request, pk):
     retried, send_at = retry_failed(reminder, by=request.user)
     now = timezone.now()
     if retried and send_at > now:
-        local = timezone.localtime(send_at, reminder.patient.clinic.zone)
         messages.success(
-            request, f"The reminder will be sent again after quiet hours, at {local:%H:%M}."
+            request,
+            "The reminder will be sent again after quiet hours, at "
+            f"{dates.clock(send_at, reminder.patient.clinic.zone)}.",
         )
     elif retried:
         messages.success(request, "The reminder will be sent again within a minute.")

@@ -13,6 +13,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from clinic.core import dates
 from clinic.core.audit import acting_as
 from clinic.core.notes import NOTE_MAX_LENGTH, check_length
 from clinic.core.text import check_field, multi_line
@@ -240,7 +241,7 @@ def visit_warnings(patient: Patient, data: dict) -> dict:
         return {}
     change = "fell" if weight < previous else "rose"
     return {
-        "weight_kg": f"The weight {change} from {previous} kg on {then:%d %b %Y} to {weight} kg: "
+        "weight_kg": f"The weight {change} from {previous} kg on {dates.day(then)} to {weight} kg: "
         "check the figure (the dose limit is computed from it)."
     }
 
@@ -387,7 +388,7 @@ def write_prescription(
         later = [p.written_on for p in history.prescriptions if p.written_on >= written_on]
         if later:
             raise ValidationError(
-                {"written_on": f"A prescription is already written on {max(later):%d %b %Y}."}
+                {"written_on": f"A prescription is already written on {dates.day(max(later))}."}
             )
         errors = rules.validate_prescription(history, written_on, daily_dose_mg, days_supply)
         if errors:
@@ -478,7 +479,7 @@ def _check_pickup(prescription: Prescription, dispensed_on: datetime.date) -> No
     if dispensed_on > deadline:
         raise ValidationError(
             {
-                "dispensed_on": f"The pick-up window closed on {deadline:%d %b %Y}; "
+                "dispensed_on": f"The pick-up window closed on {dates.day(deadline)}; "
                 "this prescription can no longer be dispensed."
             }
         )

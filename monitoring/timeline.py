@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 from django.template.defaultfilters import pluralize
 
+from clinic.core import dates
+
 from . import rules
 from .chart import KIND_COLOURS
 from .history import Records
@@ -34,7 +36,7 @@ class WindowBand:
     def label(self) -> str:
         words = {"used": "used", "missed": "closed with nothing dispensed", "open": "open"}
         return (
-            f"Pick-up window {self.opens_on:%d %b} – {self.closes_on:%d %b %Y}: "
+            f"Pick-up window {dates.month_day(self.opens_on)} – {dates.day(self.closes_on)}: "
             + words[self.state]
         )
 
@@ -46,7 +48,7 @@ def _test_event(test) -> Event:
     label = f"{test.get_kind_display()} pregnancy test: {test.get_result_display().lower()}"
     detail = f"{test.get_setting_display()} · {test.get_method_display()}"
     if test.superseded_on:
-        detail += f" · superseded {test.superseded_on:%d %b %Y}"
+        detail += f" · superseded {dates.day(test.superseded_on)}"
     return Event(test.collected_on, "test", label, detail, alert=test.result == "positive")
 
 

@@ -12,6 +12,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
+from clinic.core import dates
 from clinic.core.access import current_clinic, current_role, may, require
 from clinic.core.audit import log_export, log_view, person
 from clinic.core.forms import apply_service_errors
@@ -155,7 +156,7 @@ def _visit_page(request, visit_pk, template: str, *, on_visit_day: bool):
                 patient=patient, confirmed_on=visit.visited_on, source=Source.STAFF
             ).select_related("recorded_by")
         ],
-        "gate_when": f"on {on:%d %b %Y}" if on_visit_day else "today",
+        "gate_when": f"on {dates.day(on)}" if on_visit_day else "today",
     }
     if not on_visit_day and may(request, Action.WRITE_PRESCRIPTION) and not course.last_dose_on:
         context["prescription_form"] = _prescription_form(
@@ -267,7 +268,7 @@ def mood_review_create(request, visit_pk):
         request,
         visit.patient,
         MoodReviewForm,
-        f"Mood review of the visit on {visit.visited_on:%d %b %Y}",
+        f"Mood review of the visit on {dates.day(visit.visited_on)}",
         save,
         template="monitoring/mood_review_form.html",
         extra={
@@ -398,7 +399,7 @@ def _dispense_page(request, prescription):
         request,
         prescription.patient,
         DispenseForm,
-        f"Dispense of the prescription written {prescription.written_on:%d %b %Y}",
+        f"Dispense of the prescription written {dates.day(prescription.written_on)}",
         save,
     )
 

@@ -23,6 +23,7 @@ from django.db.models import Count, Exists, F, OuterRef
 from django.urls import reverse
 from django.utils.safestring import mark_safe
 
+from clinic.core import dates
 from patients.models import Patient, RiskCategory
 
 from . import codes, ipledge, rules
@@ -492,7 +493,7 @@ def _date_cell(key: str, sort_on: datetime.date | None, today: datetime.date) ->
         when = f'<span class="badge text-bg-warning">{word}</span>'
     else:
         when = f"{'closes ' if closing else ''}in {days} days"
-    return f'{sort_on:%a} {sort_on.day} {sort_on:%b}<div class="small">{when}</div>'
+    return f'{dates.weekday_month_day(sort_on)}<div class="small">{when}</div>'
 
 
 # One line of a section's table, as the template wrote it; the safety group's is red.
@@ -633,9 +634,9 @@ def csv_rows(groups: dict, role: str | None) -> Iterator[str]:
                     codes.label(group),
                     p.full_name,
                     p.mrn,
-                    p.birth_date.isoformat(),
+                    dates.short(p.birth_date),
                     p.get_risk_category_display(),
-                    item.sort_on.isoformat() if item.sort_on else "",
+                    dates.short(item.sort_on) if item.sort_on else "",
                     when(item),
                     item.what,
                     item.next_step(role),

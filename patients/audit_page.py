@@ -20,6 +20,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 
+from clinic.core import dates
 from clinic.core.audit import person
 from patients.models import Patient
 
@@ -251,10 +252,12 @@ def describe(lines: list[Line], clinic) -> None:
         line.record = _record(entry, line.patient)
         line.changes = _readable_changes(entry, users)
         newest, oldest = local(line.newest, clinic), local(line.oldest, clinic)
-        line.when = f"{newest:%d %b %Y %H:%M}"
+        line.when = f"{dates.moment(line.newest, clinic.zone)}"
         if line.count > 1:
             minutes = (
-                f"{oldest:%H:%M}–{newest:%H:%M}" if f"{oldest:%H:%M}" != f"{newest:%H:%M}" else ""
+                f"{dates.time(oldest)}–{dates.time(newest)}"
+                if dates.time(oldest) != dates.time(newest)
+                else ""
             )
             line.span = f"{line.count} times" + (f", {minutes}" if minutes else "")
         if entry.action == LogEntry.Action.CREATE:
@@ -332,7 +335,7 @@ def _value(model_field, value, users: dict) -> str:
         model_field, models.DateTimeField
     ):
         day = parse_date(str(value))
-        return f"{day:%d %b %Y}" if day else str(value)
+        return dates.day(day) if day else str(value)
     if isinstance(model_field, models.BooleanField):
         return {"True": "yes", "False": "no"}.get(str(value), str(value))
     choices = dict(model_field.flatchoices) if model_field is not None else {}

@@ -9,6 +9,7 @@ from decimal import Decimal
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from clinic.core import dates
 from clinic.core.audit import acting_as
 from clinic.core.models import Clinic
 from clinic.core.notes import REASON_MAX_LENGTH, check_length, too_long
@@ -70,7 +71,7 @@ def weight_error(weight: Decimal | None) -> str | None:
 
 # docs/rules.md, invalid input: the rules judge no date before the first rule set came into force.
 BEFORE_FIRST_RULE_SET = (
-    f"This date is before {RS_2021_IN_FORCE_FROM:%d %b %Y}, when the first iPLEDGE rule set this "
+    f"This date is before {dates.day(RS_2021_IN_FORCE_FROM)}, when the first iPLEDGE rule set this "
     "product knows came into force."
 )
 
@@ -227,7 +228,7 @@ def change_risk_category(
         # slipped in before a later one would rewrite what the later one decided.
         raise ValidationError(
             {
-                "changed_on": f"The category was last changed on {latest[0]:%d %b %Y}: a new "
+                "changed_on": f"The category was last changed on {dates.day(latest[0])}: a new "
                 "change cannot be dated before it."
             }
         )
@@ -265,7 +266,7 @@ def check_record_date(patient: Patient, field: str, value: datetime.date | None)
     if value < RS_2021_IN_FORCE_FROM:
         raise ValidationError({field: BEFORE_FIRST_RULE_SET})
     if value < patient.enrolled_on:
-        enrolled = f"{patient.enrolled_on:%d %b %Y}"
+        enrolled = dates.day(patient.enrolled_on)
         raise ValidationError(
             {field: f"This date is before the patient's enrollment ({enrolled})."}
         )

@@ -11,6 +11,11 @@ read-only in the admin; enrollment and records are changed through the app's pag
 from auditlog.admin import LogEntryAdmin
 from auditlog.models import LogEntry
 from django.contrib import admin
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import GroupAdmin, UserAdmin
+from django.contrib.auth.models import Group
+from django_otp.plugins.otp_totp.admin import TOTPDeviceAdmin
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from .models import Clinic, Membership
 
@@ -91,3 +96,31 @@ class ClinicLogEntryAdmin(LogEntryAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+# Accessibility (WCAG 2.2 AA, docs/accessibility.md): Django's two-box permission picker puts an
+# aria-label on a role-less <span> (axe: aria-prohibited-attr, serious), so groups and users get
+# the plain multiple select; an authenticator's throttling state, an unlabelled date-and-time
+# pair (axe: label, critical), is shown read-only: the verifier writes it, nobody types it.
+admin.site.unregister(Group)
+admin.site.unregister(get_user_model())
+admin.site.unregister(TOTPDevice)
+
+
+@admin.register(Group)
+class PlainGroupAdmin(GroupAdmin):
+    filter_horizontal = ()
+
+
+@admin.register(get_user_model())
+class PlainUserAdmin(UserAdmin):
+    filter_horizontal = ()
+
+
+@admin.register(TOTPDevice)
+class AuthenticatorAdmin(TOTPDeviceAdmin):
+    readonly_fields = [
+        *TOTPDeviceAdmin.readonly_fields,
+        "throttling_failure_timestamp",
+        "throttling_failure_count",
+    ]

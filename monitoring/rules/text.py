@@ -4,8 +4,10 @@ from datetime import date
 
 
 def day(value: date) -> str:
-    """3 Nov 2026"""
-    return f"{value.day} {value:%b %Y}"
+    """Nov 3, 2026: the clinic's DATE_FORMAT (clinic/core/formats/en/formats.py), written here
+    without Django because the rules engine is pure; tests/clinic/test_dates.py keeps the two
+    the same."""
+    return f"{value:%b} {value.day}, {value.year}"
 
 
 def listing(words: list[str] | tuple[str, ...]) -> str:

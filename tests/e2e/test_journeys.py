@@ -68,8 +68,8 @@ def named_patient(b: Builder, given: str, family: str, **fields):
 
 
 def short(day: datetime.date) -> str:
-    """The pages' "j M" date: 3 Dec."""
-    return f"{day.day} {day:%b}"
+    """The pages' MONTH_DAY_FORMAT: Dec 3."""
+    return f"{day:%b} {day.day}"
 
 
 def morning_clinic(b: Builder):

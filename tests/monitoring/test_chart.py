@@ -47,7 +47,7 @@ def test_the_svg_has_the_target_line_the_projection_and_a_text_alternative():
     assert 'class="dose-target"' in svg and "Target 120 mg/kg" in svg
     assert 'class="dose-line"' in svg
     projected = today + datetime.timedelta(days=150)
-    assert f"Projected {projected:%d %b %Y}" in svg
+    assert f"Projected {projected:%b} {projected.day}, {projected.year}" in svg
     assert '<title id="dose-chart-title">Cumulative dose: 20.0 of 120 mg/kg</title>' in svg
     assert "<desc" in svg and 'role="img"' in svg
 

@@ -62,8 +62,8 @@ def test_failed_then_upcoming_soonest_then_sent_newest(client_for, staff, patien
 def test_send_times_are_local_with_the_zone_named(client_for, staff, patient, reminders):
     html = client_for(staff).get(reverse("reminders:list")).content.decode()
     assert "(America/New_York)" in html
-    assert "16 Jan 2026 09:00 EST" in html  # the next send, 14:00 UTC
-    assert "sent 14 Jan 2026 10:00 EST" in html
+    assert "Jan 16, 2026, 9:00 AM EST" in html  # the next send, 14:00 UTC
+    assert "sent Jan 14, 2026, 10:00 AM EST" in html
     assert "14:00" not in html
 
 
@@ -76,4 +76,4 @@ def test_a_summer_time_is_named_as_such(client_for, staff, patient):
         ReminderStatus.PENDING,
     )
     html = client_for(staff).get(reverse("reminders:list")).content.decode()
-    assert "01 Jul 2026 09:00 EDT" in html
+    assert "Jul 1, 2026, 9:00 AM EDT" in html

@@ -279,6 +279,6 @@ def test_today_rows_escape_what_patients_and_staff_typed(client_for, staff, clin
     page = client_for(staff).get(URL).content.decode()
     assert "<b>" not in page and "<i>M1" not in page
     assert "O&#x27;Brien &amp; Co, &lt;b&gt;Al&quot;ex&lt;/b&gt;" in page
-    assert "&lt;i&gt;M1&lt;/i&gt; · born 17 May 2001 · Can get pregnant" in page
+    assert "&lt;i&gt;M1&lt;/i&gt; · born May 17, 2001 · Can get pregnant" in page
     assert f'<tr data-patient="{patient.pk}" data-code="' in page
     assert f'href="{reverse("patients:detail", args=[patient.pk])}"' in page

@@ -238,5 +238,5 @@ def test_an_enrollment_before_the_first_rule_set_is_refused_naming_the_date(clin
     with pytest.raises(ValidationError) as refused:
         enroll(clinic, by=staff, enrolled_on=datetime.date(2021, 12, 12))
     assert "enrolled_on" in refused.value.message_dict
-    assert "13 Dec 2021" in refused.value.message_dict["enrolled_on"][0]
+    assert "Dec 13, 2021" in refused.value.message_dict["enrolled_on"][0]
     assert not Patient.objects.exists()

@@ -55,7 +55,7 @@ def test_a_reminder_16_minutes_late_shows_the_banner(
     assert BANNER in html
     assert "Reminder emails have stopped going out" in html
     assert "1 reminder should have gone out more than 15 minutes ago" in html
-    assert "the oldest was due at 03 May 2027 11:44 EDT." in html
+    assert "the oldest was due at May 3, 2027, 11:44 AM EDT." in html
     assert "patients are not emailed about their pregnancy tests" in html
     assert WHAT_TO_DO in html
 
@@ -85,7 +85,7 @@ def test_a_heartbeat_twice_the_interval_old_shows_the_banner(
     html = page(client_for, clinic_admin)
     assert (BANNER in html) is shown
     if shown:
-        assert "The reminder scheduler last checked in at 03 May 2027 11:57 EDT." in html
+        assert "The reminder scheduler last checked in at May 3, 2027, 11:57 AM EDT." in html
         assert WHAT_TO_DO in html
 
 

@@ -83,7 +83,7 @@ def test_staff_confirm_contraception_in_every_cycle(builder, on, confirmed_offse
         since = on - days(29)
         assert blockers[0].message == (
             "Staff have not confirmed two valid forms of contraception (or abstinence) since "
-            f"{since.day} {since:%b %Y}."
+            f"{since:%b} {since.day}, {since.year}."
         )
 
 

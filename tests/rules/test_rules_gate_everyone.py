@@ -99,8 +99,8 @@ def test_each_baseline_lab_is_needed_and_named(on):
     (blocker,) = evaluate(history, on)
     assert blocker.code == "baseline_labs_missing"
     assert blocker.message == (
-        f"Baseline labs missing from the last 30 days (since {(on - days(30)).day} "
-        f"{on - days(30):%b %Y}): ALT."
+        "Baseline labs missing from the last 30 days (since "
+        f"{on - days(30):%b} {(on - days(30)).day}, {(on - days(30)).year}): ALT."
     )
 
 

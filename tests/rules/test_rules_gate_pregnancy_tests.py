@@ -137,7 +137,7 @@ def test_the_confirmation_test_comes_30_days_after_contraception_began(
     if blockers:
         assert blockers[0].until == started_on + days(30)
         assert blockers[0].message.startswith(
-            f"The confirmation test collected {confirmation_on.day} "
+            f"The confirmation test collected {confirmation_on:%b} {confirmation_on.day}, "
         )
 
 
@@ -185,7 +185,7 @@ def test_the_monthly_test_counts_when_collected_in_the_last_7_days(on, collected
         since = on - days(6)
         assert blockers[0].message == (
             "No negative monthly pregnancy test collected in the last 7 days "
-            f"(since {since.day} {since:%b %Y})."
+            f"(since {since:%b} {since.day}, {since.year})."
         )
         assert blockers[0].until is None
 
@@ -392,8 +392,8 @@ def test_rs2021_needs_a_new_confirmation_test_collected_on_or_after_the_lockout_
     if blockers:
         assert blockers[0].until == LOCKOUT_ENDS
         assert blockers[0].message == (
-            "The first pick-up window (test collected 1 Mar 2024) was missed: iPLEDGE needs a "
-            "new confirmation test collected on or after 20 Mar 2024."
+            "The first pick-up window (test collected Mar 1, 2024) was missed: iPLEDGE needs a "
+            "new confirmation test collected on or after Mar 20, 2024."
         )
 
 

@@ -1,7 +1,8 @@
 import datetime
 
 from django import template
-from django.utils import timezone
+
+from clinic.core import dates
 
 register = template.Library()
 
@@ -32,8 +33,7 @@ def age_on(birth_date, today) -> int | None:
 
 @register.filter
 def clinic_time(moment, clinic) -> str:
-    """An instant as the clinic's wall clock, with the zone named: "01 Dec 2026 09:00 EST"."""
+    """An instant as the clinic's wall clock, with the zone named: "Dec 1, 2026, 9:00 AM EST"."""
     if not moment or clinic is None:
         return ""
-    local = timezone.localtime(moment, clinic.zone)
-    return f"{local:%d %b %Y %H:%M} {local.tzname()}"
+    return dates.moment(moment, clinic.zone)
