@@ -4,10 +4,13 @@ DEFAULT_EXCEPTION_REPORTER_FILTER in clinic/settings.py).
 Django's report lists the request's GET, POST and FILES values, its full URL, every META entry and
 each frame's local variables: a posted patient name, a search term or an uploaded file's name
 would reach the admins' mailbox. Here the report keeps the names of the parameters, never their
-values, the path without the query string, a few harmless META entries, and no local variables.
+values, the path without the query string, a few harmless META entries, no local variables,
+the exception's message with email addresses and dates scrubbed, and no user.
 """
 
 from django.views.debug import ExceptionReporter, SafeExceptionReporterFilter
+
+from clinic.observability import scrub_text
 
 # Request META entries that say nothing about a patient.
 SAFE_META = (
@@ -48,6 +51,12 @@ class PatientSafeExceptionReporter(ExceptionReporter):
     def get_traceback_data(self):
         data = super().get_traceback_data()
         hidden = PatientSafeReporterFilter.cleansed_substitute
+        # The exception's own words may quote what was typed (PostgreSQL's "Key (clinic_id,
+        # mrn_key)=(3, mrn-0042) already exists", a ValueError naming an address or a date):
+        # scrubbed as Sentry's events are (clinic.observability.scrub_event). The user is the
+        # staff member's username, which for an invited member is an email address.
+        data["exception_value"] = scrub_text(data.get("exception_value"))
+        data["user_str"] = None
         if self.request is not None:
             data["request_GET_items"] = [(key, hidden) for key in self.request.GET]
             data["request_FILES_items"] = [(key, hidden) for key in self.request.FILES]

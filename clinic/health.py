@@ -147,6 +147,10 @@ def _answer(request, body: dict, status: int = 200):
     response = JsonResponse(body, status=status)
     add_never_cache_headers(response)
     response["X-Content-Type-Options"] = "nosniff"
+    # A red probe is an answer, not a server error: without this Django logs each 503 on
+    # django.request at ERROR, which mails the admins (or reaches Sentry) once per probe of the
+    # load balancer for as long as anything is red. The failing checks are logged at WARNING.
+    response._has_been_logged = True
     return response
 
 

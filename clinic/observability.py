@@ -163,7 +163,7 @@ def logging_config(log_format: str, level: str, *, mail_admins: bool) -> dict:
 SAFE_HEADERS = ("user-agent", "x-request-id", "host", "content-type", "content-length")
 
 
-def _scrub_text(value):
+def scrub_text(value):
     if isinstance(value, str):
         return ISO_DATE.sub("[date]", redact(value))
     return value
@@ -188,7 +188,7 @@ def scrub_event(event: dict, hint: dict | None = None) -> dict:
     if isinstance(user, dict):
         event["user"] = {"id": user["id"]} if "id" in user else {}
     for exception in (event.get("exception") or {}).get("values") or []:
-        exception["value"] = _scrub_text(exception.get("value"))
+        exception["value"] = scrub_text(exception.get("value"))
         for frame in (exception.get("stacktrace") or {}).get("frames") or []:
             frame.pop("vars", None)
     for thread in (event.get("threads") or {}).get("values") or []:
@@ -196,17 +196,17 @@ def scrub_event(event: dict, hint: dict | None = None) -> dict:
             frame.pop("vars", None)
     if "logentry" in event and isinstance(event["logentry"], dict):
         entry = event["logentry"]
-        entry["message"] = _scrub_text(entry.get("message"))
-        entry["formatted"] = _scrub_text(entry.get("formatted"))
+        entry["message"] = scrub_text(entry.get("message"))
+        entry["formatted"] = scrub_text(entry.get("formatted"))
         entry.pop("params", None)
-    event["message"] = _scrub_text(event.get("message"))
+    event["message"] = scrub_text(event.get("message"))
     if event["message"] is None:
         event.pop("message")
     breadcrumbs = event.get("breadcrumbs")
     crumbs = breadcrumbs.get("values") if isinstance(breadcrumbs, dict) else breadcrumbs
     for crumb in crumbs or []:
         crumb.pop("data", None)
-        crumb["message"] = _scrub_text(crumb.get("message"))
+        crumb["message"] = scrub_text(crumb.get("message"))
     event.pop("extra", None)
     return event
 

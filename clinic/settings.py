@@ -355,6 +355,17 @@ SPECTACULAR_SETTINGS = {
 # Celery. With no REDIS_URL the broker is kombu's filesystem transport, so `make run`
 # works on a machine with nothing else installed.
 REDIS_URL = os.environ.get("REDIS_URL", "")
+# The password-reset limits (clinic/core/passwords.py) count in the cache: with Redis, the cache
+# is Redis, so every gunicorn worker and web host counts together (Django's default memory cache
+# counts per process). The tests keep the memory cache: their processes must not share counts.
+if REDIS_URL and not TESTING:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "clinic-cache",
+        }
+    }
 BROKER_DIR = Path(os.environ.get("CELERY_BROKER_DIR", BASE_DIR / "var" / "broker"))
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL

@@ -28,7 +28,16 @@ def broken_view(request):
     raise RuntimeError(f"could not save the record ({len(patient_name)} characters)")
 
 
-urlpatterns = [path("broken/", broken_view), *project_urls.urlpatterns]
+@login_not_required
+def quoting_view(request):
+    raise ValueError(f"no patient with email {EMAIL} born {BORN}")  # as a database error may
+
+
+urlpatterns = [
+    path("broken/", broken_view),
+    path("quoting/", quoting_view),
+    *project_urls.urlpatterns,
+]
 
 
 @pytest.fixture
@@ -123,3 +132,21 @@ def test_a_sentry_event_is_scrubbed_of_patient_data():
     assert event["user"] == {"id": 7}
     assert event["exception"]["values"][0]["value"] == "born [date] <[email]>"
     assert event["exception"]["values"][0]["stacktrace"]["frames"] == [{"function": "save"}]
+
+
+@override_settings(
+    ROOT_URLCONF=__name__,
+    ADMINS=[("Ops", "ops@clinic.example.org")],
+    DEBUG=False,
+)
+def test_an_exception_that_quotes_an_email_and_a_date_is_mailed_scrubbed(
+    admins_by_email, django_user_model
+):
+    client = Client(raise_request_exception=False)
+    client.force_login(django_user_model.objects.create_user("invitee@clinic.example.org"))
+    assert client.get("/quoting/").status_code == 500
+    (report,) = mail.outbox
+    assert "ValueError" in report.body and "no patient with email" in report.body
+    everything = report.subject + report.body + "".join(str(a) for a in report.alternatives)
+    for secret in (EMAIL, BORN, "invitee@clinic.example.org"):
+        assert secret not in everything, secret

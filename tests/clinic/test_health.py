@@ -7,6 +7,7 @@ answering the ping in the all-green cases; tests/reminders/test_health_stack.py 
 """
 
 import datetime as dt
+import logging
 import os
 import socket
 import subprocess
@@ -245,3 +246,12 @@ def test_a_production_server_answers_the_probe_by_ip_over_plain_http(tmp_path):
     finally:
         server.terminate()
         server.wait(10)
+
+
+def test_a_red_probe_is_not_reported_as_a_server_error(client, db, now, caplog):
+    """Each 503 of /health/ready would otherwise be logged on django.request at ERROR, which
+    mails the admins (or reaches Sentry) once per probe while anything is red."""
+    with caplog.at_level(logging.WARNING, logger="django.request"):
+        response = client.get("/health/ready", **PROBE)
+    assert response.status_code == 503
+    assert not [r for r in caplog.records if r.name == "django.request"]
