@@ -153,6 +153,9 @@ def logging_config(log_format: str, level: str, *, mail_admins: bool) -> dict:
             "django.server": {"handlers": [], "propagate": True},
             "django.db.backends": {"level": "WARNING"},
             "axes": {"level": "WARNING"},
+            # redis-py logs each new connection at DEBUG ("Failed to enable maintenance
+            # notifications" against Redis 7): noise in every task's log, outside its context.
+            "redis": {"level": "WARNING"},
         },
     }
 

@@ -117,7 +117,7 @@ def test_no_line_of_a_task_carries_patient_data_and_each_carries_its_task_id(
     written = lines()
     assert any("recipient refused" in line for line in written), written
     assert not [line for line in written if carries_patient_data(line)]
-    assert {task_id_of(log_format, line) for line in written} == {result.id}
+    assert {task_id_of(log_format, line) for line in written} == {result.id}, written
 
 
 @pytest.mark.slow
