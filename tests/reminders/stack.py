@@ -74,6 +74,9 @@ class Sink:
         self.answers: Counter = Counter()
         self.delay = delay
         self.tempfail_until = 0.0
+        # Seconds of 451 counted from the first message (F4): a window set by the clock could
+        # close before a worker slowed by a loaded machine sends anything.
+        self.tempfail_for = 0.0
         self.reject: set[str] = set()
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
@@ -85,6 +88,8 @@ class Sink:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        if self.tempfail_for and not self.tempfail_until:
+            self.tempfail_until = time.monotonic() + self.tempfail_for
         if time.monotonic() < self.tempfail_until:
             with self.lock:
                 self.answers[451] += 1
