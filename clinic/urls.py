@@ -41,6 +41,7 @@ urlpatterns = [
         name="password_reset_complete",
     ),
     path("account/keep-alive/", session_guard.keep_alive, name="keep_alive"),
+    path("account/session/", session_guard.session_status, name="session_status"),
     path("account/clinic/", account.choose_clinic, name="choose_clinic"),
     path("account/invite/<str:token>/", account.accept_invite, name="accept_invite"),
     path("account/two-factor/", twofactor.verify, name="otp_verify"),

@@ -1,5 +1,8 @@
 """The session's end, made gentle (docs/security.md, "Idle sessions"):
 
+- `session_status`: an empty logged-in answer (204), through every middleware a page passes:
+  what a request costs before any page's own work. A monitor can probe a login with it, and
+  `make bench` measures every page against it (docs/benchmarks.md).
 - `keep_alive`: the idle warning's "Stay signed in" button (clinic/core/static/clinic/idle.js)
   posts here; the request itself refreshes the session (SESSION_SAVE_EVERY_REQUEST).
 - `KeepFormLoginRequiredMiddleware`: Django's LoginRequiredMiddleware, plus: a form posted after
@@ -24,13 +27,19 @@ from django.contrib.auth.views import redirect_to_login
 from django.http import HttpResponse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 KEPT_FORM_KEY = "kept_form"
 KEEP_FOR = 30 * 60  # seconds
 MAX_KEPT_CHARACTERS = 50_000
 # Never kept: secrets, and what only makes sense once.
 SECRET_NAMES = {"csrfmiddlewaretoken", "code", "otp", "token", "next"}
+
+
+@never_cache
+@require_GET
+def session_status(request):
+    return HttpResponse(status=204)
 
 
 @never_cache

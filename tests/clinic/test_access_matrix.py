@@ -42,6 +42,7 @@ SPEC = {
     "health_ready": (None, {"GET": "probe"}),
     "choose_clinic": (None, {"GET": "member"}),
     "keep_alive": (None, {"POST": "member"}),
+    "session_status": (None, {"GET": "member"}),
     "password_change": (None, {"GET": "member", "POST": "member"}),
     # Reachable logged out; the same answers for everyone (an unknown address looks like any).
     "password_reset": (None, {"GET": "public", "POST": "public"}),
