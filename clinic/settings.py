@@ -446,8 +446,9 @@ CELERY_BEAT_SCHEDULE: dict = {
         "task": "monitoring.tasks.send_staff_digests",
         "schedule": REMINDER_DIGEST_EVERY_SECONDS,
     },
-    # Kept triage rows follow the clinic's date: after midnight in the clinic's zone the first
-    # run recomputes every row; the other runs of the day find nothing to do.
+    # Kept triage rows (docs/clinic-day.md, "Kept rows"): each run makes today's and tomorrow's
+    # rows current (tomorrow's are prepared the day before, so midnight finds them ready); the
+    # other runs of the day find nothing to do.
     "refresh-triage": {
         "task": "monitoring.tasks.refresh_triage",
         "schedule": TRIAGE_REFRESH_EVERY_SECONDS,

@@ -315,14 +315,135 @@ class BeatHeartbeat(models.Model):
         return f"{self.name} at {self.beat_at:%Y-%m-%d %H:%M:%S}"
 
 
-class PatientTriage(models.Model):
+class TriageSlot(models.Model):
+    """Which clinic date one of a clinic's two sets of kept triage rows answers for
+    (docs/clinic-day.md, "Kept rows").
+
+    Slot `d.toordinal() % 2` holds the rows for date d: while Today reads today's slot, the
+    periodic task prepares tomorrow's in the other one, so at midnight the new day's rows are
+    already there. A slot's rows are complete for `on` when `ready`; `version` is the clinic's
+    settings version they were computed with (`wanted` moves on with each settings change) and
+    `format` the computation's (`monitoring.kept.KEPT_FORMAT`)."""
+
+    clinic = models.ForeignKey("clinic.Clinic", on_delete=models.CASCADE, related_name="+")
+    slot = models.PositiveSmallIntegerField()
+    on = models.DateField(null=True)
+    ready = models.BooleanField(default=False)
+    version = models.PositiveIntegerField(default=0)
+    wanted = models.PositiveIntegerField(default=1)
+    format = models.PositiveSmallIntegerField(default=0)
+    refreshed_at = models.DateTimeField(null=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["clinic", "slot"], name="one_triage_slot"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Triage slot {self.slot} of clinic {self.clinic_id}: {self.on}"
+
+    def current(self, on) -> bool:
+        """Whether the slot's rows are the clinic's answer for `on`, as of now."""
+        from .kept import KEPT_FORMAT
+
+        return (
+            self.ready
+            and self.on == on
+            and self.version == self.wanted
+            and self.format == KEPT_FORMAT
+        )
+
+
+class TriageRow(models.Model):
     """A patient's triage kept as a row (docs/clinic-day.md): what Today, its CSV, the digest
     and the API worklist read, instead of running the rules for the whole clinic per request.
 
-    The service layer rewrites it in the same transaction as every write that can change it;
-    a periodic task refreshes every row whose `computed_on` is not the clinic's date (the date
-    moved, or the clinic's settings changed). `tests/monitoring/test_triage_rows.py` checks the
-    rows against a fresh computation."""
+    One per patient and slot (`TriageSlot`). The service layer rewrites a patient's rows in the
+    same transaction as every write that can change them; the periodic task prepares a slot for
+    a date by recomputing every patient and writing only the rows whose answer changed.
+    `tests/monitoring/test_triage_rows.py` checks the rows against a fresh computation."""
+
+    patient = models.ForeignKey(Patient, on_delete=models.CASCADE, related_name="triage_rows")
+    slot = models.PositiveSmallIntegerField()
+    clinic = models.ForeignKey("clinic.Clinic", on_delete=models.CASCADE, related_name="+")
+    group = models.CharField(max_length=24)
+    sort_on = models.DateField(null=True)
+    step = models.CharField(max_length=40, blank=True)
+    overdue = models.BooleanField(default=False)
+    # The blocker's sentence or the due item's label, as shown on Today.
+    what = models.CharField(max_length=500, blank=True)
+    next_prescription_needed_on = models.DateField(null=True)
+    # Visits waiting for a mood review (the "Review now" links of a safety row).
+    mood_visits = models.JSONField(default=list, blank=True)
+    # The patient's name and risk category, copied so that each group's first page, filtered
+    # or not, is read straight from an index in Today's order (date, then name); the patient's
+    # own columns stay the ones shown.
+    family_name = models.CharField(max_length=100, blank=True)
+    given_name = models.CharField(max_length=100, blank=True)
+    risk_category = models.CharField(max_length=24, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["patient", "slot"], name="one_triage_row_per_slot"),
+        ]
+        indexes = [
+            models.Index(
+                fields=[
+                    "clinic",
+                    "slot",
+                    "group",
+                    "sort_on",
+                    "family_name",
+                    "given_name",
+                    "patient",
+                ],
+                name="triage_row_in_order",
+            ),
+            models.Index(
+                fields=[
+                    "clinic",
+                    "slot",
+                    "risk_category",
+                    "group",
+                    "sort_on",
+                    "family_name",
+                    "given_name",
+                    "patient",
+                ],
+                name="triage_row_by_category",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Triage of patient {self.patient_id} (slot {self.slot}): {self.group}"
+
+
+class TriageCount(models.Model):
+    """How many of a slot's rows are in each group and risk category: Today's counts read these
+    few rows instead of counting the clinic (O(groups), not O(patients)). Kept in the same
+    transaction as the rows they count."""
+
+    clinic = models.ForeignKey("clinic.Clinic", on_delete=models.CASCADE, related_name="+")
+    slot = models.PositiveSmallIntegerField()
+    group = models.CharField(max_length=24)
+    risk_category = models.CharField(max_length=24)
+    n = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["clinic", "slot", "group", "risk_category"], name="one_triage_count"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.group}/{self.risk_category}: {self.n}"
+
+
+class PatientTriage(models.Model):
+    """Retired in 1.1 (replaced by `TriageRow`): nothing reads or writes it. The model stays
+    one release so that the release still serving during an upgrade finds its table
+    (docs/operations.md, "Upgrading"); the next release drops it."""
 
     patient = models.OneToOneField(
         Patient, on_delete=models.CASCADE, primary_key=True, related_name="triage"

@@ -12,6 +12,7 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
+from django.db.models import OuterRef, Subquery
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.views.decorators.http import require_http_methods
@@ -26,8 +27,9 @@ from patients.access import get_patient, patients_for
 from patients.forms import PatientEditForm, PatientForm, PatientSearchForm
 from patients.models import RiskCategory
 
-from . import enrollment
+from . import enrollment, kept
 from .history import load_patient_page
+from .models import TriageRow
 
 SORTS = {
     "name": ("family_name", "given_name", "id"),
@@ -94,7 +96,9 @@ def patient_list(request):
     if category:
         patients = patients.filter(risk_category=category)
     # Each row shows the patient's group on Today from the kept triage row (no rules run here).
-    patients = patients.select_related("triage").order_by(*SORTS[sort])
+    reading = kept.read(current_clinic(request))
+    group = TriageRow.objects.filter(patient=OuterRef("pk"), slot=reading.slot).values("group")
+    patients = patients.annotate(triage_group=Subquery(group[:1])).order_by(*SORTS[sort])
     page = Paginator(patients, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
         request,

@@ -206,17 +206,19 @@ def worklist_page(request):
     group = group if group in rules.TRIAGE_LISTED_GROUPS else None
     if request.GET.get("format") == "csv":
         groups = [group] if group else list(rules.TRIAGE_LISTED_GROUPS)
-        rows = worklist.kept_rows(clinic, category=category).filter(group__in=groups)
+        rows = worklist.kept_rows(clinic, category=category)
         # An export carries patients' records out of the app: one audit event naming them.
         name = f"today-{group or 'all'}-{clinic.today():%Y-%m-%d}.csv"
-        log_export(request.user, clinic, list(rows.values_list("patient_id", flat=True)), name)
+        exported = rows.filter(group__in=groups).order_by().values_list("patient_id", flat=True)
+        log_export(request.user, clinic, list(exported), name)
         response = StreamingHttpResponse(
-            worklist.csv_rows(worklist.csv_groups(rows, groups, clinic.today()), role),
+            worklist.csv_rows(rows, groups, clinic.today(), role),
             content_type="text/csv; charset=utf-8",
         )
         response["Content-Disposition"] = f'attachment; filename="{name}"'
         return response
-    counts, shown = worklist.today_page(clinic, category=category, group=group)
+    found = worklist.today_page(clinic, category=category, group=group)
+    counts, shown = found.counts, found.items
     if group:
         page = Paginator(shown[group], worklist.GROUP_PAGE_SIZE).get_page(request.GET.get("page"))
         shown = {group: page.object_list}
@@ -246,6 +248,14 @@ def worklist_page(request):
             "summary": [(key, codes.label(key), n) for key, n in counts.items()],
             "group": group,
             "page": page,
+            # The rows' age when they are behind (after midnight or a settings change, until
+            # the worker has refreshed them): Today says "as of" and when.
+            "reading": found.reading,
+            "as_of": (
+                dates.moment(found.reading.refreshed_at, clinic.zone)
+                if found.reading.refreshed_at and not found.reading.current
+                else None
+            ),
             "category": category,
             "categories": RiskCategory.choices,
         },

@@ -1,9 +1,9 @@
-"""The clinic's day: every patient triaged (docs/clinic-day.md), grouped and sorted once.
+"""The clinic's day (docs/clinic-day.md): Today, its CSV, the staff digest and the API
+worklist, all read from the kept triage rows (`monitoring.kept`), never computed in a request.
 
-Today, its CSV, the staff digest and the API worklist all read `clinic_day()`; nothing here
-re-derives a rule. Each patient's group, sort date and next step come from `rules.triage` over
-the engine's status; words come from the registry in `monitoring.codes`. The whole clinic is
-read with `load_histories` in chunks, so the cost in queries is fixed per chunk.
+Nothing here re-derives a rule: each patient's group, sort date and next step were computed by
+`rules.triage` over the engine's status when the row was kept; words come from the registry in
+`monitoring.codes`.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import datetime
 import functools
-import gc
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,30 +18,18 @@ from html import escape
 from typing import NamedTuple
 from urllib.parse import urlencode
 
-from django.db.models import Count, Exists, F, OuterRef
+from django.db.models import F
 from django.urls import reverse
 from django.utils.safestring import mark_safe
 
 from clinic.core import dates
 from patients.models import Patient, RiskCategory
 
-from . import codes, ipledge, rules
-from .history import load_histories, load_patients, of_patients
-from .models import IpledgeEntry, PatientTriage
+from . import codes, kept, rules
+from .models import TriageRow
 
-CHUNK = 1000
 # Today shows the first rows of each group; the rest are a page away.
 GROUP_PAGE_SIZE = 50
-# The patient columns Today and its CSV show: nothing else is read.
-PATIENT_COLUMNS = (
-    "patient__id",
-    "patient__clinic_id",
-    "patient__mrn",
-    "patient__given_name",
-    "patient__family_name",
-    "patient__birth_date",
-    "patient__risk_category",
-)
 
 
 @dataclass(frozen=True)
@@ -72,7 +59,7 @@ class Item:
         return codes.next_step(self.code, role)
 
     @classmethod
-    def from_row(cls, row: PatientTriage, today: datetime.date) -> Item:
+    def from_row(cls, row: TriageRow, today: datetime.date) -> Item:
         return cls(
             row.patient,
             row.group,
@@ -101,231 +88,14 @@ def _sort_key(item: Item) -> tuple:
     )
 
 
-def _what(found: rules.Triage, status: rules.Status, sheet: ipledge.Sheet | None) -> str:
-    what = _step_words(found, status, sheet)
-    # What the patient reported, when it differs from what staff recorded, stays on the row
-    # whatever its first step: staff need it when they call the patient (docs/clinic-day.md).
-    for blocker in status.blockers:
-        if blocker.code == rules.constants.CONTRACEPTION_MISMATCH and found.step != blocker.code:
-            return f"{what} {blocker.message}".strip()
-    return what
-
-
-def _step_words(found: rules.Triage, status: rules.Status, sheet: ipledge.Sheet | None) -> str:
-    for blocker in status.blockers:
-        if blocker.code == found.step:
-            return blocker.message
-    if found.step in codes.DUE:
-        return codes.label(found.step)
-    if found.step == rules.WRITE_PRESCRIPTION:
-        return "Nothing blocks the next prescription."
-    if found.step == rules.ENTER_IN_IPLEDGE:
-        names = [ipledge.SHORT_NAMES[i.item] for i in sheet.pending]
-        return f"To enter in iPLEDGE: {rules.text.listing(names)}."
-    if found.step == rules.RECORD_PICKUP:
-        return f"Prescription written {rules.text.day(status.awaiting_pickup_since)}."
-    return ""
-
-
-def _triage_fields(patient, history: rules.History, on: datetime.date, ticks=()) -> dict:
-    """What a kept row holds for `patient` on `on`: the engine's answer and the iPLEDGE entry
-    sheet, triaged.
-
-    The sheet costs as much as the engine's answer, and triage reads it only for patients
-    whose window is open or whose prescription waits at the pharmacy: it is built only when
-    its answer would change the triage (the sheet's `ENTER_IN_IPLEDGE` step comes from it)."""
-    status = rules.status(history, on)
-    horizon = patient.clinic.triage_horizon_days
-    found = rules.triage(status, on, horizon, to_enter=False)
-    sheet = None
-    if rules.triage(status, on, horizon, to_enter=True) != found:
-        sheet = ipledge.build(history, on, ticks)
-        found = rules.triage(status, on, horizon, to_enter=sheet.to_enter)
-    waiting = []
-    if found.step == rules.constants.MOOD_REVIEW_REQUIRED:
-        waiting = [v.id for v in rules.awaiting_mood_review(history, on)]
-    return {
-        "clinic_id": patient.clinic_id,
-        "computed_on": on,
-        "group": found.group,
-        "sort_on": found.sort_on,
-        "step": found.step or "",
-        "overdue": found.overdue,
-        "what": _what(found, status, sheet)[:500],
-        "next_prescription_needed_on": status.next_prescription_needed_on,
-        "mood_visits": waiting,
-        "family_name": patient.family_name,
-        "given_name": patient.given_name,
-        "format": KEPT_FORMAT,
-    }
-
-
-def triaged(patients, on: datetime.date) -> Iterator[tuple[Patient, dict]]:
-    """(patient, kept-row fields) for each patient, read chunk by chunk as values.
-
-    The patients' ids are read first, in one query: filtering the queryset again for each
-    chunk would evaluate it once per chunk (at 100,000 stale patients, minutes). The cyclic
-    garbage collector is paused while a chunk's snapshots are alive: they are many small
-    acyclic objects (a cut of a snapshot is marked with its date, not linked back), and
-    collecting passes over them cost more than the rules."""
-    ids = list(patients.order_by("pk").values_list("pk", flat=True))
-    for start in range(0, len(ids), CHUNK):
-        chunk = load_patients(ids[start : start + CHUNK])
-        gc.disable()
-        try:
-            histories = load_histories(chunk)
-            ticks = _ticks([p.pk for p in chunk])
-            for patient in chunk:
-                history = histories[patient.pk][1]
-                yield patient, _triage_fields(patient, history, on, ticks.get(patient.pk, ()))
-        finally:
-            gc.enable()
-
-
-def _ticks(patient_ids: list[int]) -> dict[int, list[ipledge.Tick]]:
-    """The entry sheet's ticks of many patients, one query."""
-    found: dict[int, list[ipledge.Tick]] = {}
-    rows = IpledgeEntry.objects.filter(**of_patients(patient_ids)).order_by("entered_at", "id")
-    for patient_id, item, since, value in rows.values_list(
-        "patient_id", "item", "cycle_from", "value"
-    ):
-        found.setdefault(patient_id, []).append(ipledge.Tick(item, since, value))
-    return found
-
-
-# Raise it when what a kept row holds is computed or worded differently: rows of another format
-# are stale, whatever their date.
-KEPT_FORMAT = 2  # 2: the contraception blockers name what the patient reported
-
-KEPT_FIELDS = (
-    "format",
-    "clinic_id",
-    "computed_on",
-    "group",
-    "sort_on",
-    "step",
-    "overdue",
-    "what",
-    "next_prescription_needed_on",
-    "mood_visits",
-    "family_name",
-    "given_name",
-)
-
-
-# A kept row whose answer is the same as the day before only moves to the new date.
-DATED_FIELDS = ("computed_on", "format")
-
-
-def refresh(patients, on: datetime.date) -> int:
-    """Recompute the kept rows of `patients` (a queryset) for `on`; write only those that
-    changed. Returns the number of rows written.
-
-    Per chunk: one read of the kept rows; the rows whose answer is unchanged (the usual case
-    after midnight) are re-dated in one UPDATE, the others inserted or rewritten."""
-    written = 0
-    batch: list[tuple[Patient, dict]] = []
-
-    def flush():
-        nonlocal written
-        ids = [p.pk for p, _ in batch]
-        kept = {
-            row[0]: row[1:]
-            for row in PatientTriage.objects.filter(patient_id__in=ids).values_list(
-                "patient_id", *KEPT_FIELDS
-            )
-        }
-        redated, changed = [], []
-        for p, fields in batch:
-            values = tuple(fields[f] for f in KEPT_FIELDS)
-            old = kept.get(p.pk)
-            if old == values:
-                continue
-            if old is not None and _same_answer(old, values):
-                redated.append(p.pk)
-            else:
-                changed.append(PatientTriage(patient_id=p.pk, **fields))
-        if redated:
-            PatientTriage.objects.filter(patient_id__in=redated).update(
-                computed_on=on, format=KEPT_FORMAT
-            )
-        if changed:
-            PatientTriage.objects.bulk_create(
-                changed,
-                update_conflicts=True,
-                unique_fields=["patient"],
-                update_fields=list(KEPT_FIELDS),
-                batch_size=CHUNK,
-            )
-        written += len(redated) + len(changed)
-        batch.clear()
-
-    for patient, fields in triaged(patients, on):
-        batch.append((patient, fields))
-        if len(batch) >= CHUNK:
-            flush()
-    if batch:
-        flush()
-    return written
-
-
-_ANSWER = [i for i, name in enumerate(KEPT_FIELDS) if name not in DATED_FIELDS]
-
-
-def _same_answer(old: tuple, new: tuple) -> bool:
-    """Equal but for the date and format the row answers for."""
-    return all(old[i] == new[i] for i in _ANSWER)
-
-
-def refresh_patient(patient) -> None:
-    """Keep one patient's row in step with a write, inside the writer's transaction."""
-    clinic = patient.clinic
-    refresh(Patient.objects.filter(pk=patient.pk), clinic.today())
-
-
-def stale(clinic, on: datetime.date):
-    """The clinic's patients whose kept row is missing or answers for another date.
-
-    NOT EXISTS, not NOT IN: PostgreSQL runs the latter as a scan of the fresh rows per patient
-    once they outgrow its hash table (quadratic at 100,000 patients); this is an anti-join."""
-    fresh = PatientTriage.objects.filter(
-        patient_id=OuterRef("pk"), computed_on=on, format=KEPT_FORMAT
-    )
-    return Patient.objects.filter(clinic=clinic).filter(~Exists(fresh))
-
-
-def refresh_clinic(clinic, on: datetime.date | None = None) -> int:
-    """Bring every kept row of the clinic to `on` (default: the clinic's today). The periodic
-    task runs it for each clinic; after the first run of a day it finds nothing to do."""
-    on = on or clinic.today()
-    return refresh(stale(clinic, on), on)
-
-
-def mark_stale(clinic) -> None:
-    """The clinic's settings changed (horizon, rule dates): every row must be recomputed."""
-    PatientTriage.objects.filter(clinic=clinic).update(computed_on=None)
-
-
-def all_fresh(clinic, on: datetime.date) -> bool:
-    """Whether every patient of the clinic has a row for `on`: two counts by index, cheaper than
-    `stale()`'s anti-join, which Today would otherwise pay on every request (a patient has at
-    most one row, and a row's clinic is its patient's)."""
-    kept = PatientTriage.objects.filter(clinic=clinic, computed_on=on, format=KEPT_FORMAT)
-    return kept.count() == Patient.objects.filter(clinic=clinic).count()
-
-
-def kept_rows(clinic, *, category: str | None = None):
-    """The clinic's kept rows for today, brought up to date first (normally a no-op)."""
-    if not all_fresh(clinic, clinic.today()):
-        refresh_clinic(clinic)
-    rows = (
-        PatientTriage.objects.filter(clinic=clinic)
-        .select_related("patient")
-        .only(*KEPT_FIELDS, "patient_id", *PATIENT_COLUMNS)
-    )
+def kept_rows(clinic, *, category: str | None = None, reading: kept.Reading | None = None):
+    """The rows served for the clinic's today (`kept.read`: never computed here), in Today's
+    order: the order of the indexes `triage_row_in_order` and `triage_row_by_category`, so
+    each group's first page is read from one of them."""
+    reading = reading or kept.read(clinic)
+    rows = reading.rows(clinic)
     if category:
-        rows = rows.filter(patient__risk_category=category)
-    # The order of the index `triage_in_order`: each group's first page is read from it.
+        rows = rows.filter(risk_category=category)
     return rows.order_by(
         F("sort_on").asc(nulls_last=True), "family_name", "given_name", "patient_id"
     )
@@ -335,6 +105,8 @@ def kept_rows(clinic, *, category: str | None = None):
 class ClinicDay:
     on: datetime.date
     groups: dict[str, list[Item]]
+    # The kept rows served (today), or None for a date computed afresh.
+    reading: kept.Reading | None = None
 
     def counts(self) -> dict[str, int]:
         return {group: len(items) for group, items in self.groups.items()}
@@ -344,23 +116,47 @@ class ClinicDay:
         return {g: self.groups[g] for g in rules.TRIAGE_LISTED_GROUPS}
 
 
+# Another date than the kept ones is computed for every patient of the clinic: allowed for a
+# clinic this small only (at 100,000 patients it takes half a minute: docs/clinic-day.md).
+COMPUTE_LIMIT = 5000
+
+
+class TooLargeToCompute(Exception):
+    pass
+
+
+def kept_reading(clinic, on: datetime.date) -> kept.Reading | None:
+    """The kept rows that answer for `on`: today's (served even when behind, marked so), or
+    tomorrow's once its slot is ready; None for another date."""
+    today = clinic.today()
+    if on == today:
+        return kept.read(clinic, today)
+    ahead = kept.choose(kept.slots(clinic), on)
+    return ahead if ahead.current else None
+
+
 def clinic_day(
     clinic, on: datetime.date | None = None, *, category: str | None = None
 ) -> ClinicDay:
-    """Every patient in their group, each group sorted by its date then by name: today's from
-    the kept rows, another date's computed afresh."""
+    """Every patient in their group, each group sorted by its date then by name: today's (and
+    tomorrow's, when its slot is ready) from the kept rows, another date's computed afresh for
+    a clinic of at most COMPUTE_LIMIT patients (TooLargeToCompute above)."""
     today = clinic.today()
     on = on or today
     groups: dict[str, list[Item]] = {group: [] for group in rules.TRIAGE_GROUPS}
-    if on == today:
-        for row in kept_rows(clinic, category=category):
+    reading = kept_reading(clinic, on)
+    if reading is not None:
+        rows = kept_rows(clinic, category=category, reading=reading).select_related("patient")
+        for row in rows.iterator(2000):
             groups[row.group].append(Item.from_row(row, on))
-        return ClinicDay(on, groups)
+        return ClinicDay(on, groups, reading)
     patients = Patient.objects.filter(clinic=clinic)
     if category:
         patients = patients.filter(risk_category=category)
-    for patient, fields in triaged(patients, on):
-        row = PatientTriage(patient=patient, **fields)
+    if patients.count() > COMPUTE_LIMIT:
+        raise TooLargeToCompute(on)
+    for patient, by_date in kept.triaged(patients, (on,)):
+        row = TriageRow(patient=patient, **by_date[on])
         groups[row.group].append(Item.from_row(row, on))
     for items in groups.values():
         items.sort(key=_sort_key)
@@ -396,6 +192,10 @@ class Listed(NamedTuple):
     birth_date: datetime.date
     risk_category: str
 
+    @property
+    def full_name(self) -> str:
+        return f"{self.given_name} {self.family_name}"
+
 
 def _listed_item(values: tuple, today: datetime.date) -> Item:
     pk, mrn, given, family, born, category, group, sort_on, step, overdue, what, mood = values
@@ -403,34 +203,48 @@ def _listed_item(values: tuple, today: datetime.date) -> Item:
     return Item(patient, group, sort_on, step or None, overdue, what, today, tuple(mood))  # type: ignore[arg-type]
 
 
-def today_page(clinic, *, category: str | None = None, group: str | None = None):
+@dataclass
+class TodayPage:
+    """What Today shows: each group's count (kept counts), the rows shown per group, and how
+    old the rows are (`reading`: "as of" when they are behind)."""
+
+    counts: dict[str, int]
+    items: dict[str, object]
+    reading: kept.Reading
+
+
+def today_page(clinic, *, category: str | None = None, group: str | None = None) -> TodayPage:
     """Today's counts per group and the rows to show: the first GROUP_PAGE_SIZE of each listed
-    group (a query each, by index), or every row of one group (paged by the caller)."""
-    rows = kept_rows(clinic, category=category)
-    counts = dict.fromkeys(rules.TRIAGE_GROUPS, 0)
-    for key, n in rows.order_by().values_list("group").annotate(n=Count("pk")):
-        counts[key] = n
+    group (a query each, by index), or every row of one group (paged by the caller). A fixed
+    number of queries, none of them reading more than a page of rows."""
+    reading = kept.read(clinic)
+    counts = reading.counts(clinic, category=category)
     today = clinic.today()
-    listed = rows.values_list(*TODAY_COLUMNS)
+    listed = kept_rows(clinic, category=category, reading=reading).values_list(*TODAY_COLUMNS)
     if group:
-        return counts, {group: ItemList(listed.filter(group=group), today)}
+        rows = ItemList(listed.filter(group=group), today, counts[group])
+        return TodayPage(counts, {group: rows}, reading)
     items = {}
     for key in rules.TRIAGE_LISTED_GROUPS:
+        if not counts[key]:
+            items[key] = []
+            continue
         items[key] = [_listed_item(v, today) for v in listed.filter(group=key)[:GROUP_PAGE_SIZE]]
-    return counts, items
+    return TodayPage(counts, items, reading)
 
 
 class ItemList:
-    """A group's rows as Items, lazily: a Paginator slices it before any row is read."""
+    """A group's rows as Items, lazily: a Paginator slices it before any row is read, and its
+    length is the kept count (counting the group's rows would read them all)."""
 
-    def __init__(self, rows, today: datetime.date):
-        self.rows, self.today = rows, today
+    def __init__(self, rows, today: datetime.date, count: int):
+        self.rows, self.today, self._count = rows, today, count
 
     def __len__(self) -> int:
-        return self.rows.count()
+        return self._count
 
     def count(self) -> int:
-        return self.rows.count()
+        return self._count
 
     def __getitem__(self, index):
         found = self.rows[index]
@@ -562,11 +376,6 @@ def _category_label(value: str) -> str:
     return str(dict(RiskCategory.choices).get(value, value))
 
 
-def patient_triage(patient, status: rules.Status, on: datetime.date) -> rules.Triage:
-    """One patient's triage from a status already computed (the patient page's banner)."""
-    return rules.triage(status, on, patient.clinic.triage_horizon_days)
-
-
 # CSV -----------------------------------------------------------------------------------------
 
 # Spreadsheet programs run a cell that begins with one of these as a formula.
@@ -604,16 +413,10 @@ CSV_HEADER = (
 )
 
 
-def csv_groups(rows, groups: list[str], today: datetime.date) -> dict:
-    """Each group's kept rows as Items, read in batches as the CSV streams."""
-    return {
-        key: (Item.from_row(row, today) for row in rows.filter(group=key).iterator(2000))
-        for key in groups
-    }
-
-
-def csv_rows(groups: dict, role: str | None) -> Iterator[str]:
-    """The CSV, a line at a time (a streaming response sends it as it is made)."""
+def csv_rows(rows, groups: list[str], today: datetime.date, role: str | None) -> Iterator[str]:
+    """The CSV of `rows` (kept rows) in `groups`, a line at a time (a streaming response sends
+    it as it is made): each group's rows read as value tuples in batches, no model instances;
+    the words of a code and of a category looked up once each."""
     out = io.StringIO()
     writer = csv.writer(out)
 
@@ -623,22 +426,28 @@ def csv_rows(groups: dict, role: str | None) -> Iterator[str]:
         writer.writerow(safe_cell(v) for v in values)
         return out.getvalue()
 
+    steps: dict[str | None, str] = {}
+    categories = dict(RiskCategory.choices)
     # A UTF-8 byte-order mark first: Excel reads a CSV without one in the machine's legacy code
     # page, so "Zoë Núñez" would open as "ZoÃ« NÃºÃ±ez".
     yield "\ufeff" + line(CSV_HEADER)
-    for group, items in groups.items():
-        for item in items:
+    for group in groups:
+        label = codes.label(group)
+        for values in rows.filter(group=group).values_list(*TODAY_COLUMNS).iterator(2000):
+            item = _listed_item(values, today)
             p = item.patient
+            if item.code not in steps:
+                steps[item.code] = item.next_step(role)
             yield line(
                 (
-                    codes.label(group),
+                    label,
                     p.full_name,
                     p.mrn,
                     dates.short(p.birth_date),
-                    p.get_risk_category_display(),
+                    str(categories.get(p.risk_category, p.risk_category)),
                     dates.short(item.sort_on) if item.sort_on else "",
                     when(item),
                     item.what,
-                    item.next_step(role),
+                    steps[item.code],
                 )
             )

@@ -29,6 +29,7 @@ from schemathesis.engine import Status, StopReason, events, from_schema
 
 from clinic.api import serializers as s
 from clinic.api.auth import issue_token
+from clinic.api.worklist import WorklistQuery
 from tests.builders import Builder, ready_first_prescription
 from tests.factories import enroll
 
@@ -57,7 +58,7 @@ INPUT = {
     ("POST", "/api/v1/visits/{id}/mood-review/"): s.MoodReviewIn,
     ("POST", "/api/v1/pregnancy-tests/{id}/supersede/"): s.SupersedeIn,
     ("GET", "/api/v1/patients/{id}/status/"): s.StatusQuery,
-    ("GET", "/api/v1/worklist/"): s.StatusQuery,
+    ("GET", "/api/v1/worklist/"): WorklistQuery,
 }
 
 

@@ -9,8 +9,9 @@ from django.urls import reverse
 
 from monitoring import ipledge, services
 from monitoring.history import load_history, load_ipledge_ticks
-from monitoring.models import IpledgeEntry, PatientTriage
+from monitoring.models import IpledgeEntry
 from tests import builders as states
+from tests.triage import kept_row
 
 
 def sheet_of(patient):
@@ -50,13 +51,13 @@ def test_an_item_without_its_record_says_what_is_missing(build, staff):
 
 def test_ticking_keeps_who_and_the_value_and_moves_the_patient_on(build, staff):
     patient = build(states.ready)
-    assert PatientTriage.objects.get(patient=patient).group == "to_enter"
+    assert kept_row(patient).group == "to_enter"
     for item in ("counseling", "contraception", "pregnancy_test"):
         services.record_ipledge_entry(patient, by=staff, item=item)
     entries = IpledgeEntry.objects.filter(patient=patient)
     assert entries.count() == 3 and {e.entered_by for e in entries} == {staff}
     assert all(i.entered for i in sheet_of(patient).items)
-    assert PatientTriage.objects.get(patient=patient).group == "window_closing"
+    assert kept_row(patient).group == "window_closing"
     assert (
         LogEntry.objects.filter(
             content_type__model="ipledgeentry", action=LogEntry.Action.CREATE
@@ -77,7 +78,7 @@ def test_a_corrected_record_withdraws_the_tick_and_the_item_reappears(build, bui
     assert item.pending and item.withdrawn is not None
     assert dict(item.fields)["Primary form"] == "Hormonal - implant"
     assert "Intrauterine device" in item.withdrawn.value
-    assert PatientTriage.objects.get(patient=patient).group == "to_enter"
+    assert kept_row(patient).group == "to_enter"
     assert sheet_of(patient).item("counseling").entered is not None
 
 

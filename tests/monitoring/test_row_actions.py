@@ -6,10 +6,11 @@ import pytest
 from django.core import mail
 
 from monitoring import services
-from monitoring.models import IpledgeEntry, PatientTriage, Reminder, ReminderKind
+from monitoring.models import IpledgeEntry, Reminder, ReminderKind
 from monitoring.reminders import emails
 from patients.models import PregnancyTest
 from tests import builders as states
+from tests.triage import kept_row
 
 pytestmark = pytest.mark.django_db
 
@@ -103,7 +104,7 @@ def test_tick_all_ticks_every_waiting_item_and_returns_to_today(build, client_fo
     )
     assert response.status_code == 302 and response["Location"] == "/today/"
     assert IpledgeEntry.objects.filter(patient=patient).count() == 3
-    assert PatientTriage.objects.get(patient=patient).step != "enter_in_ipledge"
+    assert kept_row(patient).step != "enter_in_ipledge"
     again = client_for(staff).post(f"/patients/{patient.pk}/ipledge/", {"item": "all"})
     assert again.status_code == 302 and IpledgeEntry.objects.filter(patient=patient).count() == 3
 
@@ -163,7 +164,7 @@ def test_a_positive_test_asks_before_it_is_saved_then_goes_first_in_safety(
     assert second.status_code == 302 and second["Location"] == "/today/"
     assert PregnancyTest.objects.filter(patient=patient, result="positive").exists()
     # The kept row changed with the write, not at the next refresh.
-    kept = PatientTriage.objects.get(patient=patient)
+    kept = kept_row(patient)
     assert (kept.group, kept.step) == ("safety", "pregnancy_test_positive")
     today = client.get("/today/").content.decode()
     first_section = re.search(r'<section class="card[^"]*" id="group-(\w+)"', today).group(1)

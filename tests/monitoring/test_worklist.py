@@ -11,6 +11,7 @@ from django.urls import reverse
 
 from monitoring import worklist
 from monitoring.models import Visit
+from monitoring.tasks import refresh_clinic_triage
 from tests import builders as states
 from tests.factories import enroll, member
 
@@ -108,7 +109,15 @@ def test_a_task_due_within_the_horizon_is_due_soon(client_for, staff, build):
     from clinic.core.services import update_clinic_settings
 
     update_clinic_settings(soon.clinic, by=staff, data={"triage_horizon_days": 14})
-    found = rows(client.get(URL), "due_soon")
+    # The request that changed the setting recomputed nothing: Today says its lists are being
+    # brought up to date, until the worker has refreshed them.
+    stale = client.get(URL)
+    assert soon.pk not in pks(rows(stale, "due_soon"))
+    assert "being brought up to date" in stale.content.decode()
+    refresh_clinic_triage(soon.clinic_id)  # the task the change asked for, as a worker runs it
+    fresh = client.get(URL)
+    assert "being brought up to date" not in fresh.content.decode()
+    found = rows(fresh, "due_soon")
     assert pks(found) == [soon.pk]
     assert found[0].code in {"monthly_test_due", "visit_due"}
     assert found[0].days == 12

@@ -12,11 +12,12 @@ from django.utils import translation
 
 from monitoring import rules
 from monitoring.history import load_history
-from monitoring.models import PatientTriage, Visit
+from monitoring.kept import refresh_patient
+from monitoring.models import Visit
 from monitoring.reminders import signing
-from monitoring.worklist import refresh_patient
 from patients.models import ContraceptionConfirmation, Source
 from tests.builders import Builder, no_contraception
+from tests.triage import kept_row
 
 # (methods, abstinence, counts?) at the rule's edges.
 ANSWERS = [
@@ -157,7 +158,7 @@ def test_todays_row_says_what_the_patient_reported(client, clinic, patient, buil
     no_contraception(builder, patient)
     _patient_answers(client, patient, ["male_condom"], False)
     refresh_patient(patient)
-    row = PatientTriage.objects.get(patient=patient)
+    row = kept_row(patient)
     assert row.step == rules.constants.CONTRACEPTION_UNCONFIRMED
     assert (
         f"The patient reported male condom on {rules.text.day(clinic.today())} "
@@ -201,6 +202,6 @@ def test_todays_row_keeps_a_mismatch_when_another_step_comes_first(clinic, patie
     )
     Visit.objects.filter(patient=patient).delete()  # a step before the mismatch: no visit
     refresh_patient(patient)
-    row = PatientTriage.objects.get(patient=patient)
+    row = kept_row(patient)
     assert row.step != rules.constants.CONTRACEPTION_MISMATCH
     assert "The patient reported partner's vasectomy" in row.what
