@@ -64,6 +64,22 @@ def _list_url(**params: str) -> str:
     return reverse("patients:list") + (f"?{urlencode(kept)}" if kept else "")
 
 
+class KnownCount:
+    """A queryset whose length is already known, for a Paginator (which would count it)."""
+
+    def __init__(self, rows, count: int):
+        self.rows, self._count = rows, count
+
+    def count(self) -> int:
+        return self._count
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __getitem__(self, index):
+        return self.rows[index]
+
+
 @require(Action.VIEW_PATIENTS)
 @require_http_methods(["GET", "POST"])
 def patient_list(request):
@@ -96,9 +112,15 @@ def patient_list(request):
     if category:
         patients = patients.filter(risk_category=category)
     # Each row shows the patient's group on Today from the kept triage row (no rules run here).
-    reading = kept.read(current_clinic(request))
+    clinic = current_clinic(request)
+    reading = kept.read(clinic)
     group = TriageRow.objects.filter(patient=OuterRef("pk"), slot=reading.slot).values("group")
     patients = patients.annotate(triage_group=Subquery(group[:1])).order_by(*SORTS[sort])
+    if not query and reading.current:
+        # Every patient has a kept row: the clinic's total is the sum of the kept counts, read
+        # from a few rows instead of counting the clinic's patients.
+        total = sum(reading.counts(clinic, category=category or None).values())
+        patients = KnownCount(patients, total)
     page = Paginator(patients, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(
         request,
@@ -112,7 +134,7 @@ def patient_list(request):
             "search_expired": expired,
             "category": category,
             "categories": RiskCategory.choices,
-            "today": current_clinic(request).today(),
+            "today": clinic.today(),
         },
         status=400 if form.is_bound and not form.is_valid() else 200,
     )
