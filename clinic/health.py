@@ -3,6 +3,9 @@
 - live (and /health/ for older probes): the process answers; the release it runs.
 - ready: the database, the broker, a worker answering a Celery ping, beat's heartbeat, and no
   reminder stuck past its send time; 200 when every check passes, 503 naming the failing ones.
+  One check only ever warns: PostgreSQL's autovacuum switched off. Nothing is to be restarted
+  and no host is to be taken out of service for it, so ready still answers 200, with status
+  "warn" and the check named under "warnings".
 
 `HealthMiddleware` comes first in MIDDLEWARE and answers these paths itself, before
 SecurityMiddleware's HTTPS redirect and before any host validation: a load balancer probes a
@@ -33,12 +36,13 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class Check:
     name: str
-    status: str  # "ok" or "fail"
+    status: str  # "ok", "warn" or "fail"
     detail: str
 
     @property
     def ok(self) -> bool:
-        return self.status == "ok"
+        """Not failing: a warning still lets the host answer ready."""
+        return self.status != "fail"
 
 
 def passed(name: str, detail: str) -> Check:
@@ -47,6 +51,10 @@ def passed(name: str, detail: str) -> Check:
 
 def failed(name: str, detail: str) -> Check:
     return Check(name, "fail", detail)
+
+
+def warned(name: str, detail: str) -> Check:
+    return Check(name, "warn", detail)
 
 
 def check_database() -> Check:
@@ -113,31 +121,72 @@ def check_reminders() -> Check:
     return passed("reminders", f"none more than {minutes:g} min past its send time")
 
 
+# What autovacuum needs: itself on, and the dead rows counted (track_counts), without which
+# it cannot tell which tables to vacuum.
+VACUUM_SETTINGS = ("autovacuum", "track_counts")
+AUTOVACUUM_OFF = (
+    "the kept triage rows are rewritten daily and reminder rows as they are sent, and their "
+    "dead rows are never reclaimed; see docs/operations.md"
+)
+
+
+def read_vacuum_settings() -> dict[str, str] | None:
+    """The server's values, "on" or "off"; None on a database without autovacuum (SQLite).
+    One query per probe, answered from the server's memory: nothing worth caching."""
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_setting('autovacuum'), current_setting('track_counts')")
+        return dict(zip(VACUUM_SETTINGS, cursor.fetchone(), strict=True))
+
+
+def check_autovacuum() -> Check:
+    values = read_vacuum_settings()
+    if values is None:
+        return passed("autovacuum", f"not applicable ({connection.vendor})")
+    off = [name for name in VACUUM_SETTINGS if values[name] != "on"]
+    if off:
+        verb = "is" if len(off) == 1 else "are"
+        return warned("autovacuum", f"{' and '.join(off)} {verb} off: {AUTOVACUUM_OFF}")
+    return passed("autovacuum", "autovacuum and track_counts on")
+
+
 CHECKS: tuple[tuple[str, Callable[[], Check]], ...] = (
     ("database", check_database),
     ("broker", check_broker),
     ("worker", check_worker),
     ("beat", check_beat),
     ("reminders", check_reminders),
+    # Last, so the five above keep their places in the answer.
+    ("autovacuum", check_autovacuum),
 )
 # Without the broker a worker cannot be asked; without the database neither beat's heartbeat
 # nor the reminders can be read. Those checks fail saying why, without waiting on a timeout.
-NEEDS = {"worker": "broker", "beat": "database", "reminders": "database"}
+NEEDS = {
+    "worker": "broker",
+    "beat": "database",
+    "reminders": "database",
+    "autovacuum": "database",
+}
+# Checks that warn and never fail, even when they cannot be made: a host is not taken out of
+# service because of them, and the `failing` list names only what stops the site or sending.
+WARN_ONLY = frozenset({"autovacuum"})
 
 
 def run_checks() -> list[Check]:
     results: dict[str, Check] = {}
     for name, check in CHECKS:
+        not_made = warned if name in WARN_ONLY else failed
         needed = NEEDS.get(name)
         if needed and not results[needed].ok:
-            results[name] = failed(name, f"not checked: the {needed} is unavailable")
+            results[name] = not_made(name, f"not checked: the {needed} is unavailable")
             continue
         try:
             results[name] = check()
         except Exception as error:
             # The exception's class only: its text can name hosts, and this answer is public.
             log.warning("health check %s failed", name, exc_info=True)
-            results[name] = failed(name, f"unavailable ({type(error).__name__})")
+            results[name] = not_made(name, f"unavailable ({type(error).__name__})")
     return list(results.values())
 
 
@@ -166,10 +215,12 @@ def ready(request):
     started = time.monotonic()
     checks = run_checks()
     ok = all(check.ok for check in checks)
+    warnings = [check.name for check in checks if check.status == "warn"]
     body = {
-        "status": "ok" if ok else "fail",
+        "status": "fail" if not ok else "warn" if warnings else "ok",
         "version": __version__,
         "failing": [check.name for check in checks if not check.ok],
+        "warnings": warnings,
         "checks": [asdict(check) for check in checks],
         "seconds": round(time.monotonic() - started, 3),
     }

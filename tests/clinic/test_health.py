@@ -2,8 +2,9 @@
 by IP address answers JSON under production settings, and ready names each failing check.
 
 The failures are real where they are cheap: an old heartbeat row, a reminder row past its send
-time, a Redis URL nobody listens on, no worker to answer the ping. The one stand-in is a worker
-answering the ping in the all-green cases; tests/reminders/test_health_stack.py has a real one.
+time, a Redis URL nobody listens on, no worker to answer the ping. Two stand-ins: a worker
+answering the ping in the all-green cases (tests/reminders/test_health_stack.py has a real one),
+and the server's autovacuum settings, which a session cannot change.
 """
 
 import datetime as dt
@@ -18,6 +19,7 @@ from pathlib import Path
 
 import pytest
 import time_machine
+from django.db import OperationalError, connection
 from django.test import override_settings
 
 from clinic import __version__, health
@@ -51,9 +53,17 @@ def worker_answers(monkeypatch):
     monkeypatch.setattr(health, "ping_workers", lambda: [{"celery@web": {"ok": "pong"}}])
 
 
+def vacuum_settings(monkeypatch, autovacuum="on", track_counts="on"):
+    """The server's answer, as PostgreSQL gives it: autovacuum cannot be SET in a session, and
+    the test server's own setting is not the test's to choose."""
+    values = {"autovacuum": autovacuum, "track_counts": track_counts}
+    monkeypatch.setattr(health, "read_vacuum_settings", lambda: values)
+
+
 @pytest.fixture
-def all_well(db, now, worker_answers):
+def all_well(db, now, worker_answers, monkeypatch):
     record_heartbeat(now - dt.timedelta(seconds=30))
+    vacuum_settings(monkeypatch)
 
 
 def checks(response) -> dict[str, str]:
@@ -83,8 +93,9 @@ def test_ready_is_200_json_by_ip_when_every_check_passes(client, all_well):
     assert response.status_code == 200, response.content
     body = response.json()
     assert body["status"] == "ok" and body["failing"] == [] and body["version"] == __version__
+    assert body["warnings"] == []
     assert checks(response) == dict.fromkeys(
-        ["database", "broker", "worker", "beat", "reminders"], "ok"
+        ["database", "broker", "worker", "beat", "reminders", "autovacuum"], "ok"
     )
     details = {check["name"]: check["detail"] for check in body["checks"]}
     assert details["broker"] == "filesystem broker (development)"
@@ -171,6 +182,79 @@ def test_a_reminder_held_by_its_clinics_quiet_hours_is_not_a_stall(client, all_w
     assert client.get("/health/ready", **PROBE).status_code == 200
 
 
+@production
+@pytest.mark.parametrize(
+    "off, said",
+    [
+        ({"autovacuum": "off"}, "autovacuum is off"),
+        ({"track_counts": "off"}, "track_counts is off"),
+        ({"autovacuum": "off", "track_counts": "off"}, "autovacuum and track_counts are off"),
+    ],
+    ids=["autovacuum", "track_counts", "both"],
+)
+def test_ready_warns_and_stays_200_when_autovacuum_is_off(client, all_well, monkeypatch, off, said):
+    vacuum_settings(monkeypatch, **off)
+    response = client.get("/health/ready", **PROBE)
+    assert response.status_code == 200  # nothing to restart; no host leaves service for it
+    body = response.json()
+    assert body["status"] == "warn"
+    assert body["failing"] == [] and body["warnings"] == ["autovacuum"]
+    assert body["checks"][5] == {
+        "name": "autovacuum",
+        "status": "warn",
+        "detail": f"{said}: the kept triage rows are rewritten daily and reminder rows as "
+        "they are sent, and their dead rows are never reclaimed; see docs/operations.md",
+    }
+
+
+@production
+def test_autovacuum_on_passes(client, all_well):
+    response = client.get("/health/ready", **PROBE)
+    assert response.status_code == 200
+    assert response.json()["status"] == "ok"
+    assert response.json()["checks"][5] == {
+        "name": "autovacuum",
+        "status": "ok",
+        "detail": "autovacuum and track_counts on",
+    }
+
+
+@production
+def test_a_failure_beside_the_warning_is_still_503(client, db, now, monkeypatch):
+    vacuum_settings(monkeypatch, autovacuum="off")
+    record_heartbeat(now)
+    response = client.get("/health/ready", **PROBE)  # no worker answers the ping
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "fail"
+    assert body["failing"] == ["worker"] and body["warnings"] == ["autovacuum"]
+
+
+@production
+def test_settings_that_cannot_be_read_warn_rather_than_fail(client, all_well, monkeypatch):
+    def lost():
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(health, "read_vacuum_settings", lost)
+    response = client.get("/health/ready", **PROBE)
+    assert response.status_code == 200
+    assert response.json()["checks"][5]["status"] == "warn"
+    assert response.json()["checks"][5]["detail"] == "unavailable (OperationalError)"
+
+
+def test_the_settings_are_read_from_the_server_on_postgresql_only(db):
+    """The one test of the real query: on SQLite there is nothing to read."""
+    if connection.vendor != "postgresql":
+        assert health.read_vacuum_settings() is None
+        assert health.check_autovacuum().detail == f"not applicable ({connection.vendor})"
+        return
+    values = health.read_vacuum_settings()
+    assert set(values) == {"autovacuum", "track_counts"}
+    assert set(values.values()) <= {"on", "off"}
+    all_on = values == {"autovacuum": "on", "track_counts": "on"}
+    assert health.check_autovacuum().status == ("ok" if all_on else "warn")
+
+
 def closed_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -242,6 +326,7 @@ def test_a_production_server_answers_the_probe_by_ip_over_plain_http(tmp_path):
         status, content_type, body = get("/health/ready")
         assert (status, content_type) == (503, "application/json")
         assert '"failing": ["database", "broker", "worker", "beat", "reminders"]' in body.decode()
+        assert '"warnings": ["autovacuum"]' in body.decode()  # a warning never fails ready
         assert get("/login/")[0] == 400  # every other page still validates the host
     finally:
         server.terminate()
