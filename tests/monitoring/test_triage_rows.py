@@ -155,7 +155,7 @@ def test_rows_two_days_old_are_served_as_of_their_time_and_a_refresh_is_asked_fo
             response = client_for(staff).get(reverse("monitoring:worklist"))
         assert response.status_code == 200
         page = response.content.decode()
-        assert "As of" in page and "being brought up to date" in page
+        assert "These lists are as of" in page and "being brought up to date" in page
         assert asked == [(clinic.pk,)]
         # Asked once a minute at most, whatever the number of readers.
         with django_capture_on_commit_callbacks(execute=True):

@@ -168,9 +168,10 @@ def test_a_search_answers_in_a_fixed_number_of_queries(client, staff, clinic, co
     with CaptureQueriesContext(connection) as queries:
         response = client.get(url)
     assert len(response.context["page"]) == min(count, 25)
-    # session, user, memberships with clinics, count, one page of patients, and the
-    # session save (savepoint, update, release): 8 whatever the number of patients.
-    assert len(queries) == 8, [q["sql"] for q in queries.captured_queries]
+    # session, user, memberships with clinics, the kept triage slots, count, one page of
+    # patients, and the session save (savepoint, update, release): 9 whatever the number of
+    # patients.
+    assert len(queries) == 9, [q["sql"] for q in queries.captured_queries]
 
 
 def test_the_migration_and_the_command_write_keys_for_patients_without_one(people, find):
