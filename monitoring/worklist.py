@@ -30,6 +30,9 @@ from .models import TriageRow
 
 # Today shows the first rows of each group; the rest are a page away.
 GROUP_PAGE_SIZE = 50
+# ...and the overview shows the first rows of each group, the most urgent: a receptionist
+# works down the top of each list, and each row costs CPU on every view (docs/benchmarks.md).
+FIRST_ROWS = 25
 
 
 @dataclass(frozen=True)
@@ -178,8 +181,14 @@ TODAY_COLUMNS = (
     "step",
     "overdue",
     "what",
-    "mood_visits",
 )
+# Only a safety row has visits waiting for a mood review: only its group reads them (each row's
+# list is JSON, decoded per row).
+SAFETY_COLUMNS = (*TODAY_COLUMNS, "mood_visits")
+
+
+def columns(group: str) -> tuple[str, ...]:
+    return SAFETY_COLUMNS if group == rules.constants.SAFETY else TODAY_COLUMNS
 
 
 class Listed(NamedTuple):
@@ -198,9 +207,10 @@ class Listed(NamedTuple):
 
 
 def _listed_item(values: tuple, today: datetime.date) -> Item:
-    pk, mrn, given, family, born, category, group, sort_on, step, overdue, what, mood = values
+    pk, mrn, given, family, born, category, group, sort_on, step, overdue, what = values[:11]
+    mood = tuple(values[11]) if len(values) > 11 else ()
     patient = Listed(pk, mrn, given, family, born, category)
-    return Item(patient, group, sort_on, step or None, overdue, what, today, tuple(mood))  # type: ignore[arg-type]
+    return Item(patient, group, sort_on, step or None, overdue, what, today, mood)  # type: ignore[arg-type]
 
 
 @dataclass
@@ -214,22 +224,23 @@ class TodayPage:
 
 
 def today_page(clinic, *, category: str | None = None, group: str | None = None) -> TodayPage:
-    """Today's counts per group and the rows to show: the first GROUP_PAGE_SIZE of each listed
+    """Today's counts per group and the rows to show: the first FIRST_ROWS of each listed
     group (a query each, by index), or every row of one group (paged by the caller). A fixed
     number of queries, none of them reading more than a page of rows."""
     reading = kept.read(clinic)
     counts = reading.counts(clinic, category=category)
     today = clinic.today()
-    listed = kept_rows(clinic, category=category, reading=reading).values_list(*TODAY_COLUMNS)
+    listed = kept_rows(clinic, category=category, reading=reading)
     if group:
-        rows = ItemList(listed.filter(group=group), today, counts[group])
-        return TodayPage(counts, {group: rows}, reading)
+        found = listed.filter(group=group).values_list(*columns(group))
+        return TodayPage(counts, {group: ItemList(found, today, counts[group])}, reading)
     items = {}
     for key in rules.TRIAGE_LISTED_GROUPS:
         if not counts[key]:
             items[key] = []
             continue
-        items[key] = [_listed_item(v, today) for v in listed.filter(group=key)[:GROUP_PAGE_SIZE]]
+        found = listed.filter(group=key).values_list(*columns(key))[:FIRST_ROWS]
+        items[key] = [_listed_item(v, today) for v in found]
     return TodayPage(counts, items, reading)
 
 
@@ -259,29 +270,46 @@ class ItemList:
 class TodayRows(list):
     """A section's (item, next step) pairs, with their table rows as HTML in `.html`.
 
-    Today shows up to 8 x 50 rows; through the template language each costs more than the rest
-    of the page, so the rows are written here in one pass: every text is escaped as the
-    template would (django.utils.html.escape is html.escape), URLs are reversed once. Each
-    row's next step ends in the button that opens the form resolving it, prefilled, with
-    `back` (Today's own URL) as where the save returns."""
+    Today shows up to 8 x FIRST_ROWS rows, a group's page GROUP_PAGE_SIZE; through the template
+    language each costs more than the rest of the page, so the rows are written here in one
+    pass: every text is escaped as the template would (django.utils.html.escape is
+    html.escape), URLs are reversed once, and what is the same for every row of a code (the
+    next step's words, the action button's label and URL) is written once per code, not per
+    row. Each row's next step ends in the button that opens the form resolving it, prefilled,
+    with `back` (Today's own URL) as where the save returns."""
 
     def __init__(
         self, key: str, items, role: str | None, *, today, can_review_mood: bool, back: str = ""
     ):
-        steps: dict[str | None, tuple[str, codes.Act | None]] = {}
+        steps: dict[str | None, tuple[str, str, str]] = {}
         pairs = []
+        quoted = urlencode({"next": back}) if back else ""
         for item in items:
             code = item.code
             if code not in steps:
-                steps[code] = (item.next_step(role), codes.action_for(code, role))
+                steps[code] = _step_html(item.next_step(role), codes.action_for(code, role), back)
             pairs.append((item, steps[code][0]))
         super().__init__(pairs)
-        quoted = urlencode({"next": back}) if back else ""
-        html = "".join(
-            _row_html(key, item, steps[item.code], today, can_review_mood, back, quoted)
-            for item, _ in pairs
+        row = _row_writer(key, today, can_review_mood, quoted)
+        html = "".join(row(item, steps[item.code]) for item, _ in pairs)
+        self.html = mark_safe(html)  # noqa: S308  # nosec B308 B703  # _row_writer escapes every text
+
+
+def _step_html(text: str, act: codes.Act | None, back: str) -> tuple[str, str, str]:
+    """(the step's words, its HTML, the action button's HTML with holes for the patient)."""
+    action = ""
+    if act is not None:
+        # Filled in per row with str.format: braces of the URL (a `back` can hold any) and
+        # of the label are doubled so they stay text.
+        url = _braces(escape(codes.action_url(act, 0, back))).replace("/0/", "/{pk}/", 1)
+        action = ACTION_LINK.format(
+            url=url, label=_braces(escape(act.label)), family="{family}", given="{given}"
         )
-        self.html = mark_safe(html)  # noqa: S308  # nosec B308 B703  # _row_html escapes every text
+    return text, escape(text), action
+
+
+def _braces(text: str) -> str:
+    return text.replace("{", "{{").replace("}", "}}")
 
 
 @functools.cache
@@ -329,45 +357,54 @@ ACTION_LINK = (
 )
 
 
-def _row_html(key, item: Item, step, today, can_review_mood: bool, back="", quoted="") -> str:
-    p = item.patient
-    text, act = step
+def _row_writer(key: str, today: datetime.date, can_review_mood: bool, quoted: str):
+    """A function writing one row of the section `key`; what every row shares is worked out
+    here, once."""
     safety = key == rules.constants.SAFETY
-    what = escape(item.what)
-    family, given = escape(p.family_name), escape(p.given_name)
-    reviews = ""
-    if item.mood_visits and can_review_mood:
-        review = mood_review_url_pattern()
-        suffix = f"?{quoted}" if quoted else ""
-        reviews = "".join(
-            REVIEW_LINK.format(url=review.format(pk=int(visit_id)) + escape(suffix))
-            for visit_id in item.mood_visits
-        )
-    action = ""
-    if act is not None:
-        action = ACTION_LINK.format(
-            url=escape(codes.action_url(act, p.pk, back)),
-            label=escape(act.label),
+    row_class = ' class="table-danger"' if safety else ""
+    link_class = ' class="text-danger-emphasis"' if safety else ""
+    patient_url = patient_url_pattern()
+    review_url = mood_review_url_pattern()
+    review_suffix = escape(f"?{quoted}") if quoted else ""
+    date_cells: dict[datetime.date | None, str] = {}
+    categories: dict[str, str] = {}
+
+    def write(item: Item, step: tuple[str, str, str]) -> str:
+        p = item.patient
+        _, step_html, action = step
+        what = escape(item.what)
+        family, given = escape(p.family_name), escape(p.given_name)
+        reviews = ""
+        if item.mood_visits and can_review_mood:
+            reviews = "".join(
+                REVIEW_LINK.format(url=review_url.format(pk=int(visit_id)) + review_suffix)
+                for visit_id in item.mood_visits
+            )
+        if action:
+            action = action.format(pk=p.pk, family=family, given=given)
+        if item.sort_on not in date_cells:
+            date_cells[item.sort_on] = _date_cell(key, item.sort_on, today)
+        if p.risk_category not in categories:
+            categories[p.risk_category] = escape(_category_label(p.risk_category))
+        return ROW.format(
+            pk=p.pk,
+            code=escape(item.code or ""),
+            row_class=row_class,
+            url=patient_url.format(pk=p.pk),
+            link_class=link_class,
             family=family,
             given=given,
+            mrn=escape(p.mrn),
+            born=rules.text.day(p.birth_date),
+            category=categories[p.risk_category],
+            date=date_cells[item.sort_on],
+            what=f'<strong class="text-danger-emphasis">{what}</strong>' if safety else what,
+            step=step_html,
+            action=action,
+            reviews=reviews,
         )
-    return ROW.format(
-        pk=p.pk,
-        code=escape(item.code or ""),
-        row_class=' class="table-danger"' if safety else "",
-        url=patient_url_pattern().format(pk=p.pk),
-        link_class=' class="text-danger-emphasis"' if safety else "",
-        family=family,
-        given=given,
-        mrn=escape(p.mrn),
-        born=rules.text.day(p.birth_date),
-        category=escape(_category_label(p.risk_category)),
-        date=_date_cell(key, item.sort_on, today),
-        what=f'<strong class="text-danger-emphasis">{what}</strong>' if safety else what,
-        step=escape(text),
-        action=action,
-        reviews=reviews,
-    )
+
+    return write
 
 
 def _category_label(value: str) -> str:

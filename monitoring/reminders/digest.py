@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from clinic.core.models import Clinic, Membership
 from clinic.core.roles import Role
-from monitoring import codes
+from monitoring import codes, kept
 from monitoring.models import StaffDigest
 from monitoring.worklist import clinic_day
 
@@ -43,6 +43,9 @@ class Summary:
 
 
 def summarize(clinic: Clinic, today: dt.date) -> Summary:
+    # A worker, not a request: the clinic's kept rows are brought up to date first when they
+    # are behind (normally a no-op), so the digest never lists yesterday's groups.
+    kept.refresh_clinic(clinic)
     day = clinic_day(clinic, today)
     summary = Summary(day=today)
     for key, items in day.listed().items():

@@ -78,6 +78,9 @@ def test_mrn_key_sets_aside_case_width_spaces_and_invisible_characters():
 NOT_TYPED = {
     ("clinic", "Clinic", "time_zone"),
     ("monitoring", "PatientTriage"),
+    ("monitoring", "TriageRow"),
+    ("monitoring", "TriageCount"),
+    ("monitoring", "TriageSlot"),
     ("monitoring", "Reminder"),
     ("monitoring", "IpledgeEntry"),
     ("clinic", "ApiToken"),

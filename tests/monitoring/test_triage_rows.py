@@ -291,4 +291,3 @@ def test_no_request_path_calls_the_whole_clinic_refresh(build, client_for, staff
             if hasattr(response, "streaming_content"):
                 b"".join(response.streaming_content)
     assert calls == []
-

@@ -190,14 +190,16 @@ def test_filters_by_risk_category_and_group(client_for, staff, build):
     assert client.get(URL, {"category": "x", "group": "<script>", "page": "z"}).status_code == 200
 
 
-def test_a_group_shows_its_first_50_with_a_link_to_the_rest(client_for, staff, clinic):
-    for _ in range(worklist.GROUP_PAGE_SIZE + 3):
+def test_a_group_shows_its_first_rows_with_a_link_to_the_rest(client_for, staff, clinic):
+    for _ in range(worklist.GROUP_PAGE_SIZE + 3):  # more than one page, and than the overview
         enroll(clinic, by=staff)
     client = client_for(staff)
     response = client.get(URL)
-    assert len(rows(response, "needs_prescription")) == worklist.GROUP_PAGE_SIZE
+    assert len(rows(response, "needs_prescription")) == worklist.FIRST_ROWS
     assert counts(response)["needs_prescription"] == worklist.GROUP_PAGE_SIZE + 3
     assert "Show all 53" in response.content.decode()
+    first = client.get(URL, {"group": "needs_prescription"})
+    assert len(rows(first, "needs_prescription")) == worklist.GROUP_PAGE_SIZE
     second = client.get(URL, {"group": "needs_prescription", "page": 2})
     assert len(rows(second, "needs_prescription")) == 3
 
