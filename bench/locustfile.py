@@ -173,7 +173,9 @@ class ClinicUser(HttpUser):
             if response.status_code == 302 and redirect_to(where) and not where.startswith(REFUSED):
                 response.success()
                 return where
-            errors = re.findall(r'data-error-for="([^"]+)"[^>]*>([^<]*)<', response.text or "")
+            page = response.text or ""
+            errors = re.findall(r'data-error-for="([^"]+)"[^>]*>([^<]*)<', page)
+            errors += re.findall(r'id="form-errors"><div>([^<]*)<', page)
             response.failure(f"HTTP {response.status_code} {where} {errors[:3]}".strip())
             return None
 
@@ -233,7 +235,9 @@ class ClinicUser(HttpUser):
         if page is None:
             return
         fields = form_fields(page.text, f"/patients/{pk}/visits/new/")
-        fields.update(phq2="0", weight_kg=str(random.randint(50, 90)))
+        # A PHQ-2 of 0, the rest as the form comes (no weight: a random one would be a jump
+        # the form asks to confirm).
+        fields.update(phq2="0")
         self.post(
             f"/patients/{pk}/visits/new/",
             fields,
