@@ -247,6 +247,35 @@ def sessions(count: int, search: str = "holli") -> dict:
 
 
 # Query counts -----------------------------------------------------------------------------------
+# Pages with more queries than this are not examined one query at a time (a cold page that
+# recomputes the clinic runs thousands).
+EXAMINE_AT_MOST = 60
+
+
+def rows_read(sql: str) -> int | None:
+    """The most rows one scan of this SELECT reads (returned plus filtered out, times its
+    loops), from EXPLAIN ANALYZE: a query that reads the whole clinic shows as the clinic's
+    size, whatever it returns."""
+    if not sql.lstrip().upper().startswith("SELECT"):
+        return None
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + sql)
+            plan = cursor.fetchone()[0]
+    except Exception:  # a statement EXPLAIN cannot take is not a figure
+        return None
+    plan = json.loads(plan) if isinstance(plan, str) else plan
+
+    def most(node) -> int:
+        own = 0
+        if "Scan" in node.get("Node Type", ""):
+            read = node.get("Actual Rows", 0) + node.get("Rows Removed by Filter", 0)
+            own = int(read * node.get("Actual Loops", 1))
+        return max([own, *(most(child) for child in node.get("Plans", []))])
+
+    return most(plan[0]["Plan"])
+
+
 def pages(spec: dict) -> dict:
     """Query count, status and size of each page, requested in this process as gunicorn gets
     it (the same verified session, HTTPS from the proxy, the site's host). spec: {name: {"url",
@@ -276,11 +305,21 @@ def pages(spec: dict) -> dict:
         except Exception as error:  # a broken page is a figure too, not the end of the run
             result[name] = {"queries": None, "status": f"error: {error}"[:200], "bytes": 0}
             continue
+        read, worst = None, ""
+        if len(queries) <= EXAMINE_AT_MOST:
+            read = 0
+            for query in queries.captured_queries:
+                rows = rows_read(query["sql"] or "") or 0
+                if rows > read:
+                    read, worst = rows, query["sql"]
         result[name] = {
             "queries": len(queries),
             "status": response.status_code,
             "bytes": len(body),
             "location": response.get("Location", ""),
+            "rows_read": read,
+            # The start of the query that read the most (the bench's own demo data only).
+            "worst_query": " ".join(worst.split())[:240],
         }
     if cold:
         prepare()  # leave the rows warm, as a worker would have

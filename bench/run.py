@@ -119,6 +119,7 @@ COLD = {
     "Today cold: settings changed": ("/today/", "mark_stale"),
     "Today cold: beat stopped 2 days": ("/today/", "age_slots"),
 }
+EXAMINE_NOTE = "more than 60 queries: bench/django_side.py EXAMINE_AT_MOST"
 # Within 3x the empty view at the largest clinic (docs/quality.md P1).
 WITHIN_3X = ["Today", "Today group page 2", "Today category", "search", *COLD]
 
@@ -368,7 +369,10 @@ class Server:
             prod_env(url, GUNICORN_BIND=f"127.0.0.1:{port}", **extra),
             f"gunicorn-{urlsplit(url).path.strip('/')}.log",
         )
-        if not wait_for(lambda: requests.get(self.base + "/health/", timeout=5).ok, 90):
+        probe = self.base + "/health/"
+        if not wait_for(
+            lambda: requests.get(probe, timeout=5, allow_redirects=False).status_code == 200, 90
+        ):
             self.stop()
             raise RuntimeError("gunicorn did not start: see var/bench/")
         wait_for(lambda: len(self.workers()) >= self.expected_workers(), 30)
@@ -679,6 +683,8 @@ def p1(state: dict) -> dict:
         if name in results:
             results[name]["queries"] = count["queries"]
             results[name]["in_process_status"] = count["status"]
+            results[name]["rows_read"] = count.get("rows_read")
+            results[name]["worst_query"] = count.get("worst_query")
     return {
         "pages": results,
         "facts": facts,
@@ -1129,22 +1135,23 @@ def _p1_report(p1s: dict) -> list[str]:
             f" patients); search: part of the commonest family name ({len(facts['search'])}"
             " letters); patient: DEMO-0003 (in treatment).",
             "",
-            "| page | median | p95 | empty | ratio | queries | size | CPU ms | db ms | errors |",
-            "|---|---|---|---|---|---|---|---|---|---|",
+            "| page | median | p95 | empty | ratio | queries | rows read | size | CPU ms | db ms |"
+            " errors |",
+            "|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for name in [*PAGES, *COLD]:
             r = pages.get(name)
             if r is None:
                 continue
             if "skipped" in r:
-                lines.append(f"| {name} | skipped: {r['skipped']} | | | | | | | | |")
+                lines.append(f"| {name} | skipped: {r['skipped']} | | | | | | | | | |")
                 continue
             replaced = " (a worker was replaced)" if r.get("worker_replaced") else ""
             kinds = ", ".join(f"{k} x{n}" for k, n in r["error_kinds"].items())
             lines.append(
                 f"| {name} | {r['median_ms']:.1f} | {r['p95_ms']:.1f} |"
                 f" {r['baseline_ms']:.1f} | {r['median_ms'] / r['baseline_ms']:.1f}x |"
-                f" {r.get('queries', '-')} |"
+                f" {r.get('queries', '-')} | {_rows(r)} |"
                 f" {r['bytes'] / 1024:.0f} KB | {r['cpu_ms']:.1f}{replaced} |"
                 f" {r['db_cpu_ms']:.1f} | {r['errors']}/{r['samples']}"
                 + (f" ({kinds})" if kinds else "")
@@ -1160,6 +1167,22 @@ def _p1_report(p1s: dict) -> list[str]:
         ]
     lines += _p1_summary(p1s)
     return lines
+
+
+def _rows(r: dict) -> str:
+    read = r.get("rows_read")
+    return "-" if read is None else f"{read:,}"
+
+
+def whole_clinic(p1s: dict, size: int) -> dict[str, dict]:
+    """The pages (the CSV aside: it is the clinic's rows) with a query that reads at least
+    half as many rows as the clinic has patients."""
+    patients = p1s[size]["facts"]["patients"]
+    return {
+        name: r
+        for name, r in p1s[size]["pages"].items()
+        if name != "Today CSV" and (r.get("rows_read") or 0) >= patients / 2
+    }
 
 
 def _p1_summary(p1s: dict) -> list[str]:
@@ -1189,6 +1212,20 @@ def _p1_summary(p1s: dict) -> list[str]:
         " form (a page, not the empty view), with DJANGO_DEBUG on and no second factor.",
         "",
     ]
+    scanning = whole_clinic(p1s, sizes[-1])
+    unexamined = [n for n, r in top.items() if r.get("queries") and r.get("rows_read") is None]
+    if scanning:
+        lines += [
+            f"Queries that read the whole clinic at {label(sizes[-1])} (rows read = the most rows"
+            " one scan of one query reads, returned or filtered out, from EXPLAIN ANALYZE of the"
+            " counted request's SELECTs):",
+            "",
+            *(
+                f"- {name}: {r['rows_read']:,} rows: `{r.get('worst_query', '')}`"
+                for name, r in scanning.items()
+            ),
+            "",
+        ]
 
     def ratio(name):
         r = top.get(name, {})
@@ -1227,6 +1264,10 @@ def _p1_summary(p1s: dict) -> list[str]:
         "| a fixed number of queries whatever the patient count |"
         + (f" differ: {', '.join(differ)} |" if differ else " same counts at every size |")
         + f" {verdict(not differ if several else None)} |",
+        f"| no query reads the whole clinic ({at}; the CSV aside) |"
+        + (f" {', '.join(scanning)}" if scanning else " none does")
+        + (f"; not examined: {', '.join(unexamined)} ({EXAMINE_NOTE})" if unexamined else "")
+        + f" | {verdict(not scanning)} |",
         f"| every answer 2xx | {errors} errors in {samples} answers | {verdict(errors == 0)} |",
     ]
     for name in ("Today", "patient page"):
