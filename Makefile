@@ -97,8 +97,11 @@ lint: install-dev
 clean:
 	rm -rf $(VENV) var db.sqlite3 staticfiles
 
-# Speed and scale (docs/quality.md P1-P4) against PostgreSQL and Redis, written to docs/benchmarks.md;
-# BENCH_QUICK=1 for a short run at 1,000 patients. DATABASE_URL names the server (bench/run.py).
+# Speed and scale (docs/quality.md P1-P4) against PostgreSQL and Redis, with production settings
+# (gunicorn from deploy/gunicorn.conf.py, DJANGO_DEBUG off, verified sessions), written to
+# docs/benchmarks.md; BENCH_QUICK=1 for a short run at 1,000 patients (var/bench/). DATABASE_URL
+# names the server and the databases' base name, BENCH_REDIS_URL the Redis database no worker
+# reads (bench/run.py). About half an hour in full; it loads both cores.
 .PHONY: bench
 bench: install-dev
 	$(BIN)/python bench/run.py

@@ -55,7 +55,7 @@ def outside(args) -> None:
     done = subprocess.run(
         [sys.executable, __file__, "--inside", "--profile", str(args.profile)]
         + ["--sort", args.sort, "--lines", str(args.lines)],
-        env=run.env_for(state["url"], DJANGO_DEBUG="false", **_secret()),
+        env=run.prod_env(state["url"]),
         cwd=ROOT,
         check=False,
     )
@@ -75,7 +75,7 @@ def _registering(django):
 
         done = subprocess.run(
             [sys.executable, __file__, "--dispatch", args[1]],
-            env=run.env_for(url, **extra),
+            env=run.prod_env(url, **extra),
             capture_output=True,
             text=True,
             cwd=ROOT,
@@ -93,19 +93,6 @@ def dispatch(count: int) -> None:
     from monitoring import tasks  # noqa: F401 - registers monitoring.tasks.send_reminder
 
     print("BENCH " + json.dumps(django_side.p3_dispatch(count), default=str))
-
-
-def _secret() -> dict:
-    return {
-        "DJANGO_SECRET_KEY": "bench-only-not-a-secret-" + "x" * 40,
-        "DJANGO_ALLOWED_HOSTS": "127.0.0.1",
-        # Production settings refuse development values (clinic/deploy_checks.py): the bench's
-        # Redis and a relay that is never reached (dispatch only enqueues).
-        "SITE_URL": "https://bench.example.org",
-        "DEFAULT_FROM_EMAIL": "bench@bench.example.org",
-        "EMAIL_HOST": "127.0.0.1",
-        "REDIS_URL": os.environ.get("BENCH_REDIS_URL") or "redis://127.0.0.1:6379/15",
-    }
 
 
 def inside(args) -> None:
