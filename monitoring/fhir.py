@@ -22,7 +22,8 @@ from django.conf import settings
 from django.utils import timezone
 from fhir.resources.R4B import get_fhir_model_class
 
-from monitoring.models import PHQ_ITEM_ANSWERS, LabKind, LabResult, Prescription, Visit
+from monitoring.models import PHQ_ITEM_ANSWERS, LabResult, Prescription, Visit
+from monitoring.rules.labs import LAB_TYPES
 from patients.models import (
     Consent,
     ContraceptionConfirmation,
@@ -64,37 +65,6 @@ TEST_RESULT_SNOMED = {
     TestResult.NEGATIVE: ("260385009", "Negative (qualifier value)"),
     TestResult.INVALID: ("455371000124106", "Invalid result (qualifier value)"),
 }
-
-# LOINC codes a property: mass per volume (mg/dL) and moles per volume (mmol/L) are different
-# codes; U/L and µkat/L are both catalytic concentration, one code.
-LAB_LOINC = {
-    (LabKind.ALT, "U/L"): "1742-6",
-    (LabKind.ALT, "µkat/L"): "1742-6",
-    (LabKind.AST, "U/L"): "1920-8",
-    (LabKind.AST, "µkat/L"): "1920-8",
-    (LabKind.TRIGLYCERIDES, "mg/dL"): "2571-8",
-    (LabKind.TRIGLYCERIDES, "mmol/L"): "14927-8",
-    (LabKind.TOTAL_CHOLESTEROL, "mg/dL"): "2093-3",
-    (LabKind.TOTAL_CHOLESTEROL, "mmol/L"): "14647-2",
-    (LabKind.LDL, "mg/dL"): "2089-1",
-    (LabKind.LDL, "mmol/L"): "22748-8",
-    (LabKind.HDL, "mg/dL"): "2085-9",
-    (LabKind.HDL, "mmol/L"): "14646-4",
-}
-LAB_DISPLAY = {
-    "1742-6": "Alanine aminotransferase [Enzymatic activity/volume] in Serum or Plasma",
-    "1920-8": "Aspartate aminotransferase [Enzymatic activity/volume] in Serum or Plasma",
-    "2571-8": "Triglyceride [Mass/volume] in Serum or Plasma",
-    "14927-8": "Triglyceride [Moles/volume] in Serum or Plasma",
-    "2093-3": "Cholesterol [Mass/volume] in Serum or Plasma",
-    "14647-2": "Cholesterol [Moles/volume] in Serum or Plasma",
-    "2089-1": "Cholesterol in LDL [Mass/volume] in Serum or Plasma",
-    "22748-8": "Cholesterol in LDL [Moles/volume] in Serum or Plasma",
-    "2085-9": "Cholesterol in HDL [Mass/volume] in Serum or Plasma",
-    "14646-4": "Cholesterol in HDL [Moles/volume] in Serum or Plasma",
-}
-# The app's units as UCUM codes (UCUM writes micro as "u").
-UCUM_UNITS = {"U/L": "U/L", "µkat/L": "ukat/L", "mg/dL": "mg/dL", "mmol/L": "mmol/L"}
 
 PHQ2_TOTAL = ("55758-7", "Patient Health Questionnaire 2 item (PHQ-2) total score [Reported]")
 PHQ9_TOTAL = ("44261-6", "Patient Health Questionnaire 9 item (PHQ-9) total score [Reported]")
@@ -372,19 +342,22 @@ class Export:
         return resource
 
     def lab(self, lab: LabResult) -> dict:
-        code = LAB_LOINC[(LabKind(lab.kind), lab.unit)]
+        # The registry gives every kind a LOINC code in each unit it is stored in.
+        measure = LAB_TYPES[lab.kind].measure(lab.unit)
         return {
             "resourceType": "Observation",
             "id": f"lab-{lab.pk}",
             "status": "final",
             "category": [category("laboratory", "Laboratory")],
             "code": {
-                "coding": [{"system": LOINC, "code": code, "display": LAB_DISPLAY[code]}],
+                "coding": [
+                    {"system": LOINC, "code": measure.loinc, "display": measure.loinc_display}
+                ],
                 "text": lab.get_kind_display(),
             },
             "subject": self.subject,
             "effectiveDateTime": lab.collected_on.isoformat(),
-            "valueQuantity": quantity(lab.value, lab.unit, UCUM_UNITS[lab.unit]),
+            "valueQuantity": quantity(lab.value, lab.unit, measure.unit.ucum),
         }
 
     def visit(self, visit: Visit) -> list[dict]:

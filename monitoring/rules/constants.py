@@ -107,17 +107,6 @@ INVALID = "invalid"
 MEDICAL = "medical"
 HOME = "home"
 
-# Labs.
-BASELINE_LAB_KINDS = ("triglycerides", "total_cholesterol", "alt")
-LAB_NAMES = {
-    "alt": "ALT",
-    "ast": "AST",
-    "triglycerides": "triglycerides",
-    "total_cholesterol": "total cholesterol",
-    "ldl": "LDL",
-    "hdl": "HDL",
-}
-
 # Blocker codes in the stable order the gate reports them (section 5).
 CONSENT_MISSING = "consent_missing"
 BASELINE_LABS_MISSING = "baseline_labs_missing"
