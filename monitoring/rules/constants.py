@@ -6,6 +6,8 @@ in one place and a changed rule is a one-line change.
 
 from decimal import Decimal
 
+from .contraception_methods import PRIMARY, SECONDARY, UNACCEPTABLE, methods_of
+
 # "One month" is 30 days everywhere in the rules.
 ONE_MONTH_DAYS = 30
 
@@ -60,29 +62,11 @@ REQUIRED_CONSENTS = {
     CANNOT_GET_PREGNANT: (PATIENT_INFORMATION,),
 }
 
-# Contraception methods.
-PRIMARY_METHODS = frozenset(
-    {
-        "tubal_sterilization",
-        "partner_vasectomy",
-        "iud",
-        "combined_oral_contraceptive",
-        "transdermal_patch",
-        "injectable",
-        "implant",
-        "vaginal_ring",
-    }
-)
-SECONDARY_METHODS = frozenset(
-    {
-        "male_condom",
-        "diaphragm_with_spermicide",
-        "cervical_cap_with_spermicide",
-        "vaginal_sponge",
-    }
-)
+# Contraception methods: the tiers of the registry (contraception_methods.py).
+PRIMARY_METHODS = methods_of(PRIMARY)
+SECONDARY_METHODS = methods_of(SECONDARY)
 # May be recorded, never counts, and the UI warns.
-UNACCEPTABLE_METHODS = frozenset({"progestin_only_pill"})
+UNACCEPTABLE_METHODS = methods_of(UNACCEPTABLE)
 ACCEPTABLE_METHODS = PRIMARY_METHODS | SECONDARY_METHODS
 KNOWN_METHODS = ACCEPTABLE_METHODS | UNACCEPTABLE_METHODS
 MIN_ACCEPTABLE_METHODS = 2
