@@ -32,6 +32,7 @@ from patients.models import (
     PregnancyTest,
     TestResult,
 )
+from patients.records import RECORD_TYPES
 
 FHIR_VERSION = "4.0"  # the `fhirVersion` parameter of application/fhir+json for R4
 MEDIA_TYPE = "application/fhir+json"
@@ -125,42 +126,52 @@ class Export:
     # -- the bundle ---------------------------------------------------------------------------
 
     def bundle(self):
-        patient = self.patient
         self.add(self.organization())
-        self.add(self.patient_resource())
-        # The weight at enrollment, which the first dose is judged by.
-        self.add(
-            self.weight(f"weight-patient-{patient.pk}", patient.enrolled_on, patient.weight_kg)
-        )
-        for consent in Consent.objects.filter(patient=patient).order_by("signed_on", "id"):
-            self.add(self.consent(consent))
-        contraception = ContraceptionConfirmation.objects.filter(patient=patient)
-        for confirmation in contraception.order_by("confirmed_on", "id"):
-            self.add(self.contraception(confirmation))
-        for test in PregnancyTest.objects.filter(patient=patient).order_by("collected_on", "id"):
-            self.add(self.pregnancy_test(test))
-        for lab in LabResult.objects.filter(patient=patient).order_by("collected_on", "id"):
-            self.add(self.lab(lab))
-        for visit in Visit.objects.filter(patient=patient).order_by("visited_on", "id"):
-            for resource in self.visit(visit):
-                self.add(resource)
-        prescriptions = list(
-            Prescription.objects.filter(patient=patient)
-            .select_related("course", "recorded_by")
-            .order_by("written_on", "id")
-        )
-        for prescription in prescriptions:
-            self.add(self.medication_request(prescription, prescriptions))
-            if prescription.dispensed_on is not None:
-                self.add(self.medication_dispense(prescription))
+        # The record types the registry exports, in its order (patients/records.py).
+        for record_type in RECORD_TYPES.values():
+            if record_type.fhir:
+                for resource in self.resources(record_type.key):
+                    self.add(resource)
         bundle = {
             "resourceType": "Bundle",
-            "id": f"patient-{patient.pk}-export",
+            "id": f"patient-{self.patient.pk}-export",
             "type": "collection",
             "timestamp": timezone.now().isoformat(),
             "entry": self.entries,
         }
         return get_fhir_model_class("Bundle").model_validate(bundle)
+
+    def resources(self, key: str) -> list[dict]:
+        """The resources of the patient's records of one type, oldest first (each model's
+        ordering is its date, then its id). A type the registry exports but this method does
+        not know fails every export, never silently leaves the records out."""
+        patient = self.patient
+        if key == "patient":
+            # The weight at enrollment, which the first dose is judged by.
+            weight = self.weight(
+                f"weight-patient-{patient.pk}", patient.enrolled_on, patient.weight_kg
+            )
+            return [self.patient_resource(), weight]
+        rows = RECORD_TYPES[key].model.objects.filter(patient=patient)
+        if key == "consents":
+            return [self.consent(consent) for consent in rows]
+        if key == "contraception":
+            return [self.contraception(confirmation) for confirmation in rows]
+        if key == "tests":
+            return [self.pregnancy_test(test) for test in rows]
+        if key == "labs":
+            return [self.lab(lab) for lab in rows]
+        if key == "visits":
+            return [resource for visit in rows for resource in self.visit(visit)]
+        if key == "prescriptions":
+            prescriptions = list(rows.select_related("course", "recorded_by"))
+            resources = []
+            for prescription in prescriptions:
+                resources.append(self.medication_request(prescription, prescriptions))
+                if prescription.dispensed_on is not None:
+                    resources.append(self.medication_dispense(prescription))
+            return resources
+        raise ValueError(f"the FHIR export has no resources for the record type {key!r}")
 
     # -- resources ----------------------------------------------------------------------------
 
