@@ -23,6 +23,7 @@ from clinic.core.audit import log_view
 from monitoring import codes, rules
 from monitoring import services as monitoring_services
 from monitoring.history import load_history
+from monitoring.models import ReminderKind
 from monitoring.reminders import ical, signing
 from monitoring.reminders.emails import patient_links
 from monitoring.reminders.planner import DUE_CODE_KINDS
@@ -163,8 +164,16 @@ def _page_context(patient: Patient) -> dict:
             reason = str(codes.entry(blocker.code).patient_talk or TALK_DEFAULT)
             if reason not in talk:
                 talk.append(reason)
+    # A prescription waits at the pharmacy inside the open window: only then can the page
+    # say it "must be picked up by" the window's last day.
+    prescribed = status.window is not None and status.awaiting_pickup_since is not None
     upcoming = [
-        {"kind": DUE_CODE_KINDS[d.code], "due_on": d.due_on}
+        {
+            "kind": DUE_CODE_KINDS[d.code],
+            "due_on": d.due_on,
+            # The window's date before the prescription is written: no pick-up to promise yet.
+            "unwritten": DUE_CODE_KINDS[d.code] == ReminderKind.WINDOW_CLOSING and not prescribed,
+        }
         for d in ical.upcoming(status, today)
         if d.code in DUE_CODE_KINDS
     ]
@@ -179,9 +188,6 @@ def _page_context(patient: Patient) -> dict:
         "contraception_confirmed_on": confirmed_on,
         "contraception_reported": _reported_words(report) if report else "",
         "contraception_shortfall": SHORTFALL_WORDS[shortfall] if shortfall else "",
-        # A prescription waits at the pharmacy inside the open window: only then can the page
-        # say it "must be picked up by" the window's last day.
-        "prescribed": status.window is not None and status.awaiting_pickup_since is not None,
         "upcoming": upcoming,
         # The category in force today, as the service that takes the answer reads it.
         "asks_contraception": rules.category_on(history, today) == rules.constants.CAN_GET_PREGNANT,
