@@ -208,3 +208,6 @@ RECORD_PICKUP = "record_pickup"
 ENTER_IN_IPLEDGE = "enter_in_ipledge"
 # Days Today looks ahead unless the clinic says otherwise.
 DEFAULT_TRIAGE_HORIZON_DAYS = 7
+# Follow-up labs fall due this many weeks after the course starts, unless the clinic says
+# otherwise (its setting `followup_lab_weeks`).
+DEFAULT_FOLLOWUP_LAB_WEEKS = 8

@@ -21,7 +21,7 @@ class RuleSettings:
     # RS-2021 clinic switch: home tests under FDA enforcement discretion.
     home_tests_under_discretion: bool = False
     # followup_labs_due = course start + weeks * 7.
-    followup_lab_weeks: int = 8
+    followup_lab_weeks: int = c.DEFAULT_FOLLOWUP_LAB_WEEKS
     # docs/domain.md section 9: not yet verified against the program documents.
     end_of_treatment_test_required: bool = True
     # docs/domain.md §9: None = no day-count window for cannot_get_pregnant under RS-2026 (a visit
