@@ -9,11 +9,10 @@ from django.db import models
 from knox.models import AbstractAuthToken
 
 from monitoring.rules import constants as limits
+from monitoring.rules import rulesets
 
 from .roles import Role
 from .text import NameField, one_line
-
-DEFAULT_RS2026_EFFECTIVE_ON = datetime.date(2026, 8, 8)
 
 
 def validate_time_zone(value: str) -> None:
@@ -41,7 +40,7 @@ class Clinic(models.Model):
     contact_email = models.EmailField(blank=True, validators=[one_line])
     # The clinic settings docs/domain.md names; rules read them through the history snapshot.
     rs2026_effective_on = models.DateField(
-        "RS-2026 effective date", default=DEFAULT_RS2026_EFFECTIVE_ON
+        "RS-2026 effective date", default=rulesets.RS_2026.in_force_from
     )
     default_target_mg_per_kg = models.PositiveSmallIntegerField(
         default=limits.DEFAULT_TARGET_MG_PER_KG,

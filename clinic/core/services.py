@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from monitoring.rules.constants import TARGET_RANGE_MESSAGE
+from monitoring.rules.rulesets import RS_2021
 
 from .audit import acting_as
 from .models import Clinic, in_quiet_hours, setting_range
@@ -68,8 +69,11 @@ def validate_clinic_settings(data: dict) -> None:
         if problem := _out_of_range(name, data.get(name)):
             errors[name] = problem
     rs2026 = data.get("rs2026_effective_on")
-    if rs2026 is not None and rs2026 < datetime.date(2021, 12, 13):
-        errors["rs2026_effective_on"] = "RS-2026 cannot start before RS-2021 (13 Dec 2021)."
+    first = RS_2021.in_force_from
+    if rs2026 is not None and rs2026 < first:
+        errors["rs2026_effective_on"] = (
+            f"RS-2026 cannot start before RS-2021 ({first.day} {first:%b} {first.year})."
+        )
     if errors:
         raise ValidationError(errors)
 

@@ -180,3 +180,21 @@ def test_the_service_takes_each_end_of_a_range_and_refuses_one_past_it(name):
         with pytest.raises(ValidationError) as refused:
             validate_clinic_settings({**valid, name: value})
         assert f"{low} to {high}" in refused.value.message_dict[name][0]
+
+
+def test_the_rs2026_day_defaults_to_the_rule_set_s_and_may_not_precede_the_first_rule_set():
+    from django.core.exceptions import ValidationError
+
+    from clinic.core.services import SETTINGS_FIELDS, validate_clinic_settings
+    from monitoring.rules.rulesets import RS_2021, RS_2026
+
+    assert Clinic().rs2026_effective_on == RS_2026.in_force_from
+    valid = {field: getattr(Clinic(), field) for field in SETTINGS_FIELDS}
+    validate_clinic_settings({**valid, "rs2026_effective_on": RS_2021.in_force_from})
+    with pytest.raises(ValidationError) as refused:
+        validate_clinic_settings(
+            {**valid, "rs2026_effective_on": RS_2021.in_force_from - datetime.timedelta(days=1)}
+        )
+    assert refused.value.message_dict["rs2026_effective_on"] == [
+        "RS-2026 cannot start before RS-2021 (13 Dec 2021)."
+    ]
