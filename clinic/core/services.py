@@ -11,6 +11,7 @@ from django.db import transaction
 from monitoring.rules.constants import TARGET_RANGE_MESSAGE
 from monitoring.rules.rulesets import RS_2021
 
+from . import dates
 from .audit import acting_as
 from .models import Clinic, in_quiet_hours, setting_range
 
@@ -71,9 +72,7 @@ def validate_clinic_settings(data: dict) -> None:
     rs2026 = data.get("rs2026_effective_on")
     first = RS_2021.in_force_from
     if rs2026 is not None and rs2026 < first:
-        errors["rs2026_effective_on"] = (
-            f"RS-2026 cannot start before RS-2021 ({first.day} {first:%b} {first.year})."
-        )
+        errors["rs2026_effective_on"] = f"RS-2026 cannot start before RS-2021 ({dates.day(first)})."
     if errors:
         raise ValidationError(errors)
 

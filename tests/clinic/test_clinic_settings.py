@@ -196,5 +196,5 @@ def test_the_rs2026_day_defaults_to_the_rule_set_s_and_may_not_precede_the_first
             {**valid, "rs2026_effective_on": RS_2021.in_force_from - datetime.timedelta(days=1)}
         )
     assert refused.value.message_dict["rs2026_effective_on"] == [
-        "RS-2026 cannot start before RS-2021 (13 Dec 2021)."
+        "RS-2026 cannot start before RS-2021 (Dec 13, 2021)."
     ]
