@@ -1,30 +1,16 @@
 from django.contrib import admin
 
 from clinic.core.admin import ClinicScopedAdmin, ReadOnlyClinicalAdmin
+from patients.records import of_app
 
-from .models import (
-    ComprehensionReport,
-    Course,
-    LabResult,
-    MoodReview,
-    Prescription,
-    Reminder,
-    StaffDigest,
-    Visit,
-)
+from .models import Reminder, StaffDigest
 
+# The record types of this app (patients/records.py), then the reminders: read-only lists.
 for model, columns in (
-    (Course, ["patient", "opened_on", "target_mg_per_kg", "last_dose_on"]),
-    (LabResult, ["patient", "kind", "collected_on", "value", "unit"]),
-    (Visit, ["patient", "visited_on", "phq2", "phq9", "counseling_confirmed"]),
-    (MoodReview, ["patient", "visit", "reviewed_on"]),
-    (Prescription, ["patient", "written_on", "daily_dose_mg", "days_supply", "dispensed_on"]),
-    (ComprehensionReport, ["patient", "reported_on"]),
-    (Reminder, ["patient", "kind", "due_on", "send_at", "status", "attempts"]),
+    *((t.model, t.admin_columns) for t in of_app("monitoring")),
+    (Reminder, ("patient", "kind", "due_on", "send_at", "status", "attempts")),
 ):
-    admin.site.register(
-        model, type(f"{model.__name__}Admin", (ReadOnlyClinicalAdmin,), {"list_display": columns})
-    )
+    admin.site.register(model, ReadOnlyClinicalAdmin, list_display=list(columns))
 
 
 @admin.register(StaffDigest)

@@ -77,6 +77,22 @@ class Code:
     tone: str = "text-bg-primary"
     # The form that resolves it (None: nothing to record, e.g. wait or tell a clinician).
     action: Act | None = None
+    # What the pages do differently for it, so no template compares a code as a string:
+    # a triage group to act on today (Today draws its card red, with a warning sign);
+    alarm: bool = False
+    # a triage group with nothing for the clinic to do (Today counts it without a link; the
+    # patient page's banner has no "Today:" line);
+    quiet: bool = False
+    # the group with nothing due within the horizon (the banner says "On track until"; the
+    # patient page leaves out the iPLEDGE summary and the Write prescription button);
+    all_clear: bool = False
+    # a step the patient page offers in a place of its own (the Write prescription button, the
+    # iPLEDGE summary): the banner adds no button for it;
+    banner_button: bool = True
+    # a blocker saying the patient reported thoughts of self-harm (the page opens with an alert);
+    self_harm: bool = False
+    # a blocker saying the course is over (the panel says so instead of listing the blockers).
+    ends_course: bool = False
 
     def step_for(self, role: str) -> str:
         return self.clinician_step if role == CLINICIAN else self.staff_step
@@ -134,6 +150,7 @@ BLOCKERS = {
             "Mood review waiting",
             "Tell a clinician today: a mood screen (PHQ-9 item 9) awaits review.",
             "Review the mood screen (PHQ-9 item 9) and record the review.",
+            self_harm=True,
         ),
         _blocker(
             "pregnancy_test_positive",
@@ -145,6 +162,7 @@ BLOCKERS = {
             "course_ended",
             "Course ended",
             "Follow the post-treatment list.",
+            ends_course=True,
         ),
         _blocker(
             "screening_test_missing",
@@ -301,7 +319,7 @@ DUE = {
 GROUPS = {
     entry.code: entry
     for entry in (
-        Code("safety", "Safety: act today", tone="text-bg-danger"),
+        Code("safety", "Safety: act today", tone="text-bg-danger", alarm=True),
         Code("to_enter", "To enter in iPLEDGE", tone="text-bg-info"),
         Code("window_closing", "Pick-up window open", tone="text-bg-warning"),
         Code("needs_prescription", "Next prescription blocked"),
@@ -309,8 +327,8 @@ GROUPS = {
         Code("post_treatment", "After treatment"),
         Code("overdue", "Overdue", tone="text-bg-warning"),
         Code("due_soon", "Due soon"),
-        Code("on_track", "On track", tone=QUIET),
-        Code("inactive", "Inactive", tone=QUIET),
+        Code("on_track", "On track", tone=QUIET, quiet=True, all_clear=True),
+        Code("inactive", "Inactive", tone=QUIET, quiet=True),
     )
 }
 
@@ -321,6 +339,7 @@ STEPS = {
         ASK_PRESCRIBER,
         "Write the prescription.",
         action=PRESCRIBE,
+        banner_button=False,
     ),
     rules.ENTER_IN_IPLEDGE: Code(
         rules.ENTER_IN_IPLEDGE,
@@ -328,6 +347,7 @@ STEPS = {
         "Type this cycle's values into iPLEDGE from the entry sheet, then tick each.",
         "Enter this cycle's values in iPLEDGE from the entry sheet (staff may do it for you).",
         action=SHEET,
+        banner_button=False,
     ),
     rules.RECORD_PICKUP: Code(
         rules.RECORD_PICKUP,

@@ -22,7 +22,8 @@ from django.conf import settings
 from django.utils import timezone
 from fhir.resources.R4B import get_fhir_model_class
 
-from monitoring.models import PHQ_ITEM_ANSWERS, LabKind, LabResult, Prescription, Visit
+from monitoring.models import PHQ_ITEM_ANSWERS, LabResult, Prescription, Visit
+from monitoring.rules.labs import LAB_TYPES
 from patients.models import (
     Consent,
     ContraceptionConfirmation,
@@ -31,6 +32,7 @@ from patients.models import (
     PregnancyTest,
     TestResult,
 )
+from patients.records import RECORD_TYPES
 
 FHIR_VERSION = "4.0"  # the `fhirVersion` parameter of application/fhir+json for R4
 MEDIA_TYPE = "application/fhir+json"
@@ -64,37 +66,6 @@ TEST_RESULT_SNOMED = {
     TestResult.NEGATIVE: ("260385009", "Negative (qualifier value)"),
     TestResult.INVALID: ("455371000124106", "Invalid result (qualifier value)"),
 }
-
-# LOINC codes a property: mass per volume (mg/dL) and moles per volume (mmol/L) are different
-# codes; U/L and µkat/L are both catalytic concentration, one code.
-LAB_LOINC = {
-    (LabKind.ALT, "U/L"): "1742-6",
-    (LabKind.ALT, "µkat/L"): "1742-6",
-    (LabKind.AST, "U/L"): "1920-8",
-    (LabKind.AST, "µkat/L"): "1920-8",
-    (LabKind.TRIGLYCERIDES, "mg/dL"): "2571-8",
-    (LabKind.TRIGLYCERIDES, "mmol/L"): "14927-8",
-    (LabKind.TOTAL_CHOLESTEROL, "mg/dL"): "2093-3",
-    (LabKind.TOTAL_CHOLESTEROL, "mmol/L"): "14647-2",
-    (LabKind.LDL, "mg/dL"): "2089-1",
-    (LabKind.LDL, "mmol/L"): "22748-8",
-    (LabKind.HDL, "mg/dL"): "2085-9",
-    (LabKind.HDL, "mmol/L"): "14646-4",
-}
-LAB_DISPLAY = {
-    "1742-6": "Alanine aminotransferase [Enzymatic activity/volume] in Serum or Plasma",
-    "1920-8": "Aspartate aminotransferase [Enzymatic activity/volume] in Serum or Plasma",
-    "2571-8": "Triglyceride [Mass/volume] in Serum or Plasma",
-    "14927-8": "Triglyceride [Moles/volume] in Serum or Plasma",
-    "2093-3": "Cholesterol [Mass/volume] in Serum or Plasma",
-    "14647-2": "Cholesterol [Moles/volume] in Serum or Plasma",
-    "2089-1": "Cholesterol in LDL [Mass/volume] in Serum or Plasma",
-    "22748-8": "Cholesterol in LDL [Moles/volume] in Serum or Plasma",
-    "2085-9": "Cholesterol in HDL [Mass/volume] in Serum or Plasma",
-    "14646-4": "Cholesterol in HDL [Moles/volume] in Serum or Plasma",
-}
-# The app's units as UCUM codes (UCUM writes micro as "u").
-UCUM_UNITS = {"U/L": "U/L", "µkat/L": "ukat/L", "mg/dL": "mg/dL", "mmol/L": "mmol/L"}
 
 PHQ2_TOTAL = ("55758-7", "Patient Health Questionnaire 2 item (PHQ-2) total score [Reported]")
 PHQ9_TOTAL = ("44261-6", "Patient Health Questionnaire 9 item (PHQ-9) total score [Reported]")
@@ -155,42 +126,52 @@ class Export:
     # -- the bundle ---------------------------------------------------------------------------
 
     def bundle(self):
-        patient = self.patient
         self.add(self.organization())
-        self.add(self.patient_resource())
-        # The weight at enrollment, which the first dose is judged by.
-        self.add(
-            self.weight(f"weight-patient-{patient.pk}", patient.enrolled_on, patient.weight_kg)
-        )
-        for consent in Consent.objects.filter(patient=patient).order_by("signed_on", "id"):
-            self.add(self.consent(consent))
-        contraception = ContraceptionConfirmation.objects.filter(patient=patient)
-        for confirmation in contraception.order_by("confirmed_on", "id"):
-            self.add(self.contraception(confirmation))
-        for test in PregnancyTest.objects.filter(patient=patient).order_by("collected_on", "id"):
-            self.add(self.pregnancy_test(test))
-        for lab in LabResult.objects.filter(patient=patient).order_by("collected_on", "id"):
-            self.add(self.lab(lab))
-        for visit in Visit.objects.filter(patient=patient).order_by("visited_on", "id"):
-            for resource in self.visit(visit):
-                self.add(resource)
-        prescriptions = list(
-            Prescription.objects.filter(patient=patient)
-            .select_related("course", "recorded_by")
-            .order_by("written_on", "id")
-        )
-        for prescription in prescriptions:
-            self.add(self.medication_request(prescription, prescriptions))
-            if prescription.dispensed_on is not None:
-                self.add(self.medication_dispense(prescription))
+        # The record types the registry exports, in its order (patients/records.py).
+        for record_type in RECORD_TYPES.values():
+            if record_type.fhir:
+                for resource in self.resources(record_type.key):
+                    self.add(resource)
         bundle = {
             "resourceType": "Bundle",
-            "id": f"patient-{patient.pk}-export",
+            "id": f"patient-{self.patient.pk}-export",
             "type": "collection",
             "timestamp": timezone.now().isoformat(),
             "entry": self.entries,
         }
         return get_fhir_model_class("Bundle").model_validate(bundle)
+
+    def resources(self, key: str) -> list[dict]:
+        """The resources of the patient's records of one type, oldest first (each model's
+        ordering is its date, then its id). A type the registry exports but this method does
+        not know fails every export, never silently leaves the records out."""
+        patient = self.patient
+        if key == "patient":
+            # The weight at enrollment, which the first dose is judged by.
+            weight = self.weight(
+                f"weight-patient-{patient.pk}", patient.enrolled_on, patient.weight_kg
+            )
+            return [self.patient_resource(), weight]
+        rows = RECORD_TYPES[key].model.objects.filter(patient=patient)
+        if key == "consents":
+            return [self.consent(consent) for consent in rows]
+        if key == "contraception":
+            return [self.contraception(confirmation) for confirmation in rows]
+        if key == "tests":
+            return [self.pregnancy_test(test) for test in rows]
+        if key == "labs":
+            return [self.lab(lab) for lab in rows]
+        if key == "visits":
+            return [resource for visit in rows for resource in self.visit(visit)]
+        if key == "prescriptions":
+            prescriptions = list(rows.select_related("course", "recorded_by"))
+            resources = []
+            for prescription in prescriptions:
+                resources.append(self.medication_request(prescription, prescriptions))
+                if prescription.dispensed_on is not None:
+                    resources.append(self.medication_dispense(prescription))
+            return resources
+        raise ValueError(f"the FHIR export has no resources for the record type {key!r}")
 
     # -- resources ----------------------------------------------------------------------------
 
@@ -372,19 +353,22 @@ class Export:
         return resource
 
     def lab(self, lab: LabResult) -> dict:
-        code = LAB_LOINC[(LabKind(lab.kind), lab.unit)]
+        # The registry gives every kind a LOINC code in each unit it is stored in.
+        measure = LAB_TYPES[lab.kind].measure(lab.unit)
         return {
             "resourceType": "Observation",
             "id": f"lab-{lab.pk}",
             "status": "final",
             "category": [category("laboratory", "Laboratory")],
             "code": {
-                "coding": [{"system": LOINC, "code": code, "display": LAB_DISPLAY[code]}],
+                "coding": [
+                    {"system": LOINC, "code": measure.loinc, "display": measure.loinc_display}
+                ],
                 "text": lab.get_kind_display(),
             },
             "subject": self.subject,
             "effectiveDateTime": lab.collected_on.isoformat(),
-            "valueQuantity": quantity(lab.value, lab.unit, UCUM_UNITS[lab.unit]),
+            "valueQuantity": quantity(lab.value, lab.unit, measure.unit.ucum),
         }
 
     def visit(self, visit: Visit) -> list[dict]:

@@ -8,9 +8,9 @@ from patients.forms import METHOD_TIERS, CrispyMixin, WarningsMixin, date_input
 from patients.models import ContraceptionMethod
 from patients.services import contraception_record_warnings
 
-from .models import LAB_UNITS, LabKind, Prescription, Severity, SideEffect
+from .models import LabKind, Prescription, Severity, SideEffect
+from .rules.labs import LAB_TYPES
 from .services import (
-    ACCEPTED_LAB_UNITS,
     incomplete_mood_screen,
     lab_unit,
     lab_units_words,
@@ -23,7 +23,7 @@ from .services import (
 
 
 class LabForm(WarningsMixin, CrispyMixin, forms.Form):
-    """A lab result. A value far outside what labs report (models.LAB_REPORTED_RANGES) asks to
+    """A lab result. A value far outside what labs report (monitoring/rules/labs.py) asks to
     check it, and saves on the second submit with "save anyway" ticked, the value kept."""
 
     submit_label = "Record lab"
@@ -32,7 +32,7 @@ class LabForm(WarningsMixin, CrispyMixin, forms.Form):
     value = forms.DecimalField(max_digits=8, decimal_places=2, min_value=0)
     unit = forms.ChoiceField(
         choices=[("", "The usual unit for the test")]
-        + sorted({(u, u) for units in ACCEPTED_LAB_UNITS.values() for u in units}),
+        + sorted({(u, u) for lab in LAB_TYPES.values() for u in lab.accepted_units}),
         required=False,
         help_text="ALT and AST: U/L (or IU/L, the same unit) or µkat/L; lipids: mg/dL or mmol/L.",
         error_messages={"invalid_choice": "Choose a unit from the list."},
@@ -46,7 +46,7 @@ class LabForm(WarningsMixin, CrispyMixin, forms.Form):
         cleaned = super().clean()
         kind, unit = cleaned.get("kind"), cleaned.get("unit")
         if kind and not unit:
-            cleaned["unit"] = LAB_UNITS[LabKind(kind)]
+            cleaned["unit"] = LAB_TYPES[kind].usual_unit
         elif kind and lab_unit(kind, unit) is None:
             self.add_error("unit", lab_units_words(kind))
         if not self.errors:

@@ -15,25 +15,11 @@ from dataclasses import dataclass, field
 
 from django.db.models import Prefetch
 
-from patients.models import (
-    Consent,
-    ContraceptionConfirmation,
-    Patient,
-    PregnancyTest,
-    RiskCategoryChange,
-    pregnancy_test_verified,
-)
+from patients.models import Patient, pregnancy_test_verified
+from patients.records import RECORD_TYPES
 
 from . import ipledge, rules
-from .models import (
-    ComprehensionReport,
-    Course,
-    IpledgeEntry,
-    LabResult,
-    MoodReview,
-    Prescription,
-    Visit,
-)
+from .models import Course, IpledgeEntry, MoodReview, Visit
 
 
 def rule_settings_for(clinic) -> rules.RuleSettings:
@@ -83,72 +69,23 @@ def load_records(patients: list[Patient]) -> dict[int, Records]:
     return _group(
         ids,
         courses=current_courses(ids),  # 1: courses
-        consents=Consent.objects.filter(patient_id__in=ids),  # 2
-        contraception=ContraceptionConfirmation.objects.filter(patient_id__in=ids),  # 3
-        tests=PregnancyTest.objects.filter(patient_id__in=ids),  # 4
-        labs=LabResult.objects.filter(patient_id__in=ids),  # 5
-        visits=Visit.objects.filter(patient_id__in=ids).prefetch_related(  # 6 and 7
+        visits=Visit.objects.filter(patient_id__in=ids).prefetch_related(  # 2 and 3
             Prefetch("mood_reviews", queryset=MoodReview.objects.order_by("reviewed_on"))
         ),
-        prescriptions=Prescription.objects.filter(patient_id__in=ids),  # 8
-        reports=ComprehensionReport.objects.filter(patient_id__in=ids),  # 9
-        risk_changes=RiskCategoryChange.objects.filter(patient_id__in=ids),  # 10
         mood_reviews=None,  # read with the visits
+        # 4 to 10: consents, contraception, tests, labs, prescriptions, reports, risk changes
+        **{t.key: t.model.objects.filter(patient_id__in=ids) for t in ROWS_OF_THEIR_OWN},
     )
 
 
-# The fields the snapshot reads, per record type (values rows carry exactly these).
-SNAPSHOT_FIELDS = {
-    "courses": ("pk", "patient_id", "opened_on", "last_dose_on", "target_mg_per_kg"),
-    "consents": ("patient_id", "kind", "signed_on"),
-    "contraception": (
-        "pk",
-        "patient_id",
-        "confirmed_on",
-        "source",
-        "methods",
-        "abstinence",
-        "started_on",
-    ),
-    "tests": (
-        "pk",
-        "patient_id",
-        "kind",
-        "collected_on",
-        "result",
-        "setting",
-        "clia_lab",
-        "method",
-        "verified_by_id",
-        "evidence",
-        "superseded_on",
-    ),
-    "labs": ("patient_id", "kind", "collected_on", "value", "unit"),
-    "visits": (
-        "pk",
-        "patient_id",
-        "visited_on",
-        "weight_kg",
-        "counseling_confirmed",
-        "comprehension_completed",
-        "phq2",
-        "phq9",
-        "phq9_item9",
-        "missed_dose_days",
-        "next_visit_on",
-    ),
-    "prescriptions": (
-        "pk",
-        "patient_id",
-        "course_id",
-        "written_on",
-        "daily_dose_mg",
-        "days_supply",
-        "dispensed_on",
-    ),
-    "reports": ("patient_id", "reported_on"),
-    "risk_changes": ("patient_id", "changed_on", "previous", "new"),
-}
+# The fields the snapshot reads, per record type (values rows carry exactly these): the
+# registry's (patients/records.py), in its order.
+SNAPSHOT_FIELDS = {t.key: t.snapshot_fields for t in RECORD_TYPES.values() if t.snapshot_fields}
+# The record types read with one plain query each; the current course and the visits (with
+# their mood reviews) are read their own way.
+ROWS_OF_THEIR_OWN = [
+    t for t in RECORD_TYPES.values() if t.snapshot_fields and t.key not in ("courses", "visits")
+]
 
 
 def of_patients(ids: list[int], field: str = "patient_id") -> dict:
@@ -184,15 +121,17 @@ def load_snapshot_rows(patients: list[Patient]) -> dict[int, Records]:
     ids = [p.pk for p in patients]
     mine = of_patients(ids)
 
-    def rows(model, key):
-        return model.objects.filter(**mine).values_list(*SNAPSHOT_FIELDS[key], named=True)
+    def rows(record_type):
+        return record_type.model.objects.filter(**mine).values_list(
+            *record_type.snapshot_fields, named=True
+        )
 
     courses = {}
-    for course in rows(Course, "courses").order_by("opened_on", "id"):  # 1
+    for course in rows(RECORD_TYPES["courses"]).order_by("opened_on", "id"):  # 1
         courses[course.patient_id] = course
-    visits = list(rows(Visit, "visits"))  # 6
+    visits = list(rows(RECORD_TYPES["visits"]))  # 2
     reviews = defaultdict(list)
-    for visit_id, reviewed_on in (  # 7
+    for visit_id, reviewed_on in (  # 3
         MoodReview.objects.filter(**of_patients(ids, "visit__patient_id"))
         .order_by("reviewed_on")
         .values_list("visit_id", "reviewed_on")
@@ -201,15 +140,10 @@ def load_snapshot_rows(patients: list[Patient]) -> dict[int, Records]:
     return _group(
         ids,
         courses=courses,
-        consents=rows(Consent, "consents"),  # 2
-        contraception=rows(ContraceptionConfirmation, "contraception"),  # 3
-        tests=rows(PregnancyTest, "tests"),  # 4
-        labs=rows(LabResult, "labs"),  # 5
         visits=visits,
-        prescriptions=rows(Prescription, "prescriptions"),  # 8
-        reports=rows(ComprehensionReport, "reports"),  # 9
-        risk_changes=rows(RiskCategoryChange, "risk_changes"),  # 10
         mood_reviews={visit_id: tuple(dates) for visit_id, dates in reviews.items()},
+        # 4 to 10: consents, contraception, tests, labs, prescriptions, reports, risk changes
+        **{t.key: rows(t) for t in ROWS_OF_THEIR_OWN},
     )
 
 

@@ -19,6 +19,7 @@ from datetime import date, timedelta
 from clinic.core import dates
 
 from . import rules
+from .rules.contraception_methods import CONTRACEPTION_METHODS
 from .rules.gate import context
 from .rules.pregnancy import setting_problem
 from .rules.snapshot import dispensed
@@ -27,21 +28,6 @@ COUNSELING = "counseling"
 CONTRACEPTION = "contraception"
 PREGNANCY_TEST = "pregnancy_test"
 
-# The contraception methods as the iPLEDGE program's list names them.
-IPLEDGE_METHOD_NAMES = {
-    "tubal_sterilization": "Tubal sterilization",
-    "partner_vasectomy": "Partner's vasectomy",
-    "iud": "Intrauterine device (IUD)",
-    "combined_oral_contraceptive": "Hormonal - combination birth control pills",
-    "transdermal_patch": "Hormonal - skin patch",
-    "injectable": "Hormonal - shot/injection",
-    "implant": "Hormonal - implant",
-    "vaginal_ring": "Hormonal - vaginal ring",
-    "male_condom": "Barrier - male latex condom",
-    "diaphragm_with_spermicide": "Barrier - diaphragm with spermicide",
-    "cervical_cap_with_spermicide": "Barrier - cervical cap with spermicide",
-    "vaginal_sponge": "Other - vaginal sponge",
-}
 ABSTINENCE = "Committed to continuous abstinence"
 TEST_METHODS = {"urine": "Urine", "serum": "Serum"}
 
@@ -177,8 +163,9 @@ def _contraception(ctx, since: date) -> SheetItem:
         CONTRACEPTION,
         title,
         (
-            ("Primary form", IPLEDGE_METHOD_NAMES[primary[0]]),
-            ("Second form", IPLEDGE_METHOD_NAMES[others[0]]),
+            # The methods as the iPLEDGE program's list names them (the registry's).
+            ("Primary form", CONTRACEPTION_METHODS[primary[0]].ipledge_name),
+            ("Second form", CONTRACEPTION_METHODS[others[0]].ipledge_name),
         ),
     )
 

@@ -1,7 +1,5 @@
 """Courses, visits, labs, prescriptions and reminders. Writes go through monitoring/services.py."""
 
-from decimal import Decimal
-
 from auditlog.registry import auditlog
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -12,6 +10,7 @@ from clinic.core.text import multi_line, one_line
 from patients.models import Patient, PatientRecord
 
 from .rules import constants as limits
+from .rules.labs import LAB_TYPES
 
 
 class Course(PatientRecord):
@@ -40,60 +39,15 @@ class Course(PatientRecord):
 
 
 class LabKind(models.TextChoices):
-    ALT = "alt", "ALT"
-    AST = "ast", "AST"
-    TRIGLYCERIDES = "triglycerides", "Triglycerides"
-    TOTAL_CHOLESTEROL = "total_cholesterol", "Total cholesterol"
-    LDL = "ldl", "LDL"
-    HDL = "hdl", "HDL"
+    """The kinds the database takes; everything else about a kind (units, what labs report,
+    LOINC, the baseline set) is its entry in monitoring/rules/labs.py, the one registry."""
 
-
-LAB_UNITS = {
-    LabKind.ALT: "U/L",
-    LabKind.AST: "U/L",
-    LabKind.TRIGLYCERIDES: "mg/dL",
-    LabKind.TOTAL_CHOLESTEROL: "mg/dL",
-    LabKind.LDL: "mg/dL",
-    LabKind.HDL: "mg/dL",
-}
-
-# The one table of lab units and of what labs report (docs/rules.md, "Lab values"): for each
-# kind, the units it is recorded in and, per unit, the range (low, high) a lab's report falls in
-# for a patient at a dermatology clinic. A value outside it (below low, above high; the bounds
-# themselves are ordinary) is more often a slip -- a digit too many, the other unit -- than a
-# result, so it is saved only when confirmed ("save anyway", `confirm_unusual` in the API).
-# The mmol/L and µkat/L bounds are the mg/dL and U/L ones converted (1 µkat/L = 60 U/L;
-# triglycerides 1 mmol/L = 88.57 mg/dL; cholesterol 1 mmol/L = 38.67 mg/dL), rounded outward.
-LAB_REPORTED_RANGES: dict[LabKind, dict[str, tuple[Decimal, Decimal]]] = {
-    LabKind.ALT: {
-        "U/L": (Decimal(3), Decimal(2000)),
-        "µkat/L": (Decimal("0.05"), Decimal("33.4")),
-    },
-    LabKind.AST: {
-        "U/L": (Decimal(3), Decimal(2000)),
-        "µkat/L": (Decimal("0.05"), Decimal("33.4")),
-    },
-    LabKind.TRIGLYCERIDES: {
-        "mg/dL": (Decimal(20), Decimal(2000)),
-        "mmol/L": (Decimal("0.22"), Decimal("22.6")),
-    },
-    LabKind.TOTAL_CHOLESTEROL: {
-        "mg/dL": (Decimal(70), Decimal(1000)),
-        "mmol/L": (Decimal("1.81"), Decimal("25.9")),
-    },
-    LabKind.LDL: {
-        "mg/dL": (Decimal(10), Decimal(900)),
-        "mmol/L": (Decimal("0.25"), Decimal("23.3")),
-    },
-    LabKind.HDL: {
-        "mg/dL": (Decimal(10), Decimal(200)),
-        "mmol/L": (Decimal("0.25"), Decimal("5.2")),
-    },
-}
-
-# Other spellings of a unit, stored as the unit they name: labs print "IU/L" for the same
-# international unit per litre as "U/L" (docs/domain.md section 4).
-LAB_UNIT_ALIASES = {"IU/L": "U/L"}
+    ALT = "alt", LAB_TYPES["alt"].label
+    AST = "ast", LAB_TYPES["ast"].label
+    TRIGLYCERIDES = "triglycerides", LAB_TYPES["triglycerides"].label
+    TOTAL_CHOLESTEROL = "total_cholesterol", LAB_TYPES["total_cholesterol"].label
+    LDL = "ldl", LAB_TYPES["ldl"].label
+    HDL = "hdl", LAB_TYPES["hdl"].label
 
 
 class LabResult(PatientRecord):

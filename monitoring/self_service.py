@@ -23,11 +23,13 @@ from clinic.core.audit import log_view
 from monitoring import codes, rules
 from monitoring import services as monitoring_services
 from monitoring.history import load_history
+from monitoring.models import ReminderKind
 from monitoring.reminders import ical, signing
 from monitoring.reminders.emails import patient_links
 from monitoring.reminders.planner import DUE_CODE_KINDS
+from monitoring.rules.contraception_methods import CONTRACEPTION_METHODS
 from patients import services
-from patients.models import ContraceptionMethod, Language, Patient
+from patients.models import Language, Patient
 
 # Why the clinic needs to talk with the patient when the registry has no plainer reason: no
 # clinical detail (the page may be read over a shoulder), no result and no screen named.
@@ -35,23 +37,12 @@ TALK_DEFAULT = gettext_lazy(
     "Your prescriber needs to go over your treatment with you before the next prescription."
 )
 
-# The methods in the patient's language: the model's English labels, marked for translation.
-M = ContraceptionMethod
-METHOD_WORDS = {
-    M.TUBAL_STERILIZATION: gettext_lazy("Tubal sterilization"),
-    M.PARTNER_VASECTOMY: gettext_lazy("Partner's vasectomy"),
-    M.IUD: gettext_lazy("Intrauterine device (IUD)"),
-    M.COMBINED_ORAL_CONTRACEPTIVE: gettext_lazy("Combined oral contraceptive"),
-    M.TRANSDERMAL_PATCH: gettext_lazy("Transdermal patch"),
-    M.INJECTABLE: gettext_lazy("Injectable"),
-    M.IMPLANT: gettext_lazy("Implant"),
-    M.VAGINAL_RING: gettext_lazy("Vaginal ring"),
-    M.MALE_CONDOM: gettext_lazy("Male condom"),
-    M.DIAPHRAGM_WITH_SPERMICIDE: gettext_lazy("Diaphragm with spermicide"),
-    M.CERVICAL_CAP_WITH_SPERMICIDE: gettext_lazy("Cervical cap with spermicide"),
-    M.VAGINAL_SPONGE: gettext_lazy("Vaginal sponge"),
-    M.PROGESTIN_ONLY_PILL: gettext_lazy("Progestin-only pill (does not count)"),
-}
+
+def method_words(code: str) -> str:
+    """A method in the patient's language: the registry's label, marked for translation there
+    (monitoring/rules/contraception_methods.py); an unknown code as it was recorded."""
+    method = CONTRACEPTION_METHODS.get(code)
+    return _(method.label) if method else code
 
 
 # The methods grouped as the rule counts them (docs/domain.md section 4), so the patient sees
@@ -79,13 +70,20 @@ def _reported_words(confirmation) -> str:
     """What the patient told us, in their language: "Male condom, Implant"."""
     if confirmation.abstinence:
         return str(_("abstinence"))
-    return ", ".join(str(METHOD_WORDS.get(m, m)) for m in confirmation.methods)
+    return ", ".join(method_words(m) for m in confirmation.methods)
 
 
 class ContraceptionForm(forms.Form):
     methods = forms.MultipleChoiceField(
         choices=[
-            (heading, [(code, METHOD_WORDS[code]) for code, _label in M.choices if code in tier])
+            (
+                heading,
+                [
+                    (m.code, gettext_lazy(m.label))
+                    for m in CONTRACEPTION_METHODS.values()
+                    if m.code in tier
+                ],
+            )
             for heading, tier in METHOD_GROUPS
         ],
         required=False,
@@ -166,8 +164,16 @@ def _page_context(patient: Patient) -> dict:
             reason = str(codes.entry(blocker.code).patient_talk or TALK_DEFAULT)
             if reason not in talk:
                 talk.append(reason)
+    # A prescription waits at the pharmacy inside the open window: only then can the page
+    # say it "must be picked up by" the window's last day.
+    prescribed = status.window is not None and status.awaiting_pickup_since is not None
     upcoming = [
-        {"kind": DUE_CODE_KINDS[d.code], "due_on": d.due_on}
+        {
+            "kind": DUE_CODE_KINDS[d.code],
+            "due_on": d.due_on,
+            # The window's date before the prescription is written: no pick-up to promise yet.
+            "unwritten": DUE_CODE_KINDS[d.code] == ReminderKind.WINDOW_CLOSING and not prescribed,
+        }
         for d in ical.upcoming(status, today)
         if d.code in DUE_CODE_KINDS
     ]
@@ -182,9 +188,6 @@ def _page_context(patient: Patient) -> dict:
         "contraception_confirmed_on": confirmed_on,
         "contraception_reported": _reported_words(report) if report else "",
         "contraception_shortfall": SHORTFALL_WORDS[shortfall] if shortfall else "",
-        # A prescription waits at the pharmacy inside the open window: only then can the page
-        # say it "must be picked up by" the window's last day.
-        "prescribed": status.window is not None and status.awaiting_pickup_since is not None,
         "upcoming": upcoming,
         # The category in force today, as the service that takes the answer reads it.
         "asks_contraception": rules.category_on(history, today) == rules.constants.CAN_GET_PREGNANT,

@@ -30,8 +30,6 @@ from patients.services import (
 from . import ipledge, rules
 from .history import load_history, load_ipledge_ticks
 from .models import (
-    LAB_REPORTED_RANGES,
-    LAB_UNIT_ALIASES,
     ComprehensionReport,
     Course,
     IpledgeEntry,
@@ -46,6 +44,7 @@ from .models import (
     Visit,
 )
 from .reminders.timing import clinic_allowed_at
+from .rules.labs import LAB_TYPES
 
 
 class PrescriptionRefused(Exception):
@@ -64,43 +63,30 @@ def current_course(patient: Patient) -> Course:
     return Course.objects.filter(patient=patient).latest()
 
 
-# The units each lab kind is recorded in (the first is the usual one, LAB_UNITS), and the
-# spellings accepted for them, from the one table in monitoring/models.py.
-ALLOWED_LAB_UNITS = {kind: tuple(ranges) for kind, ranges in LAB_REPORTED_RANGES.items()}
-ACCEPTED_LAB_UNITS = {
-    kind: units + tuple(alias for alias, unit in LAB_UNIT_ALIASES.items() if unit in units)
-    for kind, units in ALLOWED_LAB_UNITS.items()
-}
-
-
 def lab_unit(kind: str, unit: str | None) -> str | None:
     """The unit a result of this kind is stored in (IU/L becomes U/L), or None if not one."""
-    unit = (unit or "").strip()
-    unit = LAB_UNIT_ALIASES.get(unit, unit)
-    return unit if unit in ALLOWED_LAB_UNITS[LabKind(kind)] else None
+    return LAB_TYPES[kind].stored_unit(unit)
 
 
 def lab_units_words(kind: str) -> str:
-    units = ALLOWED_LAB_UNITS[LabKind(kind)]
+    lab = LAB_TYPES[kind]
     also = "".join(
-        f" ({alias} is taken as {unit})"
-        for alias, unit in LAB_UNIT_ALIASES.items()
-        if unit in units
+        f" ({alias} is taken as {m.unit.symbol})" for m in lab.measures for alias in m.unit.aliases
     )
-    return f"{LabKind(kind).label} is recorded in {' or '.join(units)}{also}."
+    return f"{lab.label} is recorded in {' or '.join(lab.units)}{also}."
 
 
 def unusual_lab_value(kind: str, value: Decimal, unit: str) -> str | None:
-    """Why a value is far outside what labs report (LAB_REPORTED_RANGES), or None."""
-    low, high = LAB_REPORTED_RANGES[LabKind(kind)][unit]
-    label = LabKind(kind).label
+    """Why a value is far outside what labs report (the registry's bounds), or None."""
+    lab = LAB_TYPES[kind]
+    low, high = lab.measure(unit).low, lab.measure(unit).high
     if value > high:
         where = f"far above what labs report (up to {high:,} {unit})"
     elif value < low:
         where = f"far below what labs report (from {low:,} {unit})"
     else:
         return None
-    return f"{label} {value.normalize():,f} {unit} is {where}: check the figure and the unit."
+    return f"{lab.label} {value.normalize():,f} {unit} is {where}: check the figure and the unit."
 
 
 UNUSUAL_NOT_CONFIRMED = "If it is right, send it again confirmed (`confirm_unusual: true`)."

@@ -2,12 +2,13 @@ from django.contrib import admin
 
 from clinic.core.admin import ClinicScopedAdmin, ReadOnlyClinicalAdmin
 
-from .models import Consent, ContraceptionConfirmation, Patient, PregnancyTest, RiskCategoryChange
+from .models import Patient, PregnancyTest
+from .records import RECORD_TYPES, of_app
 
 
 @admin.register(Patient)
 class PatientAdmin(ClinicScopedAdmin):
-    list_display = ["family_name", "given_name", "mrn", "clinic", "risk_category", "enrolled_on"]
+    list_display = list(RECORD_TYPES["patient"].admin_columns)
     search_fields = ["family_name", "given_name", "mrn", "ipledge_id"]
     list_filter = ["risk_category"]
 
@@ -21,19 +22,9 @@ class PatientAdmin(ClinicScopedAdmin):
         return False
 
 
-for model, columns in (
-    (RiskCategoryChange, ["patient", "previous", "new", "changed_on"]),
-    (Consent, ["patient", "kind", "signed_on"]),
-    (ContraceptionConfirmation, ["patient", "confirmed_on", "source", "abstinence"]),
-):
-    admin.site.register(
-        model, type(f"{model.__name__}Admin", (ReadOnlyClinicalAdmin,), {"list_display": columns})
-    )
-
-
 @admin.register(PregnancyTest)
 class PregnancyTestAdmin(ReadOnlyClinicalAdmin):
-    list_display = ["patient", "kind", "collected_on", "result", "setting"]
+    list_display = list(RECORD_TYPES["tests"].admin_columns)
     # The evidence is kept in the database storage, which serves no URL (docs/storage.md): the
     # page says whether it is kept, never links to it.
     exclude = ["evidence"]
@@ -42,3 +33,11 @@ class PregnancyTestAdmin(ReadOnlyClinicalAdmin):
     @admin.display(description="evidence")
     def evidence_kept(self, test: PregnancyTest) -> str:
         return f"kept ({test.evidence.size:,} bytes)" if test.evidence else "none"
+
+
+# The other record types of this app, read-only with the registry's columns.
+for record_type in of_app("patients"):
+    if not admin.site.is_registered(record_type.model):
+        admin.site.register(
+            record_type.model, ReadOnlyClinicalAdmin, list_display=list(record_type.admin_columns)
+        )

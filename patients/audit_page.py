@@ -23,6 +23,7 @@ from django.utils.dateparse import parse_date
 from clinic.core import dates
 from clinic.core.audit import person
 from patients.models import Patient
+from patients.records import RECORD_TYPES as RECORDS
 
 FOLD_WITHIN = datetime.timedelta(minutes=1)
 PAGE_SIZE = 50
@@ -32,21 +33,13 @@ ACTION_WORDS = {
     LogEntry.Action.DELETE: "Deleted",
     LogEntry.Action.ACCESS: "Viewed",
 }
-# The record types a filter offers, as content-type model names.
-RECORD_TYPES = [
-    ("patient", "Patient record"),
-    ("riskcategorychange", "Risk category change"),
-    ("consent", "Consent"),
-    ("contraceptionconfirmation", "Contraception confirmation"),
-    ("pregnancytest", "Pregnancy test"),
-    ("labresult", "Lab result"),
-    ("visit", "Visit"),
-    ("moodreview", "Mood review"),
-    ("prescription", "Prescription"),
-    ("course", "Course"),
-    ("comprehensionreport", "Monthly questions done (patient)"),
-    ("clinic", "Clinic settings"),
+# The record types a filter offers, as content-type model names: the registry's, then the
+# clinic's own settings.
+RECORD_TYPES = [(t.content_type_model, t.label) for t in RECORDS.values()] + [
+    ("clinic", "Clinic settings")
 ]
+# Records the patient writes on the self-service page, where no one is signed in.
+BY_PATIENT = {t.content_type_model for t in RECORDS.values() if t.by_patient}
 # Bookkeeping columns every record has: naming them on a "Created" line says nothing.
 QUIET_FIELDS = {
     "id",
@@ -270,7 +263,7 @@ def _who(entry: LogEntry) -> str:
         return person(entry.actor)
     if entry.actor_email:
         return entry.actor_email
-    if entry.action == LogEntry.Action.ACCESS or entry.content_type.model == "comprehensionreport":
+    if entry.action == LogEntry.Action.ACCESS or entry.content_type.model in BY_PATIENT:
         return "The patient (emailed link)"
     return "The system"
 

@@ -9,6 +9,7 @@ from django.urls import reverse
 from clinic.core.models import Clinic
 from clinic.core.notes import REASON_MAX_LENGTH
 from clinic.core.text import MRN_KEY_MAX_LENGTH, NameField, mrn_key, multi_line, one_line
+from monitoring.rules.contraception_methods import CONTRACEPTION_METHODS as METHODS
 
 from . import search
 
@@ -195,19 +196,31 @@ class Consent(PatientRecord):
 
 
 class ContraceptionMethod(models.TextChoices):
-    TUBAL_STERILIZATION = "tubal_sterilization", "Tubal sterilization"
-    PARTNER_VASECTOMY = "partner_vasectomy", "Partner's vasectomy"
-    IUD = "iud", "Intrauterine device (IUD)"
-    COMBINED_ORAL_CONTRACEPTIVE = "combined_oral_contraceptive", "Combined oral contraceptive"
-    TRANSDERMAL_PATCH = "transdermal_patch", "Transdermal patch"
-    INJECTABLE = "injectable", "Injectable"
-    IMPLANT = "implant", "Implant"
-    VAGINAL_RING = "vaginal_ring", "Vaginal ring"
-    MALE_CONDOM = "male_condom", "Male condom"
-    DIAPHRAGM_WITH_SPERMICIDE = "diaphragm_with_spermicide", "Diaphragm with spermicide"
-    CERVICAL_CAP_WITH_SPERMICIDE = "cervical_cap_with_spermicide", "Cervical cap with spermicide"
-    VAGINAL_SPONGE = "vaginal_sponge", "Vaginal sponge"
-    PROGESTIN_ONLY_PILL = "progestin_only_pill", "Progestin-only pill (does not count)"
+    """The methods the database takes; each one's tier, words and iPLEDGE name are its entry in
+    monitoring/rules/contraception_methods.py, the one registry."""
+
+    TUBAL_STERILIZATION = "tubal_sterilization", METHODS["tubal_sterilization"].label
+    PARTNER_VASECTOMY = "partner_vasectomy", METHODS["partner_vasectomy"].label
+    IUD = "iud", METHODS["iud"].label
+    COMBINED_ORAL_CONTRACEPTIVE = (
+        "combined_oral_contraceptive",
+        METHODS["combined_oral_contraceptive"].label,
+    )
+    TRANSDERMAL_PATCH = "transdermal_patch", METHODS["transdermal_patch"].label
+    INJECTABLE = "injectable", METHODS["injectable"].label
+    IMPLANT = "implant", METHODS["implant"].label
+    VAGINAL_RING = "vaginal_ring", METHODS["vaginal_ring"].label
+    MALE_CONDOM = "male_condom", METHODS["male_condom"].label
+    DIAPHRAGM_WITH_SPERMICIDE = (
+        "diaphragm_with_spermicide",
+        METHODS["diaphragm_with_spermicide"].label,
+    )
+    CERVICAL_CAP_WITH_SPERMICIDE = (
+        "cervical_cap_with_spermicide",
+        METHODS["cervical_cap_with_spermicide"].label,
+    )
+    VAGINAL_SPONGE = "vaginal_sponge", METHODS["vaginal_sponge"].label
+    PROGESTIN_ONLY_PILL = "progestin_only_pill", METHODS["progestin_only_pill"].label
 
 
 class Source(models.TextChoices):

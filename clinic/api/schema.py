@@ -5,7 +5,14 @@ from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 
 from .permissions import CLINIC_HEADER
-from .serializers import STATUS_DATE_PATTERN, DetailOut, Figure, RefusedOut
+from .serializers import (
+    EARLIEST_STATUS_DATE,
+    LATEST_STATUS_DATE,
+    STATUS_DATE_PATTERN,
+    DetailOut,
+    Figure,
+    RefusedOut,
+)
 
 # Exactly what permissions._chosen_clinic_id accepts: 1 to 18 ASCII digits.
 CLINIC_PARAMETER = OpenApiParameter(
@@ -25,7 +32,8 @@ ON_PARAMETER = OpenApiParameter(
     {"type": "string", "format": "date", "pattern": STATUS_DATE_PATTERN},
     OpenApiParameter.QUERY,
     required=False,
-    description="Default: today. From 2021-12-13 (the first rule set) to 2999-12-31.",
+    description=f"Default: today. From {EARLIEST_STATUS_DATE.isoformat()} (the first rule set) "
+    f"to {LATEST_STATUS_DATE.isoformat()}.",
 )
 
 

@@ -386,7 +386,8 @@ class QueryDate(serializers.DateField):
 class StatusQuery(serializers.Serializer):
     on = QueryDate(
         required=False,
-        help_text="Defaults to today at the clinic. From 2021-12-13 (the first rule set) to 2999.",
+        help_text=f"Defaults to today at the clinic. From {EARLIEST_STATUS_DATE.isoformat()} "
+        f"(the first rule set) to {LATEST_STATUS_DATE.year}.",
         # Only states the range in the schema; validate_on below words the refusal.
         validators=[RegexValidator(STATUS_DATE_PATTERN)],
     )

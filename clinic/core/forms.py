@@ -5,12 +5,19 @@ from crispy_forms.layout import Fieldset, Layout, Submit
 from django import forms
 from django.core.exceptions import ValidationError
 
-from monitoring.rules.constants import MAX_TARGET_MG_PER_KG, MIN_TARGET_MG_PER_KG
-
-from .models import Clinic
+from .models import Clinic, setting_range
 from .services import SETTINGS_FIELDS
 
-HOURS = [(hour, f"{hour:02d}:00") for hour in range(24)]
+
+def hours(name: str) -> list[tuple[int, str]]:
+    """The hours a setting takes (its model field's range), as a clock shows them."""
+    low, high = setting_range(name)
+    return [(hour, f"{hour:02d}:00") for hour in range(low, high + 1)]
+
+
+def in_words(name: str) -> str:
+    """ "1 to 30": a setting's range (its model field's) for a help text."""
+    return "{} to {}".format(*setting_range(name))
 
 
 class ClinicSettingsForm(forms.ModelForm):
@@ -21,12 +28,14 @@ class ClinicSettingsForm(forms.ModelForm):
         help_text="Every date and send time of the clinic is read in this zone.",
     )
     reminder_send_hour = forms.TypedChoiceField(
-        label="Reminders go out at", choices=HOURS, coerce=int
+        label="Reminders go out at", choices=hours("reminder_send_hour"), coerce=int
     )
-    quiet_hours_start = forms.TypedChoiceField(label="Quiet hours from", choices=HOURS, coerce=int)
+    quiet_hours_start = forms.TypedChoiceField(
+        label="Quiet hours from", choices=hours("quiet_hours_start"), coerce=int
+    )
     quiet_hours_end = forms.TypedChoiceField(
         label="Quiet hours until",
-        choices=HOURS,
+        choices=hours("quiet_hours_end"),
         coerce=int,
         help_text="No email goes out in quiet hours; the same hour twice means none.",
     )
@@ -48,10 +57,10 @@ class ClinicSettingsForm(forms.ModelForm):
             "contact_phone": "Shown on the patient's page when the clinic needs to talk with them.",
             "rs2026_effective_on": "Decisions dated from this day follow RS-2026.",
             "default_target_mg_per_kg": (
-                f"For new enrollments; {MIN_TARGET_MG_PER_KG} to {MAX_TARGET_MG_PER_KG}."
+                f"For new enrollments; {in_words('default_target_mg_per_kg')}."
             ),
             "triage_horizon_days": "Patients whose next prescription or task falls within "
-            "this many days appear on Today; 1 to 30.",
+            f"this many days appear on Today; {in_words('triage_horizon_days')}.",
         }
         widgets = {
             "rs2026_effective_on": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")

@@ -9,11 +9,10 @@ from django.db import models
 from knox.models import AbstractAuthToken
 
 from monitoring.rules import constants as limits
+from monitoring.rules import rulesets
 
 from .roles import Role
 from .text import NameField, one_line
-
-DEFAULT_RS2026_EFFECTIVE_ON = datetime.date(2026, 8, 8)
 
 
 def validate_time_zone(value: str) -> None:
@@ -41,7 +40,7 @@ class Clinic(models.Model):
     contact_email = models.EmailField(blank=True, validators=[one_line])
     # The clinic settings docs/domain.md names; rules read them through the history snapshot.
     rs2026_effective_on = models.DateField(
-        "RS-2026 effective date", default=DEFAULT_RS2026_EFFECTIVE_ON
+        "RS-2026 effective date", default=rulesets.RS_2026.in_force_from
     )
     default_target_mg_per_kg = models.PositiveSmallIntegerField(
         default=limits.DEFAULT_TARGET_MG_PER_KG,
@@ -63,12 +62,13 @@ class Clinic(models.Model):
         "home tests under FDA enforcement discretion (RS-2021)", default=False
     )
     followup_lab_weeks = models.PositiveSmallIntegerField(
-        default=8, validators=[MinValueValidator(1), MaxValueValidator(52)]
+        default=limits.DEFAULT_FOLLOWUP_LAB_WEEKS,
+        validators=[MinValueValidator(1), MaxValueValidator(52)],
     )
     # docs/clinic-day.md, triage: how many days ahead Today looks for work (the horizon H).
     triage_horizon_days = models.PositiveSmallIntegerField(
         "triage horizon (days)",
-        default=7,
+        default=limits.DEFAULT_TRIAGE_HORIZON_DAYS,
         validators=[MinValueValidator(1), MaxValueValidator(30)],
     )
     created_at = models.DateTimeField(auto_now_add=True)
@@ -88,6 +88,16 @@ class Clinic(models.Model):
         from django.utils import timezone
 
         return (now or timezone.now()).astimezone(self.zone).date()
+
+
+def setting_range(name: str) -> tuple[int, int]:
+    """The lowest and highest value a numeric clinic setting takes, read from its field's
+    validators (its own and its column type's): the validators above are the one place a
+    range is written, and the settings form and service take it from here."""
+    validators = Clinic._meta.get_field(name).validators
+    low = max(v.limit_value for v in validators if isinstance(v, MinValueValidator))
+    high = min(v.limit_value for v in validators if isinstance(v, MaxValueValidator))
+    return low, high
 
 
 class Membership(models.Model):

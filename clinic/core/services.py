@@ -8,12 +8,12 @@ from auditlog.models import LogEntry
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from monitoring.rules.constants import MAX_TARGET_MG_PER_KG as MAX_TARGET
-from monitoring.rules.constants import MIN_TARGET_MG_PER_KG as MIN_TARGET
 from monitoring.rules.constants import TARGET_RANGE_MESSAGE
+from monitoring.rules.rulesets import RS_2021
 
+from . import dates
 from .audit import acting_as
-from .models import Clinic, in_quiet_hours
+from .models import Clinic, in_quiet_hours, setting_range
 
 # docs/reminders.md (send hour, quiet hours) and docs/clinic-day.md (triage horizon): the
 # settings a clinic admin may change from the app.
@@ -32,37 +32,47 @@ SETTINGS_FIELDS = (
 )
 
 
+# What each numeric setting holds, in the words a clinic admin reads; the numbers are its
+# range, which the model's validators hold (models.setting_range).
+HOUR_FIELDS = ("reminder_send_hour", "quiet_hours_start", "quiet_hours_end")
+RANGE_WORDS = {
+    **{name: "An hour from {low} to {high}." for name in HOUR_FIELDS},
+    "default_target_mg_per_kg": TARGET_RANGE_MESSAGE,  # the rules' words for the same range
+    "followup_lab_weeks": "Follow-up labs: {low} to {high} weeks after the course starts.",
+    "triage_horizon_days": "The triage horizon is {low} to {high} days.",
+}
+
+
+def _out_of_range(name: str, value) -> str | None:
+    low, high = setting_range(name)
+    if value is not None and not low <= value <= high:
+        return RANGE_WORDS[name].format(low=low, high=high)
+    return None
+
+
 def validate_clinic_settings(data: dict) -> None:
     """Cross-field checks, in the words a clinic admin reads. Raises ValidationError."""
     errors = {}
     zone = data.get("time_zone")
     if zone is not None and zone not in zoneinfo.available_timezones():
         errors["time_zone"] = f"“{zone}” is not a known time zone, e.g. America/New_York."
-    hours = {
-        name: data.get(name)
-        for name in ("reminder_send_hour", "quiet_hours_start", "quiet_hours_end")
-    }
+    hours = {name: data.get(name) for name in HOUR_FIELDS}
     for name, hour in hours.items():
-        if hour is not None and not 0 <= hour <= 23:
-            errors[name] = "An hour from 0 to 23."
+        if problem := _out_of_range(name, hour):
+            errors[name] = problem
     if not errors and None not in hours.values():
         send = datetime.time(hours["reminder_send_hour"])
         if in_quiet_hours(send, hours["quiet_hours_start"], hours["quiet_hours_end"]):
             errors["reminder_send_hour"] = (
                 "The send hour falls in the quiet hours: reminders would wait until they end."
             )
-    ranges = {
-        "default_target_mg_per_kg": (MIN_TARGET, MAX_TARGET, TARGET_RANGE_MESSAGE),
-        "followup_lab_weeks": (1, 52, "Follow-up labs: 1 to 52 weeks after the course starts."),
-        "triage_horizon_days": (1, 30, "The triage horizon is 1 to 30 days."),
-    }
-    for name, (low, high, message) in ranges.items():
-        value = data.get(name)
-        if value is not None and not low <= value <= high:
-            errors[name] = message
+    for name in (name for name in RANGE_WORDS if name not in HOUR_FIELDS):
+        if problem := _out_of_range(name, data.get(name)):
+            errors[name] = problem
     rs2026 = data.get("rs2026_effective_on")
-    if rs2026 is not None and rs2026 < datetime.date(2021, 12, 13):
-        errors["rs2026_effective_on"] = "RS-2026 cannot start before RS-2021 (13 Dec 2021)."
+    first = RS_2021.in_force_from
+    if rs2026 is not None and rs2026 < first:
+        errors["rs2026_effective_on"] = f"RS-2026 cannot start before RS-2021 ({dates.day(first)})."
     if errors:
         raise ValidationError(errors)
 

@@ -22,6 +22,7 @@ from clinic.core.models import Membership
 from monitoring import enrollment
 from monitoring import services as monitoring
 from monitoring.models import Course, LabResult, Prescription, Visit
+from monitoring.rules.labs import LAB_TYPES
 from monitoring.services import VISIT_FIELDS
 from patients import services as patients
 from patients.models import Consent, ContraceptionConfirmation, Patient, PregnancyTest
@@ -138,10 +139,12 @@ FAMILY = [
 ]
 
 
-BASELINE_LABS = (
-    ("triglycerides", "110", "mg/dL"),
-    ("total_cholesterol", "170", "mg/dL"),
-    ("alt", "22", "U/L"),
+# An ordinary value of each baseline lab, in its usual unit (the registry's, rules/labs.py).
+BASELINE_VALUES = {"triglycerides": "110", "total_cholesterol": "170", "alt": "22"}
+BASELINE_LABS = tuple(
+    (lab.kind, BASELINE_VALUES[lab.kind], lab.usual_unit)
+    for lab in LAB_TYPES.values()
+    if lab.baseline
 )
 # A 1x1 PNG: a home test's synthetic "photo" (evidence is told from its bytes: it must be an
 # image or a PDF).

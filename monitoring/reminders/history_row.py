@@ -27,34 +27,15 @@ from django.db.models import F, Func, TextField
 
 from clinic.core.models import Clinic
 from monitoring import history, rules
-from monitoring.models import (
-    ComprehensionReport,
-    Course,
-    LabResult,
-    MoodReview,
-    Prescription,
-    Reminder,
-    Visit,
-)
-from patients.models import (
-    Consent,
-    ContraceptionConfirmation,
-    Patient,
-    PregnancyTest,
-    RiskCategoryChange,
-)
+from monitoring.models import MoodReview, Reminder, Visit
+from patients.models import Patient
+from patients.records import RECORD_TYPES
 
-# The record types of history.SNAPSHOT_FIELDS and their models, in the column's order.
+# The record types of history.SNAPSHOT_FIELDS and their models (the registry's), in the
+# column's order: the course first, as history_of reads it.
 MODELS = {
-    "courses": Course,
-    "consents": Consent,
-    "contraception": ContraceptionConfirmation,
-    "tests": PregnancyTest,
-    "labs": LabResult,
-    "visits": Visit,
-    "prescriptions": Prescription,
-    "reports": ComprehensionReport,
-    "risk_changes": RiskCategoryChange,
+    key: RECORD_TYPES[key].model
+    for key in sorted(history.SNAPSHOT_FIELDS, key=lambda key: key != "courses")
 }
 
 

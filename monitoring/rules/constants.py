@@ -6,6 +6,8 @@ in one place and a changed rule is a one-line change.
 
 from decimal import Decimal
 
+from .contraception_methods import PRIMARY, SECONDARY, UNACCEPTABLE, methods_of
+
 # "One month" is 30 days everywhere in the rules.
 ONE_MONTH_DAYS = 30
 
@@ -60,29 +62,11 @@ REQUIRED_CONSENTS = {
     CANNOT_GET_PREGNANT: (PATIENT_INFORMATION,),
 }
 
-# Contraception methods.
-PRIMARY_METHODS = frozenset(
-    {
-        "tubal_sterilization",
-        "partner_vasectomy",
-        "iud",
-        "combined_oral_contraceptive",
-        "transdermal_patch",
-        "injectable",
-        "implant",
-        "vaginal_ring",
-    }
-)
-SECONDARY_METHODS = frozenset(
-    {
-        "male_condom",
-        "diaphragm_with_spermicide",
-        "cervical_cap_with_spermicide",
-        "vaginal_sponge",
-    }
-)
+# Contraception methods: the tiers of the registry (contraception_methods.py).
+PRIMARY_METHODS = methods_of(PRIMARY)
+SECONDARY_METHODS = methods_of(SECONDARY)
 # May be recorded, never counts, and the UI warns.
-UNACCEPTABLE_METHODS = frozenset({"progestin_only_pill"})
+UNACCEPTABLE_METHODS = methods_of(UNACCEPTABLE)
 ACCEPTABLE_METHODS = PRIMARY_METHODS | SECONDARY_METHODS
 KNOWN_METHODS = ACCEPTABLE_METHODS | UNACCEPTABLE_METHODS
 MIN_ACCEPTABLE_METHODS = 2
@@ -106,17 +90,6 @@ POSITIVE = "positive"
 INVALID = "invalid"
 MEDICAL = "medical"
 HOME = "home"
-
-# Labs.
-BASELINE_LAB_KINDS = ("triglycerides", "total_cholesterol", "alt")
-LAB_NAMES = {
-    "alt": "ALT",
-    "ast": "AST",
-    "triglycerides": "triglycerides",
-    "total_cholesterol": "total cholesterol",
-    "ldl": "LDL",
-    "hdl": "HDL",
-}
 
 # Blocker codes in the stable order the gate reports them (section 5).
 CONSENT_MISSING = "consent_missing"
@@ -235,3 +208,6 @@ RECORD_PICKUP = "record_pickup"
 ENTER_IN_IPLEDGE = "enter_in_ipledge"
 # Days Today looks ahead unless the clinic says otherwise.
 DEFAULT_TRIAGE_HORIZON_DAYS = 7
+# Follow-up labs fall due this many weeks after the course starts, unless the clinic says
+# otherwise (its setting `followup_lab_weeks`).
+DEFAULT_FOLLOWUP_LAB_WEEKS = 8

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from datetime import date
 
 from . import constants as c
+from .contraception_methods import CONTRACEPTION_METHODS
 from .results import Warning
 from .snapshot import ContraceptionConfirmation, History
 from .text import day, label, listing
@@ -43,23 +44,6 @@ SHORTFALL_WORDS = {
     c.NO_PRIMARY_METHOD: "no primary method",
 }
 
-# The methods as a receptionist says them (the codes with their capitals and apostrophes).
-METHOD_WORDS = {
-    "tubal_sterilization": "tubal sterilization",
-    "partner_vasectomy": "partner's vasectomy",
-    "iud": "IUD",
-    "combined_oral_contraceptive": "combined oral contraceptive",
-    "transdermal_patch": "transdermal patch",
-    "injectable": "injectable",
-    "implant": "implant",
-    "vaginal_ring": "vaginal ring",
-    "male_condom": "male condom",
-    "diaphragm_with_spermicide": "diaphragm with spermicide",
-    "cervical_cap_with_spermicide": "cervical cap with spermicide",
-    "vaginal_sponge": "vaginal sponge",
-    "progestin_only_pill": "progestin-only pill",
-}
-
 
 def contraception_warnings(methods: Iterable[str]) -> tuple[Warning, ...]:
     methods = set(methods)
@@ -85,7 +69,10 @@ def contraception_warnings(methods: Iterable[str]) -> tuple[Warning, ...]:
 def describe(confirmation: ContraceptionConfirmation) -> str:
     if confirmation.abstinence:
         return "abstinence"
-    names = sorted(METHOD_WORDS.get(m, label(m)) for m in confirmation.methods)
+    names = sorted(
+        CONTRACEPTION_METHODS[m].words if m in CONTRACEPTION_METHODS else label(m)
+        for m in confirmation.methods
+    )
     return listing(names) or "no method"
 
 

@@ -20,6 +20,7 @@ from .contraception import (
     same_methods,
 )
 from .cycle import cycle_start, visit_period_start
+from .labs import LAB_TYPES
 from .pregnancy import (
     confirmation_earliest,
     missed_first_window,
@@ -89,7 +90,7 @@ def baseline_labs_missing(ctx: Context) -> Blocker | None:
         return None
     since = ctx.on - timedelta(days=c.BASELINE_LABS_LOOKBACK_DAYS)
     collected = {lab.kind for lab in ctx.history.labs if lab.collected_on >= since}
-    missing = [c.LAB_NAMES[kind] for kind in c.BASELINE_LAB_KINDS if kind not in collected]
+    missing = [t.name for t in LAB_TYPES.values() if t.baseline and t.kind not in collected]
     if not missing:
         return None
     return Blocker(

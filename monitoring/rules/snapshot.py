@@ -13,15 +13,17 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from . import constants as c
+from .rulesets import RS_2026
 
 
 @dataclass(frozen=True)
 class RuleSettings:
-    rs2026_effective_on: date = date(2026, 8, 8)
+    # The day RS-2026 comes into force at this clinic (the program's day unless it moves it).
+    rs2026_effective_on: date = RS_2026.in_force_from
     # RS-2021 clinic switch: home tests under FDA enforcement discretion.
     home_tests_under_discretion: bool = False
     # followup_labs_due = course start + weeks * 7.
-    followup_lab_weeks: int = 8
+    followup_lab_weeks: int = c.DEFAULT_FOLLOWUP_LAB_WEEKS
     # docs/domain.md section 9: not yet verified against the program documents.
     end_of_treatment_test_required: bool = True
     # docs/domain.md §9: None = no day-count window for cannot_get_pregnant under RS-2026 (a visit

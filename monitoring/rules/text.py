@@ -17,6 +17,13 @@ def listing(words: list[str] | tuple[str, ...]) -> str:
     return f"{', '.join(words[:-1])} and {words[-1]}"
 
 
+def gettext_noop(message: str) -> str:
+    """Marks an English string for translation without translating it, as Django's own
+    gettext_noop does (the rules cannot import Django): makemessages collects it into locale/,
+    and the page that shows it to a patient translates it there (monitoring/self_service.py)."""
+    return message
+
+
 def label(code: str) -> str:
     """birth_defects -> birth defects"""
     return code.replace("_", " ")

@@ -52,6 +52,25 @@ def codes(items) -> list[str]:
     return [item.code for item in items]
 
 
+# What an unknown or absent code (no triage yet) answers: every flag at its default.
+_NO_ENTRY = registry.Code("", "")
+
+
+@register.filter
+def flag(code: str | None, name: str) -> bool:
+    """A flag of the code's registry entry (`triage.group|flag:"all_clear"`), so a template
+    never compares a code as a string. A name the registry does not have raises (a typo fails
+    the page in tests instead of answering False)."""
+    return bool(getattr(registry.ALL.get(code or "", _NO_ENTRY), name))
+
+
+@register.filter
+def flagged(items, name: str) -> list:
+    """The items (blockers, due items) whose code's entry has the flag:
+    `status.blockers|flagged:"self_harm"`."""
+    return [item for item in items if flag(item.code, name)]
+
+
 @register.filter
 def is_deadline(code: str) -> bool:
     """A due date someone can miss (a test, visit, lab or window), not a date to tell the patient
@@ -110,6 +129,9 @@ def drop_passed(due, today) -> list:
 
 
 @register.filter
-def tone(code: str | None) -> str:
-    """The badge classes of a triage group (the registry's), quiet for an unknown one."""
-    return registry.ALL[code].tone if code in registry.GROUPS else registry.QUIET
+def tone(code: str | None, count=None) -> str:
+    """The badge classes of a triage group (the registry's); quiet for an unknown one, and for
+    a group Today counts as empty (`key|tone:n`)."""
+    if code not in registry.GROUPS or count == 0:
+        return registry.QUIET
+    return registry.ALL[code].tone

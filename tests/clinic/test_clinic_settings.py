@@ -137,3 +137,64 @@ def test_an_admin_changes_only_their_own_clinic(client_for, clinic, other_clinic
     client_for(clinic_admin).post(URL, _form(clinic, triage_horizon_days=12))
     other_clinic.refresh_from_db()
     assert other_clinic.triage_horizon_days == 7
+
+
+# The ranges live once, in the model's validators -------------------------------------------------
+
+
+def test_each_range_is_the_model_s_and_the_form_and_the_service_read_it():
+    from clinic.core.forms import ClinicSettingsForm
+    from clinic.core.models import setting_range
+    from clinic.core.services import RANGE_WORDS
+
+    assert {name: setting_range(name) for name in RANGE_WORDS} == {
+        "reminder_send_hour": (0, 23),
+        "quiet_hours_start": (0, 23),
+        "quiet_hours_end": (0, 23),
+        "default_target_mg_per_kg": (50, 300),
+        "followup_lab_weeks": (1, 52),
+        "triage_horizon_days": (1, 30),
+    }
+    fields = ClinicSettingsForm.base_fields
+    for name in ("reminder_send_hour", "quiet_hours_start", "quiet_hours_end"):
+        assert [hour for hour, _ in fields[name].choices] == list(range(24))
+    assert fields["triage_horizon_days"].help_text.endswith("1 to 30.")
+    assert fields["default_target_mg_per_kg"].help_text.endswith("50 to 300.")
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["default_target_mg_per_kg", "followup_lab_weeks", "triage_horizon_days", "quiet_hours_end"],
+)
+def test_the_service_takes_each_end_of_a_range_and_refuses_one_past_it(name):
+    from django.core.exceptions import ValidationError
+
+    from clinic.core.models import setting_range
+    from clinic.core.services import SETTINGS_FIELDS, validate_clinic_settings
+
+    valid = {field: getattr(Clinic(), field) for field in SETTINGS_FIELDS}  # the defaults
+    low, high = setting_range(name)
+    for value in (low, high):
+        validate_clinic_settings({**valid, name: value})
+    for value in (low - 1, high + 1):
+        with pytest.raises(ValidationError) as refused:
+            validate_clinic_settings({**valid, name: value})
+        assert f"{low} to {high}" in refused.value.message_dict[name][0]
+
+
+def test_the_rs2026_day_defaults_to_the_rule_set_s_and_may_not_precede_the_first_rule_set():
+    from django.core.exceptions import ValidationError
+
+    from clinic.core.services import SETTINGS_FIELDS, validate_clinic_settings
+    from monitoring.rules.rulesets import RS_2021, RS_2026
+
+    assert Clinic().rs2026_effective_on == RS_2026.in_force_from
+    valid = {field: getattr(Clinic(), field) for field in SETTINGS_FIELDS}
+    validate_clinic_settings({**valid, "rs2026_effective_on": RS_2021.in_force_from})
+    with pytest.raises(ValidationError) as refused:
+        validate_clinic_settings(
+            {**valid, "rs2026_effective_on": RS_2021.in_force_from - datetime.timedelta(days=1)}
+        )
+    assert refused.value.message_dict["rs2026_effective_on"] == [
+        "RS-2026 cannot start before RS-2021 (Dec 13, 2021)."
+    ]

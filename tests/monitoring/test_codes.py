@@ -1,5 +1,7 @@
 """The registry of codes: every code the engine speaks has one entry, and the readers use it."""
 
+import re
+
 import pytest
 
 from monitoring import codes, rules
@@ -79,3 +81,50 @@ def test_dates_to_tell_the_patient_are_never_deadlines():
     for code in ("lockout_until", "contraception_may_stop", "blood_donation_allowed"):
         assert code not in codes.DEADLINE_CODES
     assert "confirmation_test_earliest" not in codes.DEADLINE_CODES
+
+
+# The flags the pages read instead of comparing codes ------------------------------------------
+
+
+def _flagged(name: str) -> set[str]:
+    return {code for code, entry in codes.ALL.items() if getattr(entry, name)}
+
+
+def test_each_flag_marks_the_codes_the_pages_treat_apart():
+    assert _flagged("alarm") == {"safety"}
+    assert _flagged("quiet") == {"on_track", "inactive"}
+    assert _flagged("all_clear") == {"on_track"}
+    assert set(codes.ALL) - _flagged("banner_button") == {
+        rules.WRITE_PRESCRIPTION,
+        rules.ENTER_IN_IPLEDGE,
+    }
+    assert _flagged("self_harm") == {"mood_review_required"}
+    assert _flagged("ends_course") == {"course_ended"}
+    assert _flagged("alarm") | _flagged("quiet") <= set(codes.GROUPS)
+
+
+def test_a_template_reads_a_flag_and_a_mistyped_flag_fails_loudly():
+    from monitoring.templatetags.monitoring_tags import flag, flagged
+
+    assert flag("safety", "alarm") and not flag("ready", "alarm")
+    assert not flag(None, "alarm") and not flag("", "quiet")  # no triage yet
+    assert flagged([rules.Blocker("course_ended", "")], "ends_course")
+    with pytest.raises(AttributeError):
+        flag("safety", "alarmed")
+
+
+def test_no_template_compares_a_code_as_a_string():
+    """A code written in a comparison silently never matches once it is renamed or mistyped;
+    the registry's flags say the same thing and fail loudly (docs/clinic-day.md)."""
+    from pathlib import Path
+
+    from django.conf import settings
+
+    words = "|".join(sorted({*codes.ALL, *ReminderKind.values}, key=len, reverse=True))
+    compared = re.compile(rf"""(==|!=)\s*["']({words})["']|["']({words})["']\s*(==|!=|in\b)""")
+    found = [
+        f"{path.relative_to(settings.BASE_DIR)}: {match.group(0)}"
+        for path in sorted((Path(settings.BASE_DIR) / "templates").rglob("*.*"))
+        for match in compared.finditer(path.read_text())
+    ]
+    assert found == []

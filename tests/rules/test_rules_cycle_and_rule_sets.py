@@ -11,6 +11,7 @@ from monitoring.rules import (
     cycle_start,
     is_first_prescription,
     rule_set_for,
+    rulesets,
 )
 from tests.rules.builders import days, prescription, ready_can_get_pregnant
 
@@ -40,6 +41,23 @@ def test_a_day_before_the_first_rule_set_is_refused_not_judged_by_rs2021(on):
 def test_the_clinic_can_move_the_rs2026_date(on, code):
     settings = RuleSettings(rs2026_effective_on=date(2027, 1, 1))
     assert rule_set_for(on, settings).code == code
+
+
+def test_each_rule_set_carries_its_day_and_they_run_oldest_first():
+    # docs/domain.md section 3.
+    assert rulesets.IN_FORCE_FROM == {"RS-2021": date(2021, 12, 13), "RS-2026": date(2026, 8, 8)}
+    days_in_force = [rule_set.in_force_from for rule_set in rulesets.RULE_SETS]
+    assert days_in_force == sorted(set(days_in_force))
+    assert RuleSettings().rs2026_effective_on == rulesets.RS_2026.in_force_from
+    assert rulesets.RS_2021_IN_FORCE_FROM == rulesets.RULE_SETS[0].in_force_from
+
+
+def test_a_third_rule_set_is_one_more_value(monkeypatch):
+    rs_2030 = replace(rulesets.RS_2026, code="RS-2030", in_force_from=date(2030, 1, 1))
+    monkeypatch.setattr(rulesets, "RULE_SETS", (*rulesets.RULE_SETS, rs_2030))
+    assert rule_set_for(date(2029, 12, 31), RuleSettings()).code == "RS-2026"
+    assert rule_set_for(date(2030, 1, 1), RuleSettings()).code == "RS-2030"
+    assert rule_set_for(date(2030, 1, 1)).code == "RS-2030"  # the program's days alone
 
 
 def test_the_rule_sets_differ_as_the_domain_says():
