@@ -24,6 +24,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+from celery import current_app
 from django.core.cache import cache
 from django.db import transaction
 from django.db.models import Count, F, Sum
@@ -60,6 +61,7 @@ KEPT_FIELDS = (
 # A requested refresh is not requested again for this long (each Today of a stale clinic
 # would otherwise queue one).
 REQUEST_AGAIN_AFTER = 60  # seconds
+REFRESH_TASK = "monitoring.tasks.refresh_clinic_triage"
 # A refresh holds the clinic's lock at most this long (a crashed worker's lock expires).
 LOCK_SECONDS = 30 * 60
 
@@ -260,10 +262,9 @@ def request_refresh(clinic) -> None:
         return
 
     def send():
-        from .tasks import refresh_clinic_triage
-
         try:
-            refresh_clinic_triage.apply_async((clinic.pk,), retry=False)
+            # By name from Celery's registry: the task module wraps this one, not the reverse.
+            current_app.tasks[REFRESH_TASK].apply_async((clinic.pk,), retry=False)
         except Exception:  # the broker is down: the periodic refresh will run later
             log.warning("could not ask for a triage refresh of clinic %s", clinic.pk)
 
