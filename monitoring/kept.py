@@ -30,6 +30,7 @@ from django.db import transaction
 from django.db.models import Count, F, Sum
 from django.utils import timezone
 
+from clinic.core.prepared import Prepared
 from patients.models import Patient
 
 from . import codes, ipledge, rules
@@ -42,7 +43,7 @@ CHUNK = 1000
 
 # Raise it when what a kept row holds is computed or worded differently: slots written by
 # another format are behind, whatever their date, and the refresh rewrites what changed.
-KEPT_FORMAT = 3  # 3: rows per slot, with the risk category
+KEPT_FORMAT = 3  # 3: rows per slot, with the risk category, MRN and birth date
 
 # What a kept row holds beside its patient and slot: the answer compared to decide a write.
 KEPT_FIELDS = (
@@ -56,6 +57,8 @@ KEPT_FIELDS = (
     "family_name",
     "given_name",
     "risk_category",
+    "mrn",
+    "birth_date",
 )
 
 # A requested refresh is not requested again for this long (each Today of a stale clinic
@@ -127,6 +130,8 @@ def triage_fields(patient, history: rules.History, on: datetime.date, ticks=()) 
         "family_name": patient.family_name,
         "given_name": patient.given_name,
         "risk_category": patient.risk_category,
+        "mrn": patient.mrn,
+        "birth_date": patient.birth_date,
     }
 
 
@@ -222,12 +227,28 @@ class Reading:
         found = dict.fromkeys(rules.TRIAGE_GROUPS, 0)
         if self.slot is None:
             return found
-        kept = TriageCount.objects.filter(clinic=clinic, slot=self.slot)
+        values = {"clinic_id": clinic.pk, "slot": self.slot}
         if category:
-            kept = kept.filter(risk_category=category)
-        for group, n in kept.values_list("group").annotate(total=Sum("n")).order_by():
+            values["category"] = category
+        for group, n in COUNTS_QUERIES[bool(category)](**values):
             found[group] = found.get(group, 0) + (n or 0)
         return found
+
+
+def _counts(with_category: bool) -> Prepared:
+    """Each group's kept count of a slot: every page of Today asks, so it is compiled once per
+    process (clinic/core/prepared.py)."""
+
+    def build(clinic_id, slot, category=None):
+        kept = TriageCount.objects.filter(clinic_id=clinic_id, slot=slot)
+        if with_category:
+            kept = kept.filter(risk_category=category)
+        return kept.values_list("group").annotate(total=Sum("n")).order_by()
+
+    return Prepared(build, ints=("clinic_id", "slot"), texts=("category",) if with_category else ())
+
+
+COUNTS_QUERIES = {with_category: _counts(with_category) for with_category in (False, True)}
 
 
 def choose(found: dict[int, TriageSlot], today: datetime.date) -> Reading:
@@ -287,7 +308,7 @@ def mark_stale(clinic) -> None:
 def _count_key(values: dict | tuple) -> tuple[str, str]:
     if isinstance(values, dict):
         return values["group"], values["risk_category"]
-    return values[0], values[-1]  # KEPT_FIELDS' order: group first, risk_category last
+    return values[0], values[KEPT_FIELDS.index("risk_category")]
 
 
 def _apply_counts(clinic_id: int, slot: int, deltas: Counter) -> None:

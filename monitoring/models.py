@@ -330,11 +330,14 @@ class TriageRow(models.Model):
     # Visits waiting for a mood review (the "Review now" links of a safety row).
     mood_visits = models.JSONField(default=list, blank=True)
     # The patient's name and risk category, copied so that each group's first page, filtered
-    # or not, is read straight from an index in Today's order (date, then name); the patient's
-    # own columns stay the ones shown.
+    # or not, is read straight from an index in Today's order (date, then name). Every write to
+    # the patient rewrites the copies (`monitoring.kept.refresh_patient`).
     family_name = models.CharField(max_length=100, blank=True)
     given_name = models.CharField(max_length=100, blank=True)
     risk_category = models.CharField(max_length=24, blank=True)
+    # ...and what else Today's line shows of the patient, so a page of rows is one table read.
+    mrn = models.CharField(max_length=40, blank=True)
+    birth_date = models.DateField(null=True)
 
     class Meta:
         constraints = [
