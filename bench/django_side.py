@@ -44,7 +44,8 @@ from django.utils import timezone  # noqa: E402
 from django.utils.crypto import get_random_string  # noqa: E402
 
 from clinic.core.models import Clinic  # noqa: E402
-from monitoring.models import PatientTriage, Reminder, ReminderStatus  # noqa: E402
+from monitoring import kept  # noqa: E402
+from monitoring.models import Reminder, ReminderStatus, TriageRow  # noqa: E402
 from patients.models import Patient  # noqa: E402
 
 DEMO_CLINIC = "Demo Dermatology"
@@ -81,31 +82,21 @@ def clinic() -> Clinic:
 
 # The refresh ------------------------------------------------------------------------------------
 def prepare_function():
-    """`monitoring.worklist.prepare(clinic, on) -> rows written` (every patient's kept row
-    recomputed for `on`, only the changed ones written). Before it existed, the daily run was
-    `mark_stale` then `refresh_clinic`; the same "recompute all, write what changed" is then
-    `refresh` over every patient of the clinic."""
-    from monitoring import worklist
+    """`monitoring.kept.prepare(clinic, on) -> rows written`: every patient's kept row
+    recomputed for `on`, only the changed ones written (docs/clinic-day.md, "Kept rows")."""
+    from monitoring import kept
 
-    if hasattr(worklist, "prepare"):
-        return worklist.prepare, "monitoring.worklist.prepare"
-
-    def prepare(clinic, on):
-        return worklist.refresh(Patient.objects.filter(clinic=clinic), on)
-
-    return prepare, "monitoring.worklist.refresh over the clinic (no prepare yet)"
+    return kept.prepare, "monitoring.kept.prepare"
 
 
 def daily_refresh(clinic, on) -> int:
     """The refresh that recomputes the whole clinic: right after `mark_stale` (a settings
-    change; the rows of the day before are as stale). Then `prepare` when it exists, else
-    `refresh_clinic` (the periodic task's call before it)."""
-    from monitoring import worklist
+    change), `prepare` for the clinic's today: every patient recomputed, the rows whose answer
+    changed written."""
+    from monitoring import kept
 
-    worklist.mark_stale(clinic)
-    if hasattr(worklist, "prepare"):
-        return worklist.prepare(clinic, on)
-    return worklist.refresh_clinic(clinic, on)
+    kept.mark_stale(clinic)
+    return kept.prepare(clinic, on)
 
 
 def triage_slot_model():
@@ -133,9 +124,9 @@ def age_slots(clinic, days: int = 2) -> dict:
 
 
 def mark_stale(clinic) -> dict:
-    from monitoring import worklist
+    from monitoring import kept
 
-    worklist.mark_stale(clinic)
+    kept.mark_stale(clinic)
     return {}
 
 
@@ -163,7 +154,9 @@ def info() -> dict:
         cursor.execute("select version()")
         version = cursor.fetchone()[0]
     groups = dict(
-        PatientTriage.objects.filter(clinic=c, group__in=rules.TRIAGE_LISTED_GROUPS)
+        TriageRow.objects.filter(
+            clinic=c, slot=kept.read(c).slot, group__in=rules.TRIAGE_LISTED_GROUPS
+        )
         .values_list("group")
         .annotate(n=Count("pk"))
         .values_list("group", "n")

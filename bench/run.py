@@ -1286,11 +1286,10 @@ def _p2_report(p2s: dict) -> list[str]:
         "Each job in its own Django process with production settings. Wall time; the process's"
         " CPU (user + system) and its PostgreSQL backend's; the process's peak resident memory"
         " (Django loaded included; baseline = the peak before the job). The refresh is the"
-        " one that recomputes every row: `monitoring.worklist.mark_stale(clinic)` then"
-        " `prepare(clinic, on)` (before `prepare` existed: `refresh_clinic`). Then it runs again"
-        " for the same date on the unchanged clinic (`prepare`; before it existed: `refresh`"
-        " over every patient of the clinic, which writes only the rows that changed); the"
-        " planner runs again too.",
+        " one that recomputes every row: `monitoring.kept.mark_stale(clinic)` (a settings"
+        " change) then `prepare(clinic, today)`, which recomputes every patient and writes the"
+        " rows whose answer changed. Then it runs again for the same date on the unchanged"
+        " clinic; the planner runs again too.",
         "",
         "| job | patients | seconds | CPU s | db CPU s | peak MB | baseline MB | rows written |"
         " again: rows, s | 2026-12-07 |",
