@@ -171,7 +171,7 @@ def _cut(history: History, on: date) -> History:
         pregnancy_tests=tuple(
             sorted(
                 (
-                    dataclasses.replace(x, superseded_on=_known(x.superseded_on, on))
+                    _with(x, superseded_on=_known(x.superseded_on, on))
                     for x in history.pregnancy_tests
                     if x.collected_on <= on
                 ),
@@ -187,9 +187,9 @@ def _cut(history: History, on: date) -> History:
         visits=tuple(
             sorted(
                 (
-                    dataclasses.replace(
-                        x, mood_reviews=tuple(sorted(d for d in x.mood_reviews if d <= on))
-                    )
+                    _with(x, mood_reviews=tuple(sorted(d for d in x.mood_reviews if d <= on)))
+                    if x.mood_reviews
+                    else x
                     for x in history.visits
                     if x.visited_on <= on
                 ),
@@ -199,7 +199,7 @@ def _cut(history: History, on: date) -> History:
         prescriptions=tuple(
             sorted(
                 (
-                    dataclasses.replace(x, dispensed_on=_known(x.dispensed_on, on))
+                    _with(x, dispensed_on=_known(x.dispensed_on, on))
                     for x in history.prescriptions
                     if x.written_on <= on
                 ),
@@ -222,6 +222,15 @@ def category_on(history: History, on: date) -> str:
     if changes:
         return changes[0].previous
     return history.risk_category
+
+
+def _with(record, **changes):
+    """`record` with `changes`, or `record` itself when they change nothing (the usual case:
+    a cut for today of records all in the past). Records are frozen: sharing one is safe,
+    and copying every record of every patient was a tenth of the clinic's refresh."""
+    if all(getattr(record, name) == value for name, value in changes.items()):
+        return record
+    return dataclasses.replace(record, **changes)
 
 
 def _known(value: date | None, on: date) -> date | None:
