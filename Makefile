@@ -87,6 +87,8 @@ browsers:
 lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	# Types, strict on the rules engine (pyproject.toml [tool.mypy] says which files and why).
+	$(BIN)/mypy
 	# Security lint of the three apps; each `nosec` says why on its line.
 	$(BIN)/bandit -q -r clinic patients monitoring -x '*/migrations/*'
 	# The import contracts of pyproject.toml (docs/architecture.md).

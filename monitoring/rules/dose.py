@@ -15,6 +15,7 @@ from .snapshot import (
     course_ended,
     course_start,
     dispensed,
+    dispensed_on,
     latest_dispensed,
     latest_weight_kg,
     supply_end,
@@ -30,13 +31,13 @@ def _days_taken(prescription: Prescription, history: History, on: date) -> int:
     last_day = min(on, supply_end(prescription))
     if history.last_dose_on is not None:
         last_day = min(last_day, history.last_dose_on)
-    return max(0, (last_day - prescription.dispensed_on).days + 1)
+    return max(0, (last_day - dispensed_on(prescription)).days + 1)
 
 
 def _taking_before(given: tuple[Prescription, ...], visited_on: date) -> Prescription | None:
     """The prescription a patient was taking before a visit: missed days reported at a visit are
     days of the supply dispensed before it (a same-day dispense has not been taken yet)."""
-    earlier = [p for p in given if p.dispensed_on < visited_on]
+    earlier = [p for p in given if dispensed_on(p) < visited_on]
     return earlier[-1] if earlier else None
 
 
@@ -122,7 +123,7 @@ def validate_prescription(
     return errors
 
 
-def target_error(target) -> str | None:
+def target_error(target: Decimal | int | str | None) -> str | None:
     """The one check of a course's dose target (docs/domain.md section 4): 50 to 300 mg/kg."""
     if target is None or not c.MIN_TARGET_MG_PER_KG <= Decimal(target) <= c.MAX_TARGET_MG_PER_KG:
         return c.TARGET_RANGE_MESSAGE

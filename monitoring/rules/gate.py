@@ -23,7 +23,7 @@ from .cycle import cycle_start, visit_period_start
 from .labs import LAB_TYPES
 from .pregnancy import (
     confirmation_earliest,
-    missed_first_window,
+    lockout,
     negatives,
     qualifying_test,
     required_kind,
@@ -236,10 +236,10 @@ def test_setting_not_allowed(ctx: Context) -> Blocker | None:
 
 
 def lockout_active(ctx: Context) -> Blocker | None:
-    missed = missed_first_window(ctx.history, ctx.on, ctx.rule_set)
-    if missed is None:
+    missed_until = lockout(ctx.history, ctx.on, ctx.rule_set)
+    if missed_until is None:
         return None
-    until = missed + timedelta(days=ctx.rule_set.lockout_days)
+    missed, until = missed_until
     # Without a new test the lockout lasts until `until`; a test collected before then never
     # counts, even when it is judged after `until`.
     judged = ctx.qualifying.collected_on if ctx.qualifying is not None else ctx.on

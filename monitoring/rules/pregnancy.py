@@ -107,6 +107,15 @@ def missed_first_window(history: History, on: date, rule_set: RuleSet) -> date |
     return missed
 
 
+def lockout(history: History, on: date, rule_set: RuleSet) -> tuple[date, date] | None:
+    """(SCD of the missed first window, the first day a new confirmation test counts again),
+    or None when no lockout applies (never under RS-2026)."""
+    missed = missed_first_window(history, on, rule_set)
+    if missed is None or rule_set.lockout_days is None:
+        return None
+    return missed, missed + timedelta(days=rule_set.lockout_days)
+
+
 def latest_medical_screening(history: History, on_or_before: date) -> PregnancyTest | None:
     tests = [
         t

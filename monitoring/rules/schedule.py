@@ -7,7 +7,7 @@ from datetime import date, timedelta
 
 from . import constants as c
 from .gate import Context, context
-from .pregnancy import confirmation_earliest, missed_first_window
+from .pregnancy import confirmation_earliest, lockout
 from .results import Due, Window
 from .snapshot import (
     History,
@@ -15,6 +15,7 @@ from .snapshot import (
     course_ended,
     course_start,
     dispensed,
+    dispensed_on,
     in_treatment,
     latest_dispensed,
     supply_end,
@@ -23,7 +24,7 @@ from .snapshot import (
 
 def _used_since(history: History, day: date) -> bool:
     """Something was dispensed on or after `day`, so a window opened that day is used."""
-    return any(p.dispensed_on >= day for p in dispensed(history))
+    return any(dispensed_on(p) >= day for p in dispensed(history))
 
 
 def window_for(ctx: Context) -> Window | None:
@@ -65,14 +66,16 @@ def _window_closes(ctx: Context) -> date | None:
 def _lockout_until(ctx: Context) -> date | None:
     if not ctx.history.can_get_pregnant:
         return None
-    missed = missed_first_window(ctx.history, ctx.on, ctx.rule_set)
-    return missed + timedelta(days=ctx.rule_set.lockout_days) if missed else None
+    missed_until = lockout(ctx.history, ctx.on, ctx.rule_set)
+    return missed_until[1] if missed_until else None
 
 
 def _monthly_test_due(ctx: Context) -> date | None:
     if not ctx.history.can_get_pregnant or not in_treatment(ctx.history, ctx.on):
         return None
     supplied = latest_dispensed(ctx.history)
+    if supplied is None:  # in treatment means dispensed: kept for the type, never taken
+        return None
     due_on = supply_end(supplied) - timedelta(days=c.DUE_BEFORE_SUPPLY_END_DAYS)
     # Done once a negative monthly test is collected close enough to the due date to qualify a
     # prescription written then (within the 7-day window), and after the prescription now being
@@ -107,6 +110,8 @@ def _visit_due(ctx: Context) -> date | None:
     if visits and visits[-1].next_visit_on is not None:
         return visits[-1].next_visit_on
     supplied = latest_dispensed(ctx.history)
+    if supplied is None:  # in treatment means dispensed: kept for the type, never taken
+        return None
     due_on = supply_end(supplied) - timedelta(days=c.DUE_BEFORE_SUPPLY_END_DAYS)
     if any(v.visited_on >= _earliest_useful(due_on, supplied) for v in visits):
         return None
@@ -129,6 +134,8 @@ def _ended_on(ctx: Context) -> date | None:
 
 def _tests_after_end(ctx: Context, kind: str, results: tuple[str, ...]) -> bool:
     last_dose = ctx.history.last_dose_on
+    if last_dose is None:  # asked only of an ended course
+        return False
     return any(
         t.kind == kind
         and t.result in results

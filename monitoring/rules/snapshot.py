@@ -250,6 +250,14 @@ def dispensed(history: History) -> tuple[Prescription, ...]:
     )
 
 
+def dispensed_on(prescription: Prescription) -> date:
+    """The dispense date of a prescription from `dispensed()`. Asked of one not yet dispensed
+    it raises rather than let a supply be counted from no date."""
+    if prescription.dispensed_on is None:
+        raise ValueError(f"Prescription {prescription.id} has not been dispensed.")
+    return prescription.dispensed_on
+
+
 def course_start(history: History) -> date | None:
     """The course starts with its first dispense."""
     given = dispensed(history)
@@ -278,4 +286,4 @@ def in_treatment(history: History, on: date) -> bool:
 
 def supply_end(prescription: Prescription) -> date:
     """Last day of a dispensed prescription's supply: dispensed_on + days_supply - 1."""
-    return prescription.dispensed_on + timedelta(days=prescription.days_supply - 1)
+    return dispensed_on(prescription) + timedelta(days=prescription.days_supply - 1)

@@ -36,12 +36,14 @@ def triage(
         return Triage(c.SAFETY, on, safety[0])
     if status.course_open:
         window = status.window
-        window_open = window is not None and window.opens_on <= on <= window.closes_on
-        if to_enter and (window_open or status.awaiting_pickup_since is not None):
-            by = window.closes_on if window_open else on
-            return Triage(c.TO_ENTER, by, c.ENTER_IN_IPLEDGE)
-        if window_open:
-            return Triage(c.WINDOW_CLOSING, window.closes_on, _gate_step(status, codes))
+        # The day the window open today closes; None when no window is open today.
+        open_until = None
+        if window is not None and window.opens_on <= on <= window.closes_on:
+            open_until = window.closes_on
+        if to_enter and (open_until is not None or status.awaiting_pickup_since is not None):
+            return Triage(c.TO_ENTER, open_until or on, c.ENTER_IN_IPLEDGE)
+        if open_until is not None:
+            return Triage(c.WINDOW_CLOSING, open_until, _gate_step(status, codes))
         needed_on = status.next_prescription_needed_on
         if needed_on is not None and needed_on <= horizon:
             group = c.NEEDS_PRESCRIPTION if codes else c.READY

@@ -7,15 +7,8 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
 from clinic.core.models import Clinic, Membership
-from clinic.demo.seeding import (
-    HOME_READOUT,
-    LEGACY_SCENARIOS,
-    SCENARIOS,
-    Builder,
-    BulkBuilder,
-    build_patient,
-    bulk_seed,
-)
+from clinic.demo.seeding import LEGACY_SCENARIOS, SCENARIOS, BulkBuilder, build_patient, bulk_seed
+from clinic.demo.states import HOME_READOUT, Builder
 from monitoring import rules
 from monitoring.history import load_histories
 from monitoring.models import Course, LabResult, Prescription, Visit

@@ -18,7 +18,8 @@ from django.contrib.auth import get_user_model
 from django.urls import NoReverseMatch, URLPattern, URLResolver, get_resolver, reverse
 
 from clinic.core.team import invitation_token, invite_member
-from clinic.demo.seeding import SCENARIOS, Builder, build_patient
+from clinic.demo.seeding import SCENARIOS, build_patient
+from clinic.demo.states import Builder
 from monitoring.models import Prescription, Visit
 from monitoring.reminders import signing
 from patients.models import PregnancyTest

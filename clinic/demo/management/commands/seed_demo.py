@@ -25,7 +25,6 @@ from clinic.demo.seeding import (
     LEGACY_SCENARIOS,
     LEGACY_USERS,
     SCENARIOS,
-    Builder,
     BulkBuilder,
     build_patient,
     bulk_seed,
@@ -33,6 +32,7 @@ from clinic.demo.seeding import (
     demo_totp_secret,
     demo_users,
 )
+from clinic.demo.states import Builder
 from monitoring import kept
 from patients.models import Patient
 
