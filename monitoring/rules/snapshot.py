@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import TYPE_CHECKING, TypeVar
 from decimal import Decimal
 
 from . import constants as c
@@ -224,7 +225,13 @@ def category_on(history: History, on: date) -> str:
     return history.risk_category
 
 
-def _with(record, **changes):
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+R = TypeVar("R", bound="DataclassInstance")
+
+
+def _with(record: R, **changes: object) -> R:
     """`record` with `changes`, or `record` itself when they change nothing (the usual case:
     a cut for today of records all in the past). Records are frozen: sharing one is safe,
     and copying every record of every patient was a tenth of the clinic's refresh."""
