@@ -10,8 +10,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import TYPE_CHECKING, TypeVar
 from decimal import Decimal
+from typing import TYPE_CHECKING, TypeVar
 
 from . import constants as c
 from .rulesets import RS_2026
