@@ -24,6 +24,7 @@ import argparse
 import cProfile
 import os
 import pstats
+import re
 import statistics
 import sys
 import time
@@ -152,6 +153,10 @@ def main() -> None:
     parser.add_argument("--only", help="comma-separated page names")
     parser.add_argument("--sort", default="cumulative")
     parser.add_argument("--top", type=int, default=40)
+    parser.add_argument("--dump", help="write the profile to this file (pstats)")
+    parser.add_argument(
+        "--save", help="write each page's body to this folder (to compare before and after)"
+    )
     args = parser.parse_args()
     assert not settings.DEBUG  # noqa: S101 - the bench's own sanity check
     # Production pages name hashed static files from the manifest collectstatic writes.
@@ -173,13 +178,23 @@ def main() -> None:
     client = verified_client()
     print(f"{'page':16} {'median ms':>9} {'p90 ms':>7} {'queries':>7} {'bytes':>7}  url")
     for name, url in pages.items():
+        # Wall-clock timer: process_time's own cost would swamp the figures. Time spent
+        # waiting for PostgreSQL shows under psycopg's wait().
         profile = cProfile.Profile() if args.profile == name else None
         r = measure(client, url, args.n, profile)
         print(
             f"{name:16} {r['median']:9.2f} {r['p90']:7.2f} {r['queries']:7d} {r['bytes']:7d}  "
             f"{url} {about.get(name, '')}"
         )
+        if args.save:
+            body = client.get(url, secure=True).content.decode()
+            # The CSRF token is new on every page: blank it so two runs compare equal.
+            body = re.sub(r'(name="csrfmiddlewaretoken" value=)"[^"]*"', r'\1""', body)
+            Path(args.save).mkdir(parents=True, exist_ok=True)
+            (Path(args.save) / f"{name}.html").write_text(body)
         if profile:
+            if args.dump:
+                profile.dump_stats(args.dump)
             pstats.Stats(profile).sort_stats(args.sort).print_stats(args.top)
 
 

@@ -78,13 +78,16 @@ class Records:
 
 def load_records(patients: list[Patient]) -> dict[int, Records]:
     """Model instances of each patient's current course, for pages that show the records:
-    10 queries for any number of patients, one per record type."""
+    10 queries for any number of patients, one per record type. The pages name who confirmed
+    contraception and who changed the risk category: those users come in the same queries."""
     ids = [p.pk for p in patients]
     return _group(
         ids,
         courses=current_courses(ids),  # 1: courses
         consents=Consent.objects.filter(patient_id__in=ids),  # 2
-        contraception=ContraceptionConfirmation.objects.filter(patient_id__in=ids),  # 3
+        contraception=ContraceptionConfirmation.objects.filter(  # 3
+            patient_id__in=ids
+        ).select_related("recorded_by"),
         tests=PregnancyTest.objects.filter(patient_id__in=ids),  # 4
         labs=LabResult.objects.filter(patient_id__in=ids),  # 5
         visits=Visit.objects.filter(patient_id__in=ids).prefetch_related(  # 6 and 7
@@ -92,7 +95,9 @@ def load_records(patients: list[Patient]) -> dict[int, Records]:
         ),
         prescriptions=Prescription.objects.filter(patient_id__in=ids),  # 8
         reports=ComprehensionReport.objects.filter(patient_id__in=ids),  # 9
-        risk_changes=RiskCategoryChange.objects.filter(patient_id__in=ids),  # 10
+        risk_changes=RiskCategoryChange.objects.filter(  # 10
+            patient_id__in=ids
+        ).select_related("changed_by"),
         mood_reviews=None,  # read with the visits
     )
 
@@ -370,5 +375,5 @@ def load_patient_page(patient: Patient, *, on: datetime.date | None = None) -> d
         ),
         "ipledge_sheet": sheet,
         "today": on,
-        "risk_changes": list(patient.risk_changes.select_related("changed_by")),
+        "risk_changes": records.risk_changes,  # newest first, as the model orders them
     }
