@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -17,6 +18,7 @@ from .snapshot import (
     dispensed,
     latest_dispensed,
     latest_weight_kg,
+    recorded_days,
     supply_end,
 )
 from .text import day
@@ -85,15 +87,23 @@ def _projected_completion(history: History, on: date, mg: Decimal, weight: Decim
 
 
 def dose_series(history: History, until: date) -> tuple[tuple[date, Decimal], ...]:
-    """(day, cumulative mg/kg as known that day) from the first dispense through `until`."""
+    """(day, cumulative mg/kg as known that day) from the first dispense through `until`:
+    each day's `cumulative(history, day).mg_per_kg`.
+
+    The snapshot cut at a day holds what the cut at the latest recorded day before it holds
+    (`recorded_days`), so each day is figured on that cut: a six-month course costs a cut per
+    record, not 180 cuts, on every patient page.
+    """
     start = course_start(as_of(history, until))
     if start is None:
         return ()
-    days = (until - start).days + 1
-    return tuple(
-        (on, cumulative(history, on).mg_per_kg)
-        for on in (start + timedelta(days=n) for n in range(days))
-    )
+    recorded = recorded_days(history)  # holds the first dispense, so never empty from here
+    series = []
+    for n in range((until - start).days + 1):
+        on = start + timedelta(days=n)
+        known = as_of(history, recorded[bisect_right(recorded, on) - 1])
+        series.append((on, per_kg(cumulative_mg(known, on), latest_weight_kg(known))))
+    return tuple(series)
 
 
 def validate_prescription(
