@@ -12,6 +12,7 @@ import datetime
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from operator import attrgetter
 
 from django.db.models import Prefetch
 
@@ -84,22 +85,39 @@ def load_records(patients: list[Patient]) -> dict[int, Records]:
     return _group(
         ids,
         courses=current_courses(ids),  # 1: courses
-        consents=Consent.objects.filter(patient_id__in=ids),  # 2
-        contraception=ContraceptionConfirmation.objects.filter(  # 3
-            patient_id__in=ids
-        ).select_related("recorded_by"),
-        tests=PregnancyTest.objects.filter(patient_id__in=ids),  # 4
-        labs=LabResult.objects.filter(patient_id__in=ids),  # 5
-        visits=Visit.objects.filter(patient_id__in=ids).prefetch_related(  # 6 and 7
-            Prefetch("mood_reviews", queryset=MoodReview.objects.order_by("reviewed_on"))
+        consents=_in_model_order(Consent.objects.filter(patient_id__in=ids)),  # 2
+        contraception=_in_model_order(  # 3
+            ContraceptionConfirmation.objects.filter(patient_id__in=ids).select_related(
+                "recorded_by"
+            )
         ),
-        prescriptions=Prescription.objects.filter(patient_id__in=ids),  # 8
-        reports=ComprehensionReport.objects.filter(patient_id__in=ids),  # 9
-        risk_changes=RiskCategoryChange.objects.filter(  # 10
-            patient_id__in=ids
-        ).select_related("changed_by"),
+        tests=_in_model_order(PregnancyTest.objects.filter(patient_id__in=ids)),  # 4
+        labs=_in_model_order(LabResult.objects.filter(patient_id__in=ids)),  # 5
+        visits=_in_model_order(  # 6 and 7
+            Visit.objects.filter(patient_id__in=ids).prefetch_related(
+                Prefetch("mood_reviews", queryset=MoodReview.objects.order_by("reviewed_on"))
+            )
+        ),
+        prescriptions=_in_model_order(Prescription.objects.filter(patient_id__in=ids)),  # 8
+        reports=_in_model_order(ComprehensionReport.objects.filter(patient_id__in=ids)),  # 9
+        risk_changes=_in_model_order(  # 10
+            RiskCategoryChange.objects.filter(patient_id__in=ids).select_related("changed_by")
+        ),
         mood_reviews=None,  # read with the visits
     )
+
+
+def _in_model_order(queryset) -> list:
+    """The rows in their model's order (Meta.ordering), sorted here instead of in SQL: for the
+    few rows of a patient, the ORM spends longer compiling an ORDER BY (a quarter of each
+    query's CPU on the patient page) than Python spends sorting. Each ordering is a date and
+    the id, never null, all one way."""
+    ordering = queryset.model._meta.ordering
+    descending = ordering[0].startswith("-")
+    if any(name.startswith("-") != descending for name in ordering):
+        raise ValueError(f"{queryset.model.__name__}: an ordering of one direction only")
+    key = attrgetter(*(name.lstrip("-") for name in ordering))
+    return sorted(queryset.order_by(), key=key, reverse=descending)
 
 
 # The fields the snapshot reads, per record type (values rows carry exactly these).
