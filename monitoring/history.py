@@ -55,8 +55,8 @@ def _by_patient(queryset) -> dict[int, list]:
 def current_courses(patient_ids: Iterable[int]) -> dict[int, Course]:
     """The latest course of each patient (one query)."""
     courses = {}
-    for course in Course.objects.filter(patient_id__in=patient_ids).order_by("opened_on", "id"):
-        courses[course.patient_id] = course
+    for course in _in_model_order(Course.objects.filter(patient_id__in=patient_ids)):
+        courses[course.patient_id] = course  # opened_on, id: the last one stays
     return courses
 
 
@@ -110,8 +110,8 @@ def load_records(patients: list[Patient]) -> dict[int, Records]:
 def _in_model_order(queryset) -> list:
     """The rows in their model's order (Meta.ordering), sorted here instead of in SQL: for the
     few rows of a patient, the ORM spends longer compiling an ORDER BY (a quarter of each
-    query's CPU on the patient page) than Python spends sorting. Each ordering is a date and
-    the id, never null, all one way."""
+    query's CPU on the patient page) than Python spends sorting. Each ordering is a date (or
+    an instant) and the id, never null, all one way."""
     ordering = queryset.model._meta.ordering
     descending = ordering[0].startswith("-")
     if any(name.startswith("-") != descending for name in ordering):
@@ -366,7 +366,9 @@ def load_ipledge_ticks(patient: Patient) -> list[ipledge.Tick]:
     """The patient's iPLEDGE entry ticks as the sheet reads them, with who ticked and when."""
     return [
         ipledge.Tick(e.item, e.cycle_from, e.value, _user_name(e.entered_by), e.entered_at)
-        for e in IpledgeEntry.objects.filter(patient=patient).select_related("entered_by")
+        for e in _in_model_order(
+            IpledgeEntry.objects.filter(patient=patient).select_related("entered_by")
+        )
     ]
 
 
