@@ -37,10 +37,13 @@ class DoseChart:
         return points
 
 
-def dose_chart(history: rules.History, today: datetime.date) -> DoseChart:
-    """The engine's figures for the chart: the series stops at the last dose if there is one."""
+def dose_chart(
+    history: rules.History, today: datetime.date, now: rules.Cumulative | None = None
+) -> DoseChart:
+    """The engine's figures for the chart: the series stops at the last dose if there is one.
+    `now` is today's figure when the caller has it already (the status carries it)."""
     until = min(today, history.last_dose_on) if history.last_dose_on else today
-    now = rules.cumulative(history, today)
+    now = now or rules.cumulative(history, today)
     return DoseChart(
         series=rules.dose_series(history, until),
         target_mg_per_kg=now.target_mg_per_kg,

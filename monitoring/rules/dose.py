@@ -44,7 +44,11 @@ def _taking_before(given: tuple[Prescription, ...], visited_on: date) -> Prescri
 
 def cumulative_mg(history: History, on: date) -> Decimal:
     """Milligrams taken by `on` in a snapshot already cut with as_of(…, on)."""
-    given = dispensed(history)
+    return _mg_taken(history, dispensed(history), on)
+
+
+def _mg_taken(history: History, given: tuple[Prescription, ...], on: date) -> Decimal:
+    """cumulative_mg, with the snapshot's dispensed prescriptions (`given`) already sorted."""
     taken = sum((p.daily_dose_mg * _days_taken(p, history, on) for p in given), start=Decimal(0))
     for visit in history.visits:
         prescription = _taking_before(given, visit.visited_on)
@@ -99,10 +103,15 @@ def dose_series(history: History, until: date) -> tuple[tuple[date, Decimal], ..
         return ()
     recorded = recorded_days(history)  # holds the first dispense, so never empty from here
     series = []
+    cut_on = None
     for n in range((until - start).days + 1):
         on = start + timedelta(days=n)
-        known = as_of(history, recorded[bisect_right(recorded, on) - 1])
-        series.append((on, per_kg(cumulative_mg(known, on), latest_weight_kg(known))))
+        latest_recorded = recorded[bisect_right(recorded, on) - 1]
+        if latest_recorded != cut_on:  # a new cut, and its dispenses and weight
+            cut_on = latest_recorded
+            known = as_of(history, cut_on)
+            given, weight = dispensed(known), latest_weight_kg(known)
+        series.append((on, per_kg(_mg_taken(known, given, on), weight)))
     return tuple(series)
 
 
