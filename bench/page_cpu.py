@@ -1,7 +1,7 @@
 """CPU per request of a few pages, in this process, with production settings.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/<db> python bench/page_cpu.py [-n 200]
-        [--profile page] [--only page,...]
+        [--only page,...] [--interleave] [--profile page [--dump file]] [--save folder]
 
 The database holds `seed_demo`'s clinic (migrate, then `DJANGO_DEBUG=true manage.py seed_demo`:
 the command refuses to seed with production settings). This script then runs with production
@@ -9,15 +9,18 @@ settings (DJANGO_DEBUG off, the cached template loader, Redis cache, HTTPS): the
 production requires get harmless values unless set. The demo clinician logs in with a session
 that passed the second factor (a confirmed device of theirs named in the session, as
 django_otp.login does), and each page is asked `-n` times through the full handler
-(django.test.Client, HTTPS) after a warm-up. It prints, per page, the median and p90 of
-`time.process_time()` per request (this process's CPU only, not PostgreSQL's) and the queries
-of one request.
+(django.test.Client, HTTPS) after a warm-up (with --interleave, the pages in turn). It prints,
+per page, the median and p90 of `time.process_time()` per request (this process's CPU only, not
+PostgreSQL's) and the queries of one request, with the machine's load average: on a shared
+machine the figures move with the neighbours' load, the ratios between pages much less.
 
 Pages: the patient page of the demo patient with the most records and of a typical one (the
 median number of records), Today, and the empty logged-in view GET /account/session/ (the
 floor every request pays: middleware, session, user, memberships, second factor).
 
-`--profile NAME` runs cProfile over the requests of that page and prints the top functions.
+`--profile NAME` runs cProfile over the requests of that page and prints the top functions
+(`--dump` keeps them for pstats); `--save FOLDER` writes each page's HTML, to diff a change's
+pages against the pages before it.
 """
 
 import argparse
@@ -119,31 +122,48 @@ def verified_client() -> Client:
     return client
 
 
-def measure(client: Client, url: str, n: int, profile: cProfile.Profile | None = None) -> dict:
-    for _ in range(10):  # warm: template cache, URL resolvers, the session's clinic
+def warm(client: Client, url: str) -> tuple[int, int]:
+    """Ten requests (template cache, URL resolvers, the session's clinic), then one counted:
+    (status, queries)."""
+    for _ in range(10):
+        client.get(url, secure=True)
+    with CaptureQueriesContext(connection) as captured:
         response = client.get(url, secure=True)
     if response.status_code not in (200, 204):
         raise SystemExit(f"{url}: HTTP {response.status_code} {response.get('Location', '')}")
-    with CaptureQueriesContext(connection) as captured:
-        client.get(url, secure=True)
-    queries = len(captured)  # now: the next request empties the connection's log
-    times = []
-    for _ in range(n):
-        if profile:
+    return response.status_code, len(captured)
+
+
+def measure(
+    client: Client, pages: dict, n: int, profiled: str | None, interleave: bool
+) -> dict[str, list]:
+    """CPU ms of each request: each page `n` times in a row, or with `interleave` the pages in
+    turn (a worker serving mixed pages: colder caches, higher figures; a neighbour's load on a
+    shared machine then weighs on every page alike). cProfile runs with the wall clock
+    (process_time's own cost would swamp the figures): time waiting for PostgreSQL shows under
+    psycopg's wait()."""
+    profile = cProfile.Profile() if profiled else None
+    times: dict[str, list] = {name: [] for name in pages}
+    order = [name for _ in range(n) for name in pages] if interleave else []
+    order = order or [name for name in pages for _ in range(n)]
+    for name in order:
+        if name == profiled:
             profile.enable()
         start = time.process_time()
-        response = client.get(url, secure=True)
-        times.append((time.process_time() - start) * 1000)
-        if profile:
+        client.get(pages[name], secure=True)
+        times[name].append((time.process_time() - start) * 1000)
+        if name == profiled:
             profile.disable()
-    times.sort()
-    return {
-        "median": statistics.median(times),
-        "p90": times[int(len(times) * 0.9) - 1],
-        "queries": queries,
-        "bytes": len(response.content),
-        "status": response.status_code,
-    }
+    times["_profile"] = profile
+    return times
+
+
+def save(client: Client, url: str, path: Path) -> None:
+    body = client.get(url, secure=True).content.decode()
+    # The CSRF token is new on every page: blank it so two runs compare equal.
+    body = re.sub(r'(name="csrfmiddlewaretoken" value=)"[^"]*"', r'\1""', body)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(body)
 
 
 def main() -> None:
@@ -151,6 +171,7 @@ def main() -> None:
     parser.add_argument("-n", type=int, default=200)
     parser.add_argument("--profile", help="a page name: cProfile its requests")
     parser.add_argument("--only", help="comma-separated page names")
+    parser.add_argument("--interleave", action="store_true", help="ask the pages in turn")
     parser.add_argument("--sort", default="cumulative")
     parser.add_argument("--top", type=int, default=40)
     parser.add_argument("--dump", help="write the profile to this file (pstats)")
@@ -176,26 +197,23 @@ def main() -> None:
     if args.only:
         pages = {name: url for name, url in pages.items() if name in args.only.split(",")}
     client = verified_client()
-    print(f"{'page':16} {'median ms':>9} {'p90 ms':>7} {'queries':>7} {'bytes':>7}  url")
+    counted = {name: warm(client, url) for name, url in pages.items()}
+    load_before = os.getloadavg()[0]
+    times = measure(client, pages, args.n, args.profile, args.interleave)
+    print(f"load average {load_before:.2f} before, {os.getloadavg()[0]:.2f} after; n={args.n}")
+    print(f"{'page':16} {'median ms':>9} {'p90 ms':>7} {'queries':>7}  url")
     for name, url in pages.items():
-        # Wall-clock timer: process_time's own cost would swamp the figures. Time spent
-        # waiting for PostgreSQL shows under psycopg's wait().
-        profile = cProfile.Profile() if args.profile == name else None
-        r = measure(client, url, args.n, profile)
+        ms = sorted(times[name])
         print(
-            f"{name:16} {r['median']:9.2f} {r['p90']:7.2f} {r['queries']:7d} {r['bytes']:7d}  "
-            f"{url} {about.get(name, '')}"
+            f"{name:16} {statistics.median(ms):9.2f} {ms[int(len(ms) * 0.9) - 1]:7.2f} "
+            f"{counted[name][1]:7d}  {url} {about.get(name, '')}"
         )
         if args.save:
-            body = client.get(url, secure=True).content.decode()
-            # The CSRF token is new on every page: blank it so two runs compare equal.
-            body = re.sub(r'(name="csrfmiddlewaretoken" value=)"[^"]*"', r'\1""', body)
-            Path(args.save).mkdir(parents=True, exist_ok=True)
-            (Path(args.save) / f"{name}.html").write_text(body)
-        if profile:
-            if args.dump:
-                profile.dump_stats(args.dump)
-            pstats.Stats(profile).sort_stats(args.sort).print_stats(args.top)
+            save(client, url, Path(args.save) / f"{name}.html")
+    if times["_profile"]:
+        if args.dump:
+            times["_profile"].dump_stats(args.dump)
+        pstats.Stats(times["_profile"]).sort_stats(args.sort).print_stats(args.top)
 
 
 if __name__ == "__main__":
