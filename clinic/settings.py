@@ -150,6 +150,8 @@ TEMPLATES = [
                 "clinic.core.context_processors.current_clinic",
                 "clinic.context_processors.release",
             ],
+            # Django's |date, each plain date written once a process (templatetags/clinic_dates.py).
+            "builtins": ["clinic.core.templatetags.clinic_dates"],
         },
     },
 ]

@@ -37,10 +37,13 @@ class DoseChart:
         return points
 
 
-def dose_chart(history: rules.History, today: datetime.date) -> DoseChart:
-    """The engine's figures for the chart: the series stops at the last dose if there is one."""
+def dose_chart(
+    history: rules.History, today: datetime.date, now: rules.Cumulative | None = None
+) -> DoseChart:
+    """The engine's figures for the chart: the series stops at the last dose if there is one.
+    `now` is today's figure when the caller has it already (the status carries it)."""
     until = min(today, history.last_dose_on) if history.last_dose_on else today
-    now = rules.cumulative(history, today)
+    now = now or rules.cumulative(history, today)
     return DoseChart(
         series=rules.dose_series(history, until),
         target_mg_per_kg=now.target_mg_per_kg,
@@ -204,20 +207,15 @@ def timeline_svg(
                 band.label,
             )
         )
+    # A tick per record, so built without format_html (which escapes each number and colour
+    # of ours in turn): the title is the one piece of text, escaped here.
     for event in events:
-        x = scale.x(event.on)
+        x = f"{scale.x(event.on):.1f}"
+        title = escape(f"{_day(event.on)}: {event.label}")
         parts.append(
-            format_html(
-                '<line class="tick" x1="{}" x2="{}" y1="{}" y2="{}" stroke="{}" stroke-width="{}">'
-                "<title>{}</title></line>",
-                f"{x:.1f}",
-                f"{x:.1f}",
-                14,
-                base,
-                KIND_COLOURS.get(event.kind, "#000"),
-                4 if event.alert else 2,
-                f"{_day(event.on)}: {event.label}",
-            )
+            f'<line class="tick" x1="{x}" x2="{x}" y1="14" y2="{base}" '
+            f'stroke="{KIND_COLOURS.get(event.kind, "#000")}" '
+            f'stroke-width="{4 if event.alert else 2}"><title>{title}</title></line>'
         )
     parts.append(_text(LEFT, base + 16, _day(start)))
     parts.append(_text(right, base + 16, _day(end), anchor="end"))

@@ -9,7 +9,6 @@ import secrets
 from urllib.parse import urlencode
 
 from django.contrib import messages
-from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import OuterRef, Subquery
@@ -176,19 +175,7 @@ def patient_create(request):
 def patient_detail(request, pk):
     patient = get_patient(request, pk)
     log_view(request.user, patient)
-    context = load_patient_page(patient)
-    _attach_recorders(context["records"].contraception)
-    return render(request, "patients/patient_detail.html", context)
-
-
-def _attach_recorders(confirmations) -> None:
-    """Put who recorded each confirmation into its cache, in one query, so the page and the
-    timeline name the clinician or staff member (not "by staff") without a query per row."""
-    ids = {c.recorded_by_id for c in confirmations if c.recorded_by_id}
-    users = get_user_model().objects.in_bulk(ids) if ids else {}
-    for confirmation in confirmations:
-        if confirmation.recorded_by_id in users:
-            confirmation.recorded_by = users[confirmation.recorded_by_id]
+    return render(request, "patients/patient_detail.html", load_patient_page(patient))
 
 
 @require(Action.EDIT_PATIENT)

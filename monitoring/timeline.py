@@ -76,7 +76,7 @@ def _visit_events(visit):
 
 def _confirmed_by(confirmation) -> str:
     """Who confirmed: the patient (emailed link), or the named member of staff or clinician.
-    The patient page puts the users in the records' cache (patients/views.py): no query here."""
+    `history.load_records` reads the users with the confirmations: no query here."""
     if confirmation.source == "patient":
         return "the patient"
     user = confirmation.recorded_by if confirmation.recorded_by_id else None

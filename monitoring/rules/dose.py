@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -18,6 +19,7 @@ from .snapshot import (
     dispensed_on,
     latest_dispensed,
     latest_weight_kg,
+    recorded_days,
     supply_end,
 )
 from .text import day
@@ -43,7 +45,11 @@ def _taking_before(given: tuple[Prescription, ...], visited_on: date) -> Prescri
 
 def cumulative_mg(history: History, on: date) -> Decimal:
     """Milligrams taken by `on` in a snapshot already cut with as_of(…, on)."""
-    given = dispensed(history)
+    return _mg_taken(history, dispensed(history), on)
+
+
+def _mg_taken(history: History, given: tuple[Prescription, ...], on: date) -> Decimal:
+    """cumulative_mg, with the snapshot's dispensed prescriptions (`given`) already sorted."""
     taken = sum((p.daily_dose_mg * _days_taken(p, history, on) for p in given), start=Decimal(0))
     for visit in history.visits:
         prescription = _taking_before(given, visit.visited_on)
@@ -86,15 +92,28 @@ def _projected_completion(history: History, on: date, mg: Decimal, weight: Decim
 
 
 def dose_series(history: History, until: date) -> tuple[tuple[date, Decimal], ...]:
-    """(day, cumulative mg/kg as known that day) from the first dispense through `until`."""
+    """(day, cumulative mg/kg as known that day) from the first dispense through `until`:
+    each day's `cumulative(history, day).mg_per_kg`.
+
+    The snapshot cut at a day holds what the cut at the latest recorded day before it holds
+    (`recorded_days`), so each day is figured on that cut: a six-month course costs a cut per
+    record, not 180 cuts, on every patient page.
+    """
     start = course_start(as_of(history, until))
     if start is None:
         return ()
-    days = (until - start).days + 1
-    return tuple(
-        (on, cumulative(history, on).mg_per_kg)
-        for on in (start + timedelta(days=n) for n in range(days))
-    )
+    recorded = recorded_days(history)  # holds the first dispense, so never empty from here
+    series = []
+    cut_on = None
+    for n in range((until - start).days + 1):
+        on = start + timedelta(days=n)
+        latest_recorded = recorded[bisect_right(recorded, on) - 1]
+        if latest_recorded != cut_on:  # a new cut, and its dispenses and weight
+            cut_on = latest_recorded
+            known = as_of(history, cut_on)
+            given, weight = dispensed(known), latest_weight_kg(known)
+        series.append((on, per_kg(_mg_taken(known, given, on), weight)))
+    return tuple(series)
 
 
 def validate_prescription(

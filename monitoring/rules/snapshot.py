@@ -213,6 +213,29 @@ def _cut(history: History, on: date) -> History:
     )
 
 
+def recorded_days(history: History) -> tuple[date, ...]:
+    """Every date the snapshot holds, in its records and its settings, sorted and once each.
+
+    A cut only compares these dates with its day, so the cuts at two days with none of them
+    in between hold the same records: a reader asking about every day of a course (the dose
+    chart) makes one cut per recorded day instead of one per day.
+    """
+    found: set[date] = set()
+
+    def walk(value) -> None:
+        if isinstance(value, date):
+            found.add(value)
+        elif dataclasses.is_dataclass(value):
+            for f in dataclasses.fields(value):
+                walk(getattr(value, f.name))
+        elif isinstance(value, tuple | frozenset):
+            for item in value:
+                walk(item)
+
+    walk(history)
+    return tuple(sorted(found))
+
+
 def category_on(history: History, on: date) -> str:
     """The risk category in force on `on`: the latest change dated on or before it, else the
     category the first later change replaced, else the patient's category as recorded."""

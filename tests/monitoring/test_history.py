@@ -64,3 +64,36 @@ def test_the_dated_risk_category_reaches_the_rules(build, builder, clinician):
     on_the_day = rules.status(history, changed_on)
     assert "pregnancy_test_missing" not in {b.code for b in before.blockers}
     assert "pregnancy_test_missing" in {b.code for b in on_the_day.blockers}
+
+
+def test_the_pages_get_the_records_in_each_models_order_whatever_order_they_were_entered(
+    build, builder, clinician
+):
+    """load_records sorts in Python, not in SQL (history._in_model_order): labs entered newest
+    first still come oldest first, and risk category changes newest first, as Meta.ordering
+    says."""
+    import datetime
+
+    from monitoring.history import load_records
+    from patients.services import change_risk_category
+
+    patient = build(states.ready)
+    builder.lab(patient, "alt", -2, "61", "U/L")
+    builder.lab(patient, "alt", -30, "62", "U/L")
+    builder.lab(patient, "alt", -2, "63", "U/L")  # the same day: the id breaks the tie
+    for new, days_ago in (("cannot_get_pregnant", 10), ("can_get_pregnant", 3)):
+        change_risk_category(
+            patient,
+            by=clinician,
+            new=new,
+            changed_on=builder.today - datetime.timedelta(days=days_ago),
+            reason="Re-assessed",
+        )
+    patient = Patient.objects.select_related("clinic").get(pk=patient.pk)
+    records = load_records([patient])[patient.pk]
+    for rows in (records.labs, records.risk_changes, records.tests, records.consents):
+        in_sql_order = type(rows[0]).objects.filter(pk__in=[r.pk for r in rows])
+        assert [r.pk for r in rows] == [r.pk for r in in_sql_order]
+    mine = [lab.value for lab in records.labs if lab.value in (61, 62, 63)]
+    assert mine == [62, 61, 63]
+    assert [c.new for c in records.risk_changes] == ["can_get_pregnant", "cannot_get_pregnant"]

@@ -17,6 +17,7 @@ from monitoring.rules import (
     RuleSettings,
     Visit,
     cumulative,
+    dose_series,
     evaluate,
     status,
     window,
@@ -260,3 +261,18 @@ def test_the_order_records_come_in_does_not_matter(history, offset):
         comprehension_reported_on=history.comprehension_reported_on[::-1],
     )
     assert status(reversed_history, on) == status(history, on)
+
+
+@rules_settings
+@given(histories(), st.integers(-30, 40))
+def test_the_dose_series_is_each_days_cumulative_dose(history, offset):
+    """dose_series figures a day on the cut of the latest recorded day before it; the answer
+    must be the one `cumulative` gives for that day itself."""
+    until = anchor_of(history) + timedelta(days=offset)
+    series = dose_series(history, until)
+    assert [on for on, _ in series] == [
+        series[0][0] + timedelta(days=n) for n in range(len(series))
+    ]
+    assert all(value == cumulative(history, on).mg_per_kg for on, value in series)
+    if series:
+        assert series[-1][0] == until
