@@ -90,7 +90,7 @@ lint: install-dev
 	# Types, strict on the rules engine (pyproject.toml [tool.mypy] says which files and why).
 	$(BIN)/mypy
 	# Security lint of the three apps; each `nosec` says why on its line.
-	$(BIN)/bandit -q -r clinic patients monitoring -x '*/migrations/*'
+	$(BIN)/bandit -q -r config api demo clinic patients monitoring rules -x '*/migrations/*'
 	# The import contracts of pyproject.toml (docs/architecture.md).
 	$(BIN)/lint-imports
 	$(BIN)/python manage.py check

@@ -7,7 +7,7 @@ same processes and broker, so the two rates compare like for like.
 import redis
 from django.conf import settings
 
-from clinic.celery import app
+from config.celery import app
 
 
 @app.task(name="bench.noop", ignore_result=True)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "clinic.settings")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 import django  # noqa: E402
 
@@ -43,7 +43,7 @@ from django.test.utils import CaptureQueriesContext  # noqa: E402
 from django.utils import timezone  # noqa: E402
 from django.utils.crypto import get_random_string  # noqa: E402
 
-from clinic.core.models import Clinic  # noqa: E402
+from clinic.models import Clinic  # noqa: E402
 from monitoring import kept  # noqa: E402
 from monitoring.models import Reminder, ReminderStatus, TriageRow  # noqa: E402
 from patients.models import Patient  # noqa: E402
@@ -143,7 +143,7 @@ def prepare() -> dict:
 
 # Facts the pages need ---------------------------------------------------------------------------
 def info() -> dict:
-    from monitoring import rules
+    import rules
 
     c = clinic()
     patients = Patient.objects.filter(clinic=c)
@@ -197,7 +197,7 @@ def verified_session_key(user, membership, search: str) -> str:
     from django_otp import DEVICE_ID_SESSION_KEY
     from django_otp.plugins.otp_static.models import StaticDevice
 
-    from clinic.core.access import SESSION_CLINIC_KEY
+    from clinic.access import SESSION_CLINIC_KEY
     from monitoring.patient_views import SEARCHES_SESSION_KEY
 
     device, _ = StaticDevice.objects.get_or_create(
@@ -217,8 +217,8 @@ def verified_session_key(user, membership, search: str) -> str:
 def sessions(count: int, search: str = "holli") -> dict:
     """`count` verified sessions and API tokens of the bench user, each with a CSRF secret:
     every load-test user has its own."""
-    from clinic.api.auth import issue_token
-    from clinic.core.models import Membership
+    from api.auth import issue_token
+    from clinic.models import Membership
 
     user = get_user_model().objects.get(username=BENCH_USER)
     membership = Membership.objects.select_related("clinic").get(user=user, clinic=clinic())

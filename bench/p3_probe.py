@@ -11,7 +11,7 @@ their ratio for each round. Then, in a Django process on the same database and a
 aiosmtpd sink, it counts the queries of `sender.deliver` per send
 (CaptureQueriesContext) and, with --profile N, times N sends and profiles N more (cProfile).
 
-In-process sends reuse one database connection; so does the worker since clinic/settings.py
+In-process sends reuse one database connection; so does the worker since config/settings.py
 sets CELERY_DB_REUSE_MAX (Celery's Django fixup otherwise closes every database connection
 before and after each task, and each send then pays a new PostgreSQL connection and cold catalog
 caches).
@@ -102,7 +102,7 @@ def inside(args) -> None:
 
     import django
 
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "clinic.settings")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     django.setup()
 
     from aiosmtpd.controller import Controller

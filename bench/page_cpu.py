@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 PRODUCTION_ENV = {
-    "DJANGO_SETTINGS_MODULE": "clinic.settings",
+    "DJANGO_SETTINGS_MODULE": "config.settings",
     "SITE_URL": "https://bench.example.org",
     "DJANGO_ALLOWED_HOSTS": "bench.example.org",
     "EMAIL_HOST": "localhost",
@@ -69,7 +69,7 @@ from django.urls import reverse  # noqa: E402
 from django_otp import DEVICE_ID_SESSION_KEY  # noqa: E402
 from django_otp.plugins.otp_totp.models import TOTPDevice  # noqa: E402
 
-from clinic.core.models import Clinic  # noqa: E402
+from clinic.models import Clinic  # noqa: E402
 from patients.models import Patient  # noqa: E402
 
 DEMO_CLINIC = "Demo Dermatology"

@@ -69,7 +69,7 @@ WORK = ROOT / "var" / "bench"
 OUT = WORK / "benchmarks-quick.md" if QUICK else ROOT / "docs" / "benchmarks.md"
 PREVIOUS = ROOT / "bench" / "previous-2026-12-07.md"
 
-# Production settings (clinic/settings.py, clinic/deploy_checks.py): the site's name, and a key
+# Production settings (config/settings.py, config/deploy_checks.py): the site's name, and a key
 # made for this run (sessions made by bench/django_side.py are signed with it).
 HOST_NAME = "bench.example.org"
 SECRET_KEY = secrets.token_urlsafe(50)
@@ -147,7 +147,7 @@ def dev_env(url: str) -> dict:
     """Seeding only: seed_demo refuses production settings."""
     return {
         **base_env(),
-        "DJANGO_SETTINGS_MODULE": "clinic.settings",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
         "DJANGO_DEBUG": "true",
         "DEMO_PASSWORD": PASSWORD,
         "DATABASE_URL": url,
@@ -155,11 +155,11 @@ def dev_env(url: str) -> dict:
 
 
 def prod_env(url: str, **extra) -> dict:
-    """Production settings: every variable clinic/deploy_checks.py asks for, set to a value it
+    """Production settings: every variable config/deploy_checks.py asks for, set to a value it
     accepts (an SMTP relay on this host, which only P3 ever reaches, as its sink)."""
     return {
         **base_env(),
-        "DJANGO_SETTINGS_MODULE": "clinic.settings",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
         "DJANGO_DEBUG": "false",
         "DJANGO_SECRET_KEY": SECRET_KEY,
         "DJANGO_ALLOWED_HOSTS": HOST_NAME,
@@ -364,7 +364,7 @@ class Server:
                 str(BIN / "gunicorn"),
                 "-c",
                 str(ROOT / "deploy" / "gunicorn.conf.py"),
-                "clinic.wsgi:application",
+                "config.wsgi:application",
             ],
             prod_env(url, GUNICORN_BIND=f"127.0.0.1:{port}", **extra),
             f"gunicorn-{urlsplit(url).path.strip('/')}.log",
@@ -1088,7 +1088,7 @@ def report(results: dict) -> str:
         " id in the session, as the verify page leaves it), in its clinic; Today answered 200"
         " before any measurement. Redirects are never followed: any answer outside 2xx is an"
         " error. No Celery worker runs during P1 and P2: a refresh a request enqueues is never"
-        " run. Demo data from `seed_demo --bulk` (every gate state of clinic/demo/seeding.py in"
+        " run. Demo data from `seed_demo --bulk` (every gate state of demo/seeding.py in"
         " turn). Seeding: "
         + "; ".join(f"{size:,} patients {text}" for size, text in sorted(SEEDING.items()))
         + f". Static files: {results.get('static', '?')}.",

@@ -1,6 +1,5 @@
-from .celery import app as celery_app
+"""The clinic's core: clinics, memberships and roles, access, audit, accounts and the second factor.
 
-# The release, shown in the page footer and by /health/live (CHANGELOG.md lists each one).
-__version__ = "1.0.0"
-
-__all__ = ("celery_app", "__version__")
+The lowest layer of the project (docs/architecture.md): it imports no other app, only the
+rules engine's constants (rules, a pure library).
+"""

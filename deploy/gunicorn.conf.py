@@ -1,7 +1,7 @@
-"""gunicorn's configuration for production: `gunicorn -c deploy/gunicorn.conf.py clinic.wsgi`.
+"""gunicorn's configuration for production: `gunicorn -c deploy/gunicorn.conf.py config.wsgi`.
 
 Every value can be set in the environment (docs/deploy-settings.md). Access and error lines go to
-stdout in the application's own format (clinic/observability.py; JSON lines with LOG_FORMAT=json),
+stdout in the application's own format (config/observability.py; JSON lines with LOG_FORMAT=json),
 each access line with the request's id and its path WITHOUT the query string: a line of the
 access log never carries a search term or anything else a URL's query might hold.
 """
@@ -11,10 +11,10 @@ import os
 import sys
 from pathlib import Path
 
-# The project's root, so clinic.observability imports whatever directory gunicorn starts in.
+# The project's root, so config.observability imports whatever directory gunicorn starts in.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from clinic.observability import ACCESS_LOG_FORMAT, formatter_config  # noqa: E402
+from config.observability import ACCESS_LOG_FORMAT, formatter_config  # noqa: E402
 
 # Behind the TLS proxy on the same host; GUNICORN_BIND=0.0.0.0:8000 (or a unix: socket) when the
 # proxy runs elsewhere. Several addresses are separated by commas.
@@ -42,7 +42,7 @@ access_log_format = ACCESS_LOG_FORMAT
 logconfig_dict = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"context": {"()": "clinic.observability.ContextFilter"}},
+    "filters": {"context": {"()": "config.observability.ContextFilter"}},
     "formatters": {"clinic": formatter_config(LOG_FORMAT)},
     "handlers": {
         "console": {

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from clinic.core.admin import ClinicScopedAdmin, ReadOnlyClinicalAdmin
+from clinic.admin import ClinicScopedAdmin, ReadOnlyClinicalAdmin
 from patients.records import of_app
 
 from .models import Reminder, StaffDigest

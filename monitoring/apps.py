@@ -8,8 +8,8 @@ class MonitoringConfig(AppConfig):
     def ready(self):
         from django.db.models.signals import post_delete, post_save
 
-        from clinic.core import services as clinic_services
-        from clinic.core.models import Clinic
+        from clinic import services as clinic_services
+        from clinic.models import Clinic
         from patients import services
 
         # The dispatcher enqueues sends by the task's name from Celery's registry

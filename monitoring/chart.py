@@ -12,9 +12,8 @@ from decimal import Decimal
 from django.utils.html import escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 
-from clinic.core import dates
-
-from . import rules
+import rules
+from clinic import dates
 
 WIDTH, HEIGHT = 640, 260
 LEFT, RIGHT, TOP, BOTTOM = 52, 24, 20, 40

@@ -14,9 +14,9 @@ from urllib.parse import urlencode
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-from clinic.core.roles import Action, Role, role_may
+import rules
+from clinic.roles import Action, Role, role_may
 
-from . import rules
 from .models import ReminderKind
 
 # Who reads a next step: clinicians may prescribe; everyone else asks them to.

@@ -13,9 +13,10 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Min
 
-from clinic.core import dates
-from clinic.core.audit import acting_as
-from clinic.core.models import Clinic
+import rules
+from clinic import dates
+from clinic.audit import acting_as
+from clinic.models import Clinic
 from patients.models import Consent, ContraceptionConfirmation, Patient, PregnancyTest
 from patients.services import (
     ENROLLMENT_FIELDS,
@@ -24,11 +25,10 @@ from patients.services import (
     mrn_error,
     validate_enrollment,
 )
+from rules import target_error
 
-from . import rules
 from .history import load_history
 from .models import Course, Visit
-from .rules import target_error
 
 
 @changes_records

@@ -23,7 +23,6 @@ from django.utils import timezone
 from fhir.resources.R4B import get_fhir_model_class
 
 from monitoring.models import PHQ_ITEM_ANSWERS, LabResult, Prescription, Visit
-from monitoring.rules.labs import LAB_TYPES
 from patients.models import (
     Consent,
     ContraceptionConfirmation,
@@ -33,6 +32,7 @@ from patients.models import (
     TestResult,
 )
 from patients.records import RECORD_TYPES
+from rules.labs import LAB_TYPES
 
 FHIR_VERSION = "4.0"  # the `fhirVersion` parameter of application/fhir+json for R4
 MEDIA_TYPE = "application/fhir+json"

@@ -4,9 +4,9 @@
 from django.http import HttpResponse
 from django.views.decorators.http import require_GET
 
-from clinic.core.access import require
-from clinic.core.audit import log_view
-from clinic.core.roles import Action
+from clinic.access import require
+from clinic.audit import log_view
+from clinic.roles import Action
 from patients.access import get_patient
 
 from . import fhir

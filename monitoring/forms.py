@@ -1,15 +1,15 @@
 from django import forms
 from django.core.exceptions import ValidationError
 
-from clinic.core.notes import NOTE_MAX_LENGTH, LimitedText
-from clinic.core.text import multi_line, one_line
-from monitoring.rules.constants import MAX_TARGET_MG_PER_KG, MIN_TARGET_MG_PER_KG
+from clinic.notes import NOTE_MAX_LENGTH, LimitedText
+from clinic.text import multi_line, one_line
 from patients.forms import METHOD_TIERS, CrispyMixin, WarningsMixin, date_input
 from patients.models import ContraceptionMethod
 from patients.services import contraception_record_warnings
+from rules.constants import MAX_TARGET_MG_PER_KG, MIN_TARGET_MG_PER_KG
+from rules.labs import LAB_TYPES
 
 from .models import LabKind, Prescription, Severity, SideEffect
-from .rules.labs import LAB_TYPES
 from .services import (
     incomplete_mood_screen,
     lab_unit,
@@ -23,7 +23,7 @@ from .services import (
 
 
 class LabForm(WarningsMixin, CrispyMixin, forms.Form):
-    """A lab result. A value far outside what labs report (monitoring/rules/labs.py) asks to
+    """A lab result. A value far outside what labs report (rules/labs.py) asks to
     check it, and saves on the second submit with "save anyway" ticked, the value kept."""
 
     submit_label = "Record lab"

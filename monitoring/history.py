@@ -1,6 +1,6 @@
 """Read a patient's history into the rules engine's snapshot, in a fixed number of queries.
 
-This is the only place that turns database rows into `monitoring.rules` input, so every reader
+This is the only place that turns database rows into `rules` input, so every reader
 (the gate, the patient page, the worklist, the API, the reminder planner) sees the same facts.
 `load_histories` takes many patients at once: one query per record type whatever their number,
 reading rows as plain values (no model instances), so a whole clinic costs little memory;
@@ -16,10 +16,11 @@ from operator import attrgetter
 
 from django.db.models import Prefetch
 
+import rules
 from patients.models import Patient, pregnancy_test_verified
 from patients.records import RECORD_TYPES
 
-from . import ipledge, rules
+from . import ipledge
 from .models import Course, IpledgeEntry, MoodReview, Visit
 
 

@@ -16,13 +16,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from clinic.core import dates
-
-from . import rules
-from .rules.contraception_methods import CONTRACEPTION_METHODS
-from .rules.gate import context
-from .rules.pregnancy import setting_problem
-from .rules.snapshot import dispensed
+import rules
+from clinic import dates
+from rules.contraception_methods import CONTRACEPTION_METHODS
+from rules.gate import context
+from rules.pregnancy import setting_problem
+from rules.snapshot import dispensed
 
 COUNSELING = "counseling"
 CONTRACEPTION = "contraception"

@@ -30,10 +30,11 @@ from django.db import transaction
 from django.db.models import Count, F, Sum
 from django.utils import timezone
 
-from clinic.core.prepared import Prepared
+import rules
+from clinic.prepared import Prepared
 from patients.models import Patient
 
-from . import codes, ipledge, rules
+from . import codes, ipledge
 from .history import load_histories, load_patients, of_patients
 from .models import IpledgeEntry, TriageCount, TriageRow, TriageSlot
 
@@ -237,7 +238,7 @@ class Reading:
 
 def _counts(with_category: bool) -> Prepared:
     """Each group's kept count of a slot: every page of Today asks, so it is compiled once per
-    process (clinic/core/prepared.py)."""
+    process (clinic/prepared.py)."""
 
     def build(clinic_id, slot, category=None):
         kept = TriageCount.objects.filter(clinic_id=clinic_id, slot=slot)

@@ -5,12 +5,11 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
-from clinic.core.notes import NOTE_MAX_LENGTH
-from clinic.core.text import multi_line, one_line
+from clinic.notes import NOTE_MAX_LENGTH
+from clinic.text import multi_line, one_line
 from patients.models import Patient, PatientRecord
-
-from .rules import constants as limits
-from .rules.labs import LAB_TYPES
+from rules import constants as limits
+from rules.labs import LAB_TYPES
 
 
 class Course(PatientRecord):
@@ -40,7 +39,7 @@ class Course(PatientRecord):
 
 class LabKind(models.TextChoices):
     """The kinds the database takes; everything else about a kind (units, what labs report,
-    LOINC, the baseline set) is its entry in monitoring/rules/labs.py, the one registry."""
+    LOINC, the baseline set) is its entry in rules/labs.py, the one registry."""
 
     ALT = "alt", LAB_TYPES["alt"].label
     AST = "ast", LAB_TYPES["ast"].label

@@ -16,11 +16,11 @@ from django.shortcuts import redirect, render
 from django.urls import path, reverse
 from django.views.decorators.http import require_http_methods
 
-from clinic.core.access import current_clinic, may, require
-from clinic.core.audit import log_view
-from clinic.core.forms import apply_service_errors
-from clinic.core.pages import submitted
-from clinic.core.roles import Action
+from clinic.access import current_clinic, may, require
+from clinic.audit import log_view
+from clinic.forms import apply_service_errors
+from clinic.pages import submitted
+from clinic.roles import Action
 from patients import search
 from patients.access import get_patient, patients_for
 from patients.forms import PatientEditForm, PatientForm, PatientSearchForm

@@ -9,10 +9,10 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from clinic.core import dates
-from clinic.core.access import current_clinic, require
-from clinic.core.audit import log_view
-from clinic.core.roles import Action
+from clinic import dates
+from clinic.access import current_clinic, require
+from clinic.audit import log_view
+from clinic.roles import Action
 from patients.access import get_patient, get_record, patients_for
 
 from .models import Reminder, ReminderStatus

@@ -19,17 +19,18 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from clinic.core.audit import log_view
-from monitoring import codes, rules
+import rules
+from clinic.audit import log_view
+from monitoring import codes
 from monitoring import services as monitoring_services
 from monitoring.history import load_history
 from monitoring.models import ReminderKind
 from monitoring.reminders import ical, signing
 from monitoring.reminders.emails import patient_links
 from monitoring.reminders.planner import DUE_CODE_KINDS
-from monitoring.rules.contraception_methods import CONTRACEPTION_METHODS
 from patients import services
 from patients.models import Language, Patient
+from rules.contraception_methods import CONTRACEPTION_METHODS
 
 # Why the clinic needs to talk with the patient when the registry has no plainer reason: no
 # clinical detail (the page may be read over a shoulder), no result and no screen named.
@@ -40,7 +41,7 @@ TALK_DEFAULT = gettext_lazy(
 
 def method_words(code: str) -> str:
     """A method in the patient's language: the registry's label, marked for translation there
-    (monitoring/rules/contraception_methods.py); an unknown code as it was recorded."""
+    (rules/contraception_methods.py); an unknown code as it was recorded."""
     method = CONTRACEPTION_METHODS.get(code)
     return _(method.label) if method else code
 
@@ -53,7 +54,7 @@ METHOD_GROUPS = (
     (gettext_lazy("Does not count"), rules.constants.UNACCEPTABLE_METHODS),
 )
 
-# What the patient's answer lacks (the rules' one check, monitoring/rules/contraception.py),
+# What the patient's answer lacks (the rules' one check, rules/contraception.py),
 # in the patient's words; the staff form and the gate judge the same answer the same way.
 SHORTFALL_WORDS = {
     rules.constants.NO_METHOD_COUNTS: gettext_lazy(

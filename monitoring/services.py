@@ -13,10 +13,11 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from clinic.core import dates
-from clinic.core.audit import acting_as
-from clinic.core.notes import NOTE_MAX_LENGTH, check_length
-from clinic.core.text import check_field, multi_line
+import rules
+from clinic import dates
+from clinic.audit import acting_as
+from clinic.notes import NOTE_MAX_LENGTH, check_length
+from clinic.text import check_field, multi_line
 from patients.models import ContraceptionConfirmation, Patient, RiskCategory, Source
 from patients.services import (
     BEFORE_FIRST_RULE_SET,
@@ -26,8 +27,9 @@ from patients.services import (
     replace_contraception,
     weight_error,
 )
+from rules.labs import LAB_TYPES
 
-from . import ipledge, rules
+from . import ipledge
 from .history import load_history, load_ipledge_ticks
 from .models import (
     ComprehensionReport,
@@ -44,7 +46,6 @@ from .models import (
     Visit,
 )
 from .reminders.timing import clinic_allowed_at
-from .rules.labs import LAB_TYPES
 
 
 class PrescriptionRefused(Exception):

@@ -7,7 +7,7 @@ from celery.signals import after_task_publish, worker_process_shutdown
 from django import db
 from django.conf import settings
 
-from clinic.core.models import Clinic
+from clinic.models import Clinic
 
 from . import kept
 from .reminders import digest, dispatch, planner, sender, stall

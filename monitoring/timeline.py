@@ -10,9 +10,9 @@ from dataclasses import dataclass
 
 from django.template.defaultfilters import pluralize
 
-from clinic.core import dates
+import rules
+from clinic import dates
 
-from . import rules
 from .chart import KIND_COLOURS
 from .history import Records
 

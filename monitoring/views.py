@@ -12,12 +12,13 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
-from clinic.core import dates
-from clinic.core.access import current_clinic, current_role, may, require
-from clinic.core.audit import log_export, log_view, person
-from clinic.core.forms import apply_service_errors
-from clinic.core.pages import next_url, record_page, submitted
-from clinic.core.roles import Action
+import rules
+from clinic import dates
+from clinic.access import current_clinic, current_role, may, require
+from clinic.audit import log_export, log_view, person
+from clinic.forms import apply_service_errors
+from clinic.pages import next_url, record_page, submitted
+from clinic.roles import Action
 from patients.access import get_patient, get_record
 from patients.models import (
     ContraceptionConfirmation,
@@ -25,8 +26,10 @@ from patients.models import (
     RiskCategory,
     Source,
 )
+from rules.constants import MAX_MG_PER_KG_PER_DAY
+from rules.snapshot import latest_weight_kg
 
-from . import codes, enrollment, ipledge, rules, services, worklist
+from . import codes, enrollment, ipledge, services, worklist
 from .forms import (
     DispenseForm,
     EndTreatmentForm,
@@ -38,8 +41,6 @@ from .forms import (
 )
 from .history import load_history, load_ipledge_ticks, load_patient_page
 from .models import Prescription, Severity, SideEffect, Visit
-from .rules.constants import MAX_MG_PER_KG_PER_DAY
-from .rules.snapshot import latest_weight_kg
 
 
 @require(Action.RECORD_CHECKS)

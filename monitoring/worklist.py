@@ -22,11 +22,12 @@ from django.db.models import F
 from django.urls import reverse
 from django.utils.safestring import mark_safe
 
-from clinic.core import dates
-from clinic.core.prepared import Prepared
+import rules
+from clinic import dates
+from clinic.prepared import Prepared
 from patients.models import Patient, RiskCategory
 
-from . import codes, kept, rules
+from . import codes, kept
 from .models import TriageRow
 
 # Today shows the first rows of each group; the rest are a page away.
@@ -255,7 +256,7 @@ def today_page(clinic, *, category: str | None = None, group: str | None = None)
 def _first_rows(with_category: bool, safety: bool) -> Prepared:
     """A group's first FIRST_ROWS kept rows in Today's order, compiled once per process: the
     overview runs it for each listed group, and compiling the same SQL eight times cost 40 %
-    of the page's own CPU (clinic/core/prepared.py; its plain twin is `kept_rows`)."""
+    of the page's own CPU (clinic/prepared.py; its plain twin is `kept_rows`)."""
 
     def build(clinic_id, slot, group, category=None):
         rows = TriageRow.objects.filter(clinic_id=clinic_id, slot=slot, group=group)

@@ -181,7 +181,7 @@ def django_env(name: str, media: Path, work: Path) -> dict:
     inherited = {key: value for key, value in os.environ.items() if key != "DJANGO_TESTING"}
     return {
         **inherited,
-        "DJANGO_SETTINGS_MODULE": "clinic.settings",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
         "DJANGO_DEBUG": "true",
         "DATABASE_URL": database_url(name),
         "MEDIA_ROOT": str(media),

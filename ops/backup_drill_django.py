@@ -18,7 +18,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "clinic.settings")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 import django  # noqa: E402
 
@@ -27,7 +27,7 @@ django.setup()
 from django.core.files.base import ContentFile  # noqa: E402
 from django.core.files.storage import FileSystemStorage  # noqa: E402
 
-from clinic.core.models import Clinic, Membership  # noqa: E402
+from clinic.models import Clinic, Membership  # noqa: E402
 from patients import services  # noqa: E402
 from patients.models import Patient, PregnancyTest  # noqa: E402
 

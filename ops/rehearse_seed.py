@@ -13,9 +13,9 @@ from rehearse_stage import HOST, Rehearsal
 
 def setup_django(stage: Rehearsal) -> None:
     os.environ.update(
-        DJANGO_SETTINGS_MODULE="clinic.settings",
+        DJANGO_SETTINGS_MODULE="config.settings",
         DJANGO_DEBUG="true",  # for the seeding only; every server runs production settings
-        # The servers' key: an API token made here keeps a hash keyed by it (clinic/api/auth.py).
+        # The servers' key: an API token made here keeps a hash keyed by it (api/auth.py).
         DJANGO_SECRET_KEY=stage.production["DJANGO_SECRET_KEY"],
         DATABASE_URL=stage.database_url,
         SITE_URL=stage.production["SITE_URL"],  # reminders' Message-IDs name its host
@@ -33,8 +33,8 @@ def seed(reminders: int, password: str, readers: int = 40) -> dict:
     from django.contrib.auth.models import User
     from django.utils import timezone
 
-    from clinic.api.auth import issue_token
-    from clinic.core.models import Clinic, Membership
+    from api.auth import issue_token
+    from clinic.models import Clinic, Membership
     from monitoring.enrollment import enroll_patient
     from monitoring.models import Reminder
     from monitoring.reminders.emails import reminder_message_id

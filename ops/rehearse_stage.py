@@ -53,7 +53,7 @@ class Rehearsal:
         self.database_url = f"{SERVER}/{DATABASE}"
         self.production = {
             **{k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "CELERY_"))},
-            "DJANGO_SETTINGS_MODULE": "clinic.settings",
+            "DJANGO_SETTINGS_MODULE": "config.settings",
             "DJANGO_DEBUG": "false",
             "DJANGO_SECRET_KEY": secrets.token_urlsafe(64),
             "DJANGO_ALLOWED_HOSTS": f"{HOST},127.0.0.1,localhost",
@@ -147,7 +147,7 @@ class Rehearsal:
         port = self.web_ports[index - 1]
         self.start(
             f"gunicorn-{index}",
-            [str(BIN / "gunicorn"), "clinic.wsgi:application", "--bind", f"127.0.0.1:{port}"]
+            [str(BIN / "gunicorn"), "config.wsgi:application", "--bind", f"127.0.0.1:{port}"]
             + ["--workers", "2", "--timeout", "30", "--graceful-timeout", "5"]
             + ["--no-control-socket"],  # gunicorn's default socket is one per user, not instance
         )
@@ -173,13 +173,13 @@ class Rehearsal:
     def start_worker(self, index: int) -> None:
         self.start(
             f"worker-{index}",
-            [str(BIN / "celery"), "-A", "clinic", "worker", "--pool=prefork", "--concurrency=2"]
+            [str(BIN / "celery"), "-A", "config", "worker", "--pool=prefork", "--concurrency=2"]
             + ["--without-heartbeat", "--without-gossip", "--without-mingle"]
             + [f"--hostname=worker-{index}@%h", "--loglevel=INFO"],
         )
 
     def start_beat(self, index: int) -> None:
-        beat = [str(BIN / "celery"), "-A", "clinic", "beat", "--loglevel=INFO"]
+        beat = [str(BIN / "celery"), "-A", "config", "beat", "--loglevel=INFO"]
         self.start(f"beat-{index}", beat)
         self.events[f"beat-{index} started"] = time.time()
 

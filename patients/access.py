@@ -7,7 +7,7 @@ is a 404 (never a 403, which would confirm the record exists; docs/security.md).
 from django.http import Http404, HttpRequest
 from django.shortcuts import get_object_or_404
 
-from clinic.core.access import current_clinic
+from clinic.access import current_clinic
 
 from .models import Patient
 

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from clinic.core.admin import ClinicScopedAdmin, ReadOnlyClinicalAdmin
+from clinic.admin import ClinicScopedAdmin, ReadOnlyClinicalAdmin
 
 from .models import Patient, PregnancyTest
 from .records import RECORD_TYPES, of_app

@@ -20,8 +20,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 
-from clinic.core import dates
-from clinic.core.audit import person
+from clinic import dates
+from clinic.audit import person
 from patients.models import Patient
 from patients.records import RECORD_TYPES as RECORDS
 
@@ -63,7 +63,7 @@ EARLIEST_SINCE = datetime.date(2000, 1, 1)
 
 
 class AuditFilters(forms.Form):
-    """The page's filters, parsed as the API parses its query parameters (clinic/api): the text
+    """The page's filters, parsed as the API parses its query parameters (api): the text
     refuses NUL, which PostgreSQL refuses in any parameter; a number is ASCII digits (str.isdigit
     says yes to "²", int() says no); a choice is one of those offered. A bad value is named on
     the page and left out of the filter, never a 500 (docs/security.md)."""

@@ -2,10 +2,10 @@ from crispy_forms.helper import FormHelper
 from crispy_forms.layout import Submit
 from django import forms
 
-from clinic.core.notes import REASON_MAX_LENGTH, LimitedText
-from clinic.core.text import multi_line
-from monitoring.rules import constants as rule_constants
-from monitoring.rules.constants import MAX_TARGET_MG_PER_KG, MIN_TARGET_MG_PER_KG
+from clinic.notes import REASON_MAX_LENGTH, LimitedText
+from clinic.text import multi_line
+from rules import constants as rule_constants
+from rules.constants import MAX_TARGET_MG_PER_KG, MIN_TARGET_MG_PER_KG
 
 from . import search, services
 from .models import (

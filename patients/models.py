@@ -6,10 +6,10 @@ from django.conf import settings
 from django.db import models
 from django.urls import reverse
 
-from clinic.core.models import Clinic
-from clinic.core.notes import REASON_MAX_LENGTH
-from clinic.core.text import MRN_KEY_MAX_LENGTH, NameField, mrn_key, multi_line, one_line
-from monitoring.rules.contraception_methods import CONTRACEPTION_METHODS as METHODS
+from clinic.models import Clinic
+from clinic.notes import REASON_MAX_LENGTH
+from clinic.text import MRN_KEY_MAX_LENGTH, NameField, mrn_key, multi_line, one_line
+from rules.contraception_methods import CONTRACEPTION_METHODS as METHODS
 
 from . import search
 
@@ -44,7 +44,7 @@ DUPLICATE_KEY_MARK = " [duplicate "
 
 
 class MrnKeyField(models.CharField):
-    """The MRN as compared (clinic.core.text.mrn_key), written from `mrn` on every save, by
+    """The MRN as compared (clinic.text.mrn_key), written from `mrn` on every save, by
     whichever door (services, admin, bulk_create), so it cannot drift from the MRN shown."""
 
     def pre_save(self, model_instance, add):
@@ -197,7 +197,7 @@ class Consent(PatientRecord):
 
 class ContraceptionMethod(models.TextChoices):
     """The methods the database takes; each one's tier, words and iPLEDGE name are its entry in
-    monitoring/rules/contraception_methods.py, the one registry."""
+    rules/contraception_methods.py, the one registry."""
 
     TUBAL_STERILIZATION = "tubal_sterilization", METHODS["tubal_sterilization"].label
     PARTNER_VASECTOMY = "partner_vasectomy", METHODS["partner_vasectomy"].label

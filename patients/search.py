@@ -22,7 +22,7 @@ import unicodedata
 from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 
-from clinic.core.text import mrn_key
+from clinic.text import mrn_key
 
 SEPARATOR = "|"
 # "Ashdown, Reese" is "ashdown reese": the comma the list writes between the names is a space.
@@ -42,7 +42,7 @@ def fold(text: str) -> str:
 
 
 def mrn_form(mrn: str) -> str:
-    """An MRN as two are compared: the clinic's MRN key (clinic.core.text.mrn_key: case, width,
+    """An MRN as two are compared: the clinic's MRN key (clinic.text.mrn_key: case, width,
     surrounding spaces and zero-width characters aside), kept in the search key for a match on
     part of an MRN."""
     return mrn_key(str(mrn)).replace(SEPARATOR, " ")

@@ -9,13 +9,13 @@ from decimal import Decimal
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from clinic.core import dates
-from clinic.core.audit import acting_as
-from clinic.core.models import Clinic
-from clinic.core.notes import REASON_MAX_LENGTH, check_length, too_long
-from clinic.core.text import MRN_KEY_MAX_LENGTH, check_field, mrn_key, multi_line
-from monitoring.rules import RS_2021_IN_FORCE_FROM, contraception_shortfall
-from monitoring.rules import constants as rule_constants
+from clinic import dates
+from clinic.audit import acting_as
+from clinic.models import Clinic
+from clinic.notes import REASON_MAX_LENGTH, check_length, too_long
+from clinic.text import MRN_KEY_MAX_LENGTH, check_field, mrn_key, multi_line
+from rules import RS_2021_IN_FORCE_FROM, contraception_shortfall
+from rules import constants as rule_constants
 
 from . import evidence
 from .models import (
@@ -105,7 +105,7 @@ def validate_enrollment(data: dict, *, clinic: Clinic, today: datetime.date, exc
 
 
 def text_errors(data: dict) -> dict:
-    """The text fields' own checks (clinic.core.text: no control, invisible or direction
+    """The text fields' own checks (clinic.text: no control, invisible or direction
     characters), run here too so a door without a form or serializer cannot skip them."""
     errors = {}
     for name, value in data.items():
@@ -124,7 +124,7 @@ DUPLICATE_MRN = "Another patient in this clinic already has this MRN."
 
 
 def mrn_error(mrn, clinic: Clinic, exclude_pk=None) -> str | None:
-    """The MRN is compared as clinic.core.text.mrn_key reads it: "MRN-1", "mrn-1" and a
+    """The MRN is compared as clinic.text.mrn_key reads it: "MRN-1", "mrn-1" and a
     fullwidth "ＭＲＮ-1" are one patient (docs/security.md, "Text and identities")."""
     if mrn is None:
         return None
@@ -169,7 +169,7 @@ def enrollment_warnings(data: dict, *, today: datetime.date, risk_category=None)
     return warnings
 
 
-# What the staff form says for each shortfall the rules find (monitoring/rules/contraception.py).
+# What the staff form says for each shortfall the rules find (rules/contraception.py).
 CONTRACEPTION_SHORTFALL_WARNINGS = {
     rule_constants.NO_METHOD_COUNTS: "No method that counts is recorded (a progestin-only pill "
     "never counts): the program needs two (one primary) or abstinence, so this confirmation "

@@ -2,7 +2,7 @@ from django.urls import path
 
 from . import views
 
-# The list, the page, enrollment and edits are in monitoring.patient_views; clinic/urls.py
+# The list, the page, enrollment and edits are in monitoring.patient_views; config/urls.py
 # serves both lists under the one `patients` namespace.
 app_name = "patients"
 

@@ -9,12 +9,12 @@ from django.http import FileResponse, Http404
 from django.shortcuts import render
 from django.views.decorators.http import require_GET, require_http_methods
 
-from clinic.core.access import current_clinic, require
-from clinic.core.audit import log_view
-from clinic.core.pages import record_page
-from clinic.core.roles import Action
-from monitoring.rules import contraception_warnings
+from clinic.access import current_clinic, require
+from clinic.audit import log_view
+from clinic.pages import record_page
+from clinic.roles import Action
 from patients.access import get_patient, get_record, patients_for
+from rules import contraception_warnings
 
 from . import audit_page, evidence, services
 from .forms import (

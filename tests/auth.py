@@ -1,5 +1,5 @@
 """Logging a test client in as a user whose session has passed the second factor, as after a
-real login with a code (clinic/core/twofactor.py). Tests of the second factor itself log in without
+real login with a code (clinic/twofactor.py). Tests of the second factor itself log in without
 it, with client.force_login. SoftPasskey stands in for a browser's passkey."""
 
 import base64
@@ -14,7 +14,7 @@ from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.oath import totp
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from clinic.core.twofactor import needs_second_factor
+from clinic.twofactor import needs_second_factor
 
 
 def verified_login(client, user):

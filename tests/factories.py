@@ -6,7 +6,7 @@ from decimal import Decimal
 import factory
 from django.contrib.auth import get_user_model
 
-from clinic.core.models import Clinic, Membership
+from clinic.models import Clinic, Membership
 from monitoring import enrollment
 
 

@@ -48,7 +48,7 @@ def manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=ROOT,
-        env={**clean_environment(**env), "DJANGO_SETTINGS_MODULE": "clinic.settings"},
+        env={**clean_environment(**env), "DJANGO_SETTINGS_MODULE": "config.settings"},
         capture_output=True,
         text=True,
         timeout=120,
@@ -56,9 +56,9 @@ def manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess:
 
 
 def settings_value(expression: str, env: dict[str, str]) -> subprocess.CompletedProcess:
-    """Imports clinic.settings in a fresh interpreter and prints `expression` (of `s`)."""
+    """Imports config.settings in a fresh interpreter and prints `expression` (of `s`)."""
     return subprocess.run(
-        [sys.executable, "-c", f"import clinic.settings as s; print({expression})"],
+        [sys.executable, "-c", f"import config.settings as s; print({expression})"],
         cwd=ROOT,
         env=clean_environment(**env),
         capture_output=True,

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from clinic.core.models import Clinic, Membership
-from clinic.core.roles import Role
+from clinic.models import Clinic, Membership
+from clinic.roles import Role
 from monitoring import codes, kept
 from monitoring.models import StaffDigest
 from monitoring.worklist import clinic_day

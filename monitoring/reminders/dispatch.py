@@ -29,7 +29,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from clinic.core.models import Clinic
+from clinic.models import Clinic
 from monitoring.models import Reminder, ReminderStatus
 from patients.models import Patient
 

@@ -15,7 +15,7 @@ from django.urls import reverse
 from django.utils import translation
 from django.utils.html import conditional_escape
 
-from monitoring import rules
+import rules
 from monitoring.history import load_histories
 
 from . import signing

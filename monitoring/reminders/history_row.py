@@ -25,8 +25,9 @@ from functools import cache
 from django.db import connections, models, router
 from django.db.models import F, Func, TextField
 
-from clinic.core.models import Clinic
-from monitoring import history, rules
+import rules
+from clinic.models import Clinic
+from monitoring import history
 from monitoring.models import MoodReview, Reminder, Visit
 from patients.models import Patient
 from patients.records import RECORD_TYPES

@@ -11,7 +11,8 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from icalendar import Calendar, Event
 
-from monitoring import codes, rules
+import rules
+from monitoring import codes
 from monitoring.history import load_history
 
 from .emails import clean_header

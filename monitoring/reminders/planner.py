@@ -23,8 +23,9 @@ from django.db.models.constants import OnConflict
 from django.db.models.functions import Concat, Left
 from django.utils import timezone
 
-from clinic.core.models import Clinic
-from monitoring import codes, rules
+import rules
+from clinic.models import Clinic
+from monitoring import codes
 from monitoring.history import load_histories, load_patients
 from monitoring.models import Course, Reminder, ReminderStatus
 from patients.models import Patient

@@ -33,7 +33,7 @@ from django.core.mail.message import sanitize_address
 from django.db import connections, router
 from django.utils import timezone
 
-from monitoring import rules
+import rules
 from monitoring.history import load_histories
 from monitoring.models import Reminder, ReminderStatus
 

@@ -2,7 +2,7 @@
 
 See docs/operations-health.md.
 
-Read by /health/ready (clinic/health.py) and by the clinic admin's Reminders page, which shows a
+Read by /health/ready (config/health.py) and by the clinic admin's Reminders page, which shows a
 red banner when it answers yes. Two signs, either enough:
 
 - a reminder still pending or claimed more than HEALTH_REMINDER_LATE_MINUTES after its send time

@@ -12,7 +12,7 @@ starts and ends (docs/quality.md F7).
 import datetime as dt
 from zoneinfo import ZoneInfo
 
-from clinic.core.models import in_quiet_hours
+from clinic.models import in_quiet_hours
 
 UTC = dt.UTC
 

@@ -4,9 +4,10 @@ the dose chart, the course timeline and the end-of-course summary."""
 from django import template
 from django.utils.html import format_html
 
-from monitoring import chart, rules, timeline
+import rules
+from monitoring import chart, timeline
 from monitoring import codes as registry
-from monitoring.rules.snapshot import as_of, course_start
+from rules.snapshot import as_of, course_start
 
 register = template.Library()
 

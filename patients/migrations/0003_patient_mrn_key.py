@@ -13,12 +13,12 @@ patient again with an MRN that still collides is refused with a form error on th
 import sys
 import unicodedata
 
-import clinic.core.text
+import clinic.text
 import patients.models
 from django.conf import settings
 from django.db import migrations, models
 
-# A copy of clinic.core.text.mrn_key as it was when this migration was written: a migration
+# A copy of clinic.text.mrn_key as it was when this migration was written: a migration
 # must give the same keys whatever that function becomes.
 _ZERO_WIDTH = {code: None for code in (0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF)}
 _KEY_MAX = 160
@@ -70,17 +70,17 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name="patient",
             name="email",
-            field=models.EmailField(max_length=254, validators=[clinic.core.text.TextValidator()]),
+            field=models.EmailField(max_length=254, validators=[clinic.text.TextValidator()]),
         ),
         migrations.AlterField(
             model_name="patient",
             name="family_name",
-            field=clinic.core.text.NameField(max_length=100),
+            field=clinic.text.NameField(max_length=100),
         ),
         migrations.AlterField(
             model_name="patient",
             name="given_name",
-            field=clinic.core.text.NameField(max_length=100),
+            field=clinic.text.NameField(max_length=100),
         ),
         migrations.AlterField(
             model_name="patient",
@@ -88,7 +88,7 @@ class Migration(migrations.Migration):
             field=models.CharField(
                 blank=True,
                 max_length=40,
-                validators=[clinic.core.text.TextValidator()],
+                validators=[clinic.text.TextValidator()],
                 verbose_name="iPLEDGE ID",
             ),
         ),
@@ -96,21 +96,21 @@ class Migration(migrations.Migration):
             model_name="patient",
             name="mrn",
             field=models.CharField(
-                max_length=40, validators=[clinic.core.text.TextValidator()], verbose_name="MRN"
+                max_length=40, validators=[clinic.text.TextValidator()], verbose_name="MRN"
             ),
         ),
         migrations.AlterField(
             model_name="patient",
             name="phone",
             field=models.CharField(
-                blank=True, max_length=40, validators=[clinic.core.text.TextValidator()]
+                blank=True, max_length=40, validators=[clinic.text.TextValidator()]
             ),
         ),
         migrations.AlterField(
             model_name="patient",
             name="risk_category_reason",
             field=models.CharField(
-                max_length=300, validators=[clinic.core.text.TextValidator(multi_line=True)]
+                max_length=300, validators=[clinic.text.TextValidator(multi_line=True)]
             ),
         ),
         migrations.AlterField(
@@ -119,14 +119,14 @@ class Migration(migrations.Migration):
             field=models.CharField(
                 blank=True,
                 max_length=300,
-                validators=[clinic.core.text.TextValidator(multi_line=True)],
+                validators=[clinic.text.TextValidator(multi_line=True)],
             ),
         ),
         migrations.AlterField(
             model_name="riskcategorychange",
             name="reason",
             field=models.CharField(
-                max_length=300, validators=[clinic.core.text.TextValidator(multi_line=True)]
+                max_length=300, validators=[clinic.text.TextValidator(multi_line=True)]
             ),
         ),
     ]

@@ -24,7 +24,7 @@ def _fold(text):
     return _SPACES.sub(" ", bare.casefold()).strip()
 
 
-# clinic.core.text.mrn_key as it was when this migration was written (zero-width characters
+# clinic.text.mrn_key as it was when this migration was written (zero-width characters
 # removed, NFKC, case-folded, trimmed), with the search key's separator blanked.
 _ZERO_WIDTH = {code: None for code in (0x200B, 0x200C, 0x200D, 0x2060, 0xFEFF)}
 

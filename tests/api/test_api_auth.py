@@ -2,7 +2,7 @@
 
 import pytest
 
-from clinic.core.models import ApiToken, Membership
+from clinic.models import ApiToken, Membership
 from tests.auth import totp_code
 from tests.factories import UserFactory, enroll, member
 

@@ -5,7 +5,7 @@ the database storage (docs/storage.md), never a web host's disk."""
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from clinic.core.models import StoredFile
+from clinic.models import StoredFile
 from patients.models import PregnancyTest
 from tests.api.conftest import database_state
 

@@ -8,8 +8,8 @@ from auditlog.models import LogEntry
 from django.core.management import call_command
 from fhir.resources.R4B import get_fhir_model_class
 
-from clinic.core.models import Clinic, Membership
-from clinic.demo.seeding import SCENARIOS
+from clinic.models import Clinic, Membership
+from demo.seeding import SCENARIOS
 from monitoring.models import LabResult, Prescription, Visit
 from patients.models import Consent, ContraceptionConfirmation, Patient, PregnancyTest
 from tests.builders import ready_first_prescription

@@ -5,7 +5,7 @@ iPLEDGE's shape. Nothing is saved by a refused request."""
 
 import pytest
 
-from clinic.core.notes import NOTE_MAX_LENGTH, REASON_MAX_LENGTH
+from clinic.notes import NOTE_MAX_LENGTH, REASON_MAX_LENGTH
 from monitoring.models import LabResult
 from tests.api.conftest import database_state, day
 from tests.builders import ready_first_prescription

@@ -3,8 +3,8 @@ every endpoint that reads a body, the unauthenticated token endpoint included.""
 
 import pytest
 
-from clinic.api import urls
-from clinic.api.parsers import MAX_JSON_DEPTH
+from api import urls
+from api.parsers import MAX_JSON_DEPTH
 from tests.builders import ready_first_prescription
 
 

@@ -76,7 +76,7 @@ def test_the_status_date_pattern_is_exactly_the_range_the_server_accepts():
     import datetime
     import re
 
-    from clinic.api.serializers import (
+    from api.serializers import (
         EARLIEST_STATUS_DATE,
         LATEST_STATUS_DATE,
         STATUS_DATE_PATTERN,

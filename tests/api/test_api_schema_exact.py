@@ -9,7 +9,7 @@ import pytest
 from django.core.management import call_command
 from rest_framework import serializers
 
-from clinic.api import serializers as s
+from api import serializers as s
 
 FIGURES = [
     ("PatientIn", s.PatientIn, "weight_kg"),

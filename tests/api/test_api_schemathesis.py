@@ -27,9 +27,9 @@ import schemathesis
 from schemathesis.config import SchemathesisConfig
 from schemathesis.engine import Status, StopReason, events, from_schema
 
-from clinic.api import serializers as s
-from clinic.api.auth import issue_token
-from clinic.api.worklist import WorklistQuery
+from api import serializers as s
+from api.auth import issue_token
+from api.worklist import WorklistQuery
 from tests.builders import Builder, ready_first_prescription
 from tests.factories import enroll
 

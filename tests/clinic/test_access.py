@@ -3,7 +3,7 @@
 import pytest
 from django.urls import reverse
 
-from clinic.core.models import Membership
+from clinic.models import Membership
 from tests.auth import verified_login
 from tests.factories import enroll, member
 

@@ -15,7 +15,7 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from clinic.core.models import Membership
+from clinic.models import Membership
 from monitoring.models import Course, LabResult, MoodReview, Prescription, Reminder, Visit
 from monitoring.reminders import signing
 from patients.models import Consent, ContraceptionConfirmation, Patient, PregnancyTest
@@ -166,7 +166,7 @@ def classify(response) -> str:
     return str(response.status_code)
 
 
-# Pages a user of several clinics reaches before choosing one (clinic/core/middleware.py).
+# Pages a user of several clinics reaches before choosing one (clinic/middleware.py).
 BEFORE_CHOOSING = ("/account/", "/switch-clinic/", "/logout/", "/health/", "/p/", "/api/")
 
 

@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from clinic.core.models import ApiToken, Membership
+from clinic.models import ApiToken, Membership
 from tests.auth import totp_code
 
 PASSWORD = "correct-horse-battery"

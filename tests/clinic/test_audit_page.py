@@ -8,7 +8,7 @@ import time_machine
 from auditlog.models import LogEntry
 from django.urls import reverse
 
-from clinic.core.audit import log_view
+from clinic.audit import log_view
 from tests.factories import enroll
 
 URL = reverse("audit_log")

@@ -5,7 +5,7 @@ import pytest
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from clinic.core.models import Membership
+from clinic.models import Membership
 from patients.models import Patient
 from tests.factories import enroll, member
 

@@ -7,7 +7,7 @@ import pytest
 from auditlog.models import LogEntry
 from django.urls import reverse
 
-from clinic.core.models import Clinic
+from clinic.models import Clinic
 
 URL = reverse("clinic_settings")
 
@@ -38,7 +38,7 @@ def test_a_clinic_admin_changes_every_setting_and_each_change_is_audited(
     client = client_for(clinic_admin)
     page = client.get(URL)
     assert page.status_code == 200
-    assert 'href="/clinic/settings/"' in page.content.decode()  # in the navigation
+    assert 'href="/config/settings/"' in page.content.decode()  # in the navigation
     response = client.post(
         URL,
         _form(
@@ -129,7 +129,7 @@ def test_staff_and_clinicians_may_not_change_the_settings(client_for, clinic, ro
     assert client.post(URL, _form(clinic, triage_horizon_days=3)).status_code == 403
     clinic.refresh_from_db()
     assert clinic.triage_horizon_days == 7
-    assert 'href="/clinic/settings/"' not in client.get(reverse("patients:list")).content.decode()
+    assert 'href="/config/settings/"' not in client.get(reverse("patients:list")).content.decode()
 
 
 @pytest.mark.django_db
@@ -143,9 +143,9 @@ def test_an_admin_changes_only_their_own_clinic(client_for, clinic, other_clinic
 
 
 def test_each_range_is_the_model_s_and_the_form_and_the_service_read_it():
-    from clinic.core.forms import ClinicSettingsForm
-    from clinic.core.models import setting_range
-    from clinic.core.services import RANGE_WORDS
+    from clinic.forms import ClinicSettingsForm
+    from clinic.models import setting_range
+    from clinic.services import RANGE_WORDS
 
     assert {name: setting_range(name) for name in RANGE_WORDS} == {
         "reminder_send_hour": (0, 23),
@@ -169,8 +169,8 @@ def test_each_range_is_the_model_s_and_the_form_and_the_service_read_it():
 def test_the_service_takes_each_end_of_a_range_and_refuses_one_past_it(name):
     from django.core.exceptions import ValidationError
 
-    from clinic.core.models import setting_range
-    from clinic.core.services import SETTINGS_FIELDS, validate_clinic_settings
+    from clinic.models import setting_range
+    from clinic.services import SETTINGS_FIELDS, validate_clinic_settings
 
     valid = {field: getattr(Clinic(), field) for field in SETTINGS_FIELDS}  # the defaults
     low, high = setting_range(name)
@@ -185,8 +185,8 @@ def test_the_service_takes_each_end_of_a_range_and_refuses_one_past_it(name):
 def test_the_rs2026_day_defaults_to_the_rule_set_s_and_may_not_precede_the_first_rule_set():
     from django.core.exceptions import ValidationError
 
-    from clinic.core.services import SETTINGS_FIELDS, validate_clinic_settings
-    from monitoring.rules.rulesets import RS_2021, RS_2026
+    from clinic.services import SETTINGS_FIELDS, validate_clinic_settings
+    from rules.rulesets import RS_2021, RS_2026
 
     assert Clinic().rs2026_effective_on == RS_2026.in_force_from
     valid = {field: getattr(Clinic(), field) for field in SETTINGS_FIELDS}

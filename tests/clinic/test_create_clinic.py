@@ -18,8 +18,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.urls import reverse
 
-from clinic.core.management.commands import create_clinic as command
-from clinic.core.models import Clinic, Membership
+from clinic.management.commands import create_clinic as command
+from clinic.models import Clinic, Membership
 from tests.factories import member
 
 User = get_user_model()
@@ -274,7 +274,7 @@ def test_when_the_relay_refuses_the_invitation_nothing_is_created(db, settings):
 def test_the_exit_code_is_not_zero_and_the_message_names_the_argument(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_"))}
     env.update(
-        DJANGO_SETTINGS_MODULE="clinic.settings",
+        DJANGO_SETTINGS_MODULE="config.settings",
         DJANGO_DEBUG="true",
         DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
     )

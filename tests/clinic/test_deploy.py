@@ -6,7 +6,7 @@ from django.core import signing
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 
-from clinic.deploy_checks import check_production_settings
+from config.deploy_checks import check_production_settings
 from tests.production import PRODUCTION, manage, settings_value
 
 

@@ -17,7 +17,7 @@ ENV_EXAMPLE = DEPLOY / "env.example"
 # Read by the code but not for a server: development and the test suite only.
 DEVELOPMENT_ONLY = {
     "CELERY_BROKER_DIR",  # the embedded broker; production uses REDIS_URL
-    "CELERY_BEAT_SCHEDULE_FILENAME",  # with Redis, beat keeps no file (clinic/beat.py)
+    "CELERY_BEAT_SCHEDULE_FILENAME",  # with Redis, beat keeps no file (config/beat.py)
     "CELERY_TASK_ALWAYS_EAGER",  # tests run tasks in-process
     "DEMO_OTP",
     "DEMO_PASSWORD",
@@ -33,13 +33,17 @@ READ = re.compile(
 
 def variables_the_code_reads() -> set[str]:
     files = [
+        *ROOT.glob("config/**/*.py"),
+        *ROOT.glob("api/**/*.py"),
+        *ROOT.glob("demo/**/*.py"),
         *ROOT.glob("clinic/**/*.py"),
         *ROOT.glob("patients/**/*.py"),
         *ROOT.glob("monitoring/**/*.py"),
+        *ROOT.glob("rules/**/*.py"),
         *DEPLOY.glob("*.py"),
     ]
     names = {name for path in files for name in READ.findall(path.read_text())}
-    # dj-database-url reads DATABASE_URL itself (clinic/settings.py, dj_database_url.config).
+    # dj-database-url reads DATABASE_URL itself (config/settings.py, dj_database_url.config).
     return names | {"DATABASE_URL"}
 
 

@@ -1,5 +1,5 @@
 """Error reports without patient data (issue 19, item 4): the ADMINS' email when SENTRY_DSN is
-unset, Sentry's events (scrubbed by clinic.observability.scrub_event) when it is set."""
+unset, Sentry's events (scrubbed by config.observability.scrub_event) when it is set."""
 
 import logging.config
 
@@ -10,8 +10,8 @@ from django.core import mail
 from django.test import Client, override_settings
 from django.urls import path
 
-from clinic import urls as project_urls
-from clinic.observability import logging_config, scrub_event
+from config import urls as project_urls
+from config.observability import logging_config, scrub_event
 from tests.production import PRODUCTION, settings_value
 
 GIVEN, FAMILY, EMAIL, BORN = (

@@ -22,7 +22,7 @@ import time_machine
 from django.db import OperationalError, connection
 from django.test import override_settings
 
-from clinic import __version__, health
+from config import __version__, health
 from monitoring.models import Reminder, ReminderStatus
 from monitoring.reminders.stall import record_heartbeat
 from tests.factories import ClinicFactory, enroll
@@ -285,7 +285,7 @@ def test_a_production_server_answers_the_probe_by_ip_over_plain_http(tmp_path):
     port = closed_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
     env.update(
-        DJANGO_SETTINGS_MODULE="clinic.settings",
+        DJANGO_SETTINGS_MODULE="config.settings",
         DJANGO_DEBUG="false",
         DJANGO_SECRET_KEY="a-long-random-production-key-for-the-health-test-0123456789",
         DJANGO_ALLOWED_HOSTS="clinic.example.org",
@@ -298,7 +298,7 @@ def test_a_production_server_answers_the_probe_by_ip_over_plain_http(tmp_path):
     )
     log = open(tmp_path / "gunicorn.log", "wb")  # closed with the process
     server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "clinic.wsgi", "--bind", f"127.0.0.1:{port}"],
+        [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}"],
         cwd=ROOT,
         env=env,
         stdout=log,

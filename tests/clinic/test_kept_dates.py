@@ -1,4 +1,4 @@
-"""A date written once and kept (clinic/core/dates.py, the |date builtin) reads exactly as
+"""A date written once and kept (clinic/dates.py, the |date builtin) reads exactly as
 Django writes it, in each language; an instant is never served from the kept dates."""
 
 import datetime
@@ -8,7 +8,7 @@ import pytest
 from django.template import Context, Template
 from django.utils import formats, timezone, translation
 
-from clinic.core import dates
+from clinic import dates
 
 NAMES = [
     "DATE_FORMAT",

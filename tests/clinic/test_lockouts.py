@@ -1,4 +1,4 @@
-"""Lockouts an attacker cannot aim at a victim (issue 20, item 3; clinic/core/throttle.py).
+"""Lockouts an attacker cannot aim at a victim (issue 20, item 3; clinic/throttle.py).
 
 Wrong passwords and wrong second-factor codes are counted per (user, client address): the
 attacker's address is slowed down or locked, the owner arriving from elsewhere gets in. Caps
@@ -16,9 +16,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django_otp.plugins.otp_static.models import StaticDevice
 
-from clinic.core import throttle
-from clinic.core.models import SecondFactorFailures
-from clinic.core.twofactor import new_backup_codes
+from clinic import throttle
+from clinic.models import SecondFactorFailures
+from clinic.twofactor import new_backup_codes
 from tests.auth import totp_code
 from tests.concurrency import at_once, require_postgresql
 from tests.factories import member

@@ -1,6 +1,6 @@
 """Passkeys where `make run` points (issue 21, item 11): the address it prints is the relying
 party's origin, and the passkey button is offered only on that origin
-(clinic/core/twofactor.py, passkeys_work_here)."""
+(clinic/twofactor.py, passkeys_work_here)."""
 
 import json
 import os
@@ -35,7 +35,7 @@ def test_make_run_prints_the_address_where_passkeys_work():
         cwd=ROOT,
         env={
             **env,
-            "DJANGO_SETTINGS_MODULE": "clinic.settings",
+            "DJANGO_SETTINGS_MODULE": "config.settings",
             "DJANGO_DEBUG": "true",
             "SITE_URL": "http://127.0.0.1:8123",
         },

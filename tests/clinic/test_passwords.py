@@ -1,4 +1,4 @@
-"""Password reset by email and the change-password page (clinic/core/passwords.py): the
+"""Password reset by email and the change-password page (clinic/passwords.py): the
 reset page never tells who has an account, is limited, and a new password ends every other
 session and API token; the user still passes their second factor afterwards."""
 
@@ -13,8 +13,8 @@ from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
 
-from clinic.core import passwords
-from clinic.core.models import ApiToken
+from clinic import passwords
+from clinic.models import ApiToken
 from tests.auth import totp_code
 from tests.factories import member
 

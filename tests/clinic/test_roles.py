@@ -1,6 +1,6 @@
 import pytest
 
-from clinic.core.roles import Action, role_may
+from clinic.roles import Action, role_may
 
 STAFF_MAY = {
     Action.VIEW_PATIENTS,

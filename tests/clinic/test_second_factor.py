@@ -16,7 +16,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from django_otp_webauthn.models import WebAuthnCredential
 from rest_framework.test import APIClient
 
-from clinic.core.models import Membership, SecondFactorFailures
+from clinic.models import Membership, SecondFactorFailures
 from tests.auth import SoftPasskey, current_code, totp_code
 from tests.factories import UserFactory, member
 from tests.production import PRODUCTION, clean_environment
@@ -69,7 +69,7 @@ def test_later_logins_ask_for_the_code_and_refuse_a_wrong_one(client, clinician,
     assert wrong.status_code == 400
     assert "code" in wrong.context["form"].errors
     assert client.get(patient.get_absolute_url()).status_code == 302
-    # A wrong code makes this client address wait a second (clinic/core/throttle.py).
+    # A wrong code makes this client address wait a second (clinic/throttle.py).
     too_soon = client.post(reverse("otp_verify"), {"code": code})
     assert too_soon.status_code == 429
     assert "wait 1 second," in too_soon.context["form"].errors["code"][0]
@@ -224,7 +224,7 @@ def test_demo_otp_off_lets_a_development_server_skip_it(client, clinician, patie
 def test_production_settings_ignore_demo_otp(env, required):
     base = clean_environment()
     result = subprocess.run(
-        [sys.executable, "-c", "import clinic.settings as s; print(s.SECOND_FACTOR_REQUIRED)"],
+        [sys.executable, "-c", "import config.settings as s; print(s.SECOND_FACTOR_REQUIRED)"],
         cwd=ROOT,
         env={**base, **env},
         capture_output=True,

@@ -8,8 +8,8 @@ import pytest
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from clinic.core.models import ApiToken
-from clinic.core.team import invitation_token
+from clinic.models import ApiToken
+from clinic.team import invitation_token
 from monitoring.reminders import signing
 from tests.auth import verified_login
 

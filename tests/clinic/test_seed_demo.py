@@ -6,10 +6,10 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
 
-from clinic.core.models import Clinic, Membership
-from clinic.demo.seeding import LEGACY_SCENARIOS, SCENARIOS, BulkBuilder, build_patient, bulk_seed
-from clinic.demo.states import HOME_READOUT, Builder
-from monitoring import rules
+import rules
+from clinic.models import Clinic, Membership
+from demo.seeding import LEGACY_SCENARIOS, SCENARIOS, BulkBuilder, build_patient, bulk_seed
+from demo.states import HOME_READOUT, Builder
 from monitoring.history import load_histories
 from monitoring.models import Course, LabResult, Prescription, Visit
 from patients.models import Consent, ContraceptionConfirmation, Patient, PregnancyTest

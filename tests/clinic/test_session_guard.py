@@ -1,4 +1,4 @@
-"""The session's end (clinic/core/session_guard.py): the idle warning's parts on every page,
+"""The session's end (clinic/session_guard.py): the idle warning's parts on every page,
 the keep-alive that refreshes the session, and a form posted after the session ended that is
 shown again, filled in, after the same person logs in."""
 

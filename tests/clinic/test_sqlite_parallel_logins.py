@@ -1,6 +1,6 @@
 """The embedded SQLite default holds a small clinic's morning: many people logging in at once,
 password then second factor, against gunicorn on a file database (issue 20, item 8; the
-settings are in clinic/settings.py, DATABASES, and docs/security.md).
+settings are in config/settings.py, DATABASES, and docs/security.md).
 
 Before WAL, a busy timeout and IMMEDIATE transactions, about a third of such logins were a 500
 "database is locked": a request that had read in a transaction and then wanted to write was
@@ -32,7 +32,7 @@ KEY = "3132333435363738393031323334353637383930"  # the RFC 6238 test key, hex
 MAKE_USERS = f"""
 from django.contrib.auth import get_user_model
 from django_otp.plugins.otp_totp.models import TOTPDevice
-from clinic.core.models import Clinic, Membership
+from clinic.models import Clinic, Membership
 clinic = Clinic.objects.create(name="Parallel")
 for n in range({USERS}):
     user = get_user_model().objects.create_user(f"doc{{n}}", password="{PASSWORD}")
@@ -47,7 +47,7 @@ def gunicorn(tmp_path):
     env = {
         **os.environ,
         "DATABASE_URL": f"sqlite:///{tmp_path / 'clinic.sqlite3'}",
-        "DJANGO_SETTINGS_MODULE": "clinic.settings",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
         "DJANGO_DEBUG": "true",
         "DJANGO_TESTING": "",
         "DEMO_OTP": "on",
@@ -61,7 +61,7 @@ def gunicorn(tmp_path):
     proc = subprocess.Popen(
         [
             str(BIN / "gunicorn"),
-            "clinic.wsgi:application",
+            "config.wsgi:application",
             "--workers=4",
             f"--bind=127.0.0.1:{port}",
             "--timeout=120",

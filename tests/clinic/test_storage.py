@@ -1,4 +1,4 @@
-"""Uploaded files live in the database (clinic/core/storage.py, docs/storage.md): every web host
+"""Uploaded files live in the database (clinic/storage.py, docs/storage.md): every web host
 reads the same evidence, a rolled-back upload leaves nothing behind, and files an earlier
 release kept under MEDIA_ROOT are copied in once."""
 
@@ -8,8 +8,8 @@ from django.core.files.storage import default_storage
 from django.core.management import CommandError, call_command
 from django.db import transaction
 
-from clinic.core.models import StoredFile
-from clinic.core.storage import DatabaseStorage
+from clinic.models import StoredFile
+from clinic.storage import DatabaseStorage
 from patients.models import PregnancyTest
 from tests.builders import PNG, Builder
 from tests.factories import UserFactory

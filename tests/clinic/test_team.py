@@ -13,8 +13,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from clinic.core.models import ApiToken, Membership
-from clinic.core.team import change_role, deactivate_member, reset_member_second_factor
+from clinic.models import ApiToken, Membership
+from clinic.team import change_role, deactivate_member, reset_member_second_factor
 from tests.factories import member
 
 User = get_user_model()

@@ -1,6 +1,6 @@
 """Two clinic admins demoting or deactivating each other at the same moment leave the clinic
 with an admin (issue 20, item 2): the Team page's services take the Clinic row's lock
-(clinic/core/team.py, lock_team), so the second request waits for the first and is refused.
+(clinic/team.py, lock_team), so the second request waits for the first and is refused.
 
 Row locks need a real database server: on SQLite (the default for a quick run) this skips;
 CI runs the suite on PostgreSQL (.ci/run), where it runs.
@@ -10,8 +10,8 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
-from clinic.core.models import Membership
-from clinic.core.roles import Role
+from clinic.models import Membership
+from clinic.roles import Role
 from tests.auth import verified_login
 from tests.concurrency import at_once, require_postgresql
 from tests.factories import ClinicFactory, member

@@ -14,7 +14,7 @@ from django.core.management.base import CommandError
 from django.db import models
 from django.urls import reverse
 
-from clinic.core.text import TextValidator, mrn_key, multi_line, one_line
+from clinic.text import TextValidator, mrn_key, multi_line, one_line
 from monitoring import forms as monitoring_forms
 from monitoring.models import Visit
 from patients import forms as patient_forms

@@ -63,8 +63,8 @@ def current_code(device) -> str:
 @pytest.fixture
 def log_in(page, live_server):
     """Log in through the login page; clinicians and clinic admins then type their code
-    (clinic/core/twofactor.py)."""
-    from clinic.core.twofactor import needs_second_factor
+    (clinic/twofactor.py)."""
+    from clinic.twofactor import needs_second_factor
 
     def log_in_as(user, on=None, check=None):
         """Log in on `page`, or on another page `on` (a second user's own browser); `check`,

@@ -17,9 +17,9 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.urls import NoReverseMatch, URLPattern, URLResolver, get_resolver, reverse
 
-from clinic.core.team import invitation_token, invite_member
-from clinic.demo.seeding import SCENARIOS, build_patient
-from clinic.demo.states import Builder
+from clinic.team import invitation_token, invite_member
+from demo.seeding import SCENARIOS, build_patient
+from demo.states import Builder
 from monitoring.models import Prescription, Visit
 from monitoring.reminders import signing
 from patients.models import PregnancyTest

@@ -1,5 +1,5 @@
 """In the browser: a note says how many characters are left, keeps a longer paste whole and says
-how many too many (clinic/core/static/clinic/charcount.js), and the server then refuses it with
+how many too many (clinic/static/clinic/charcount.js), and the server then refuses it with
 the same limit; a lab value far outside what labs report is saved on the second submit with
 "save anyway" ticked."""
 

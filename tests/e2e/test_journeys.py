@@ -351,7 +351,7 @@ def test_a_clinician_who_forgot_the_password_resets_it_by_email_and_still_uses_t
 ):
     from django.core.cache import cache
 
-    from clinic.core import passwords
+    from clinic import passwords
     from tests.e2e.conftest import authenticator, current_code
 
     cache.clear()

@@ -1,6 +1,6 @@
 """A passkey instead of the authenticator app, in Chromium with a virtual authenticator (the
 DevTools protocol's WebAuthn domain): a clinician registers one at the first login, then logs
-in with it and no code (clinic/core/twofactor.py, docs/security.md)."""
+in with it and no code (clinic/twofactor.py, docs/security.md)."""
 
 import re
 

@@ -1,4 +1,4 @@
-"""The session's end in Chromium (clinic/core/session_guard.py, clinic/core/static/clinic/
+"""The session's end in Chromium (clinic/session_guard.py, clinic/static/clinic/
 idle.js and kept-form.js): the idle warning and its "Stay signed in" button, with the timeout
 shortened by settings; a form sent after the session ended is filled in again after login."""
 

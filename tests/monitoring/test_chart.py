@@ -3,7 +3,8 @@
 import datetime
 from decimal import Decimal
 
-from monitoring import chart, rules, services, timeline
+import rules
+from monitoring import chart, services, timeline
 from monitoring.history import load_patient_page
 from tests import builders as states
 from tests.factories import enroll

@@ -4,7 +4,8 @@ import re
 
 import pytest
 
-from monitoring import codes, rules
+import rules
+from monitoring import codes
 from monitoring.models import ReminderKind
 from monitoring.reminders import ical, planner
 

@@ -51,7 +51,7 @@ def test_the_dated_risk_category_reaches_the_rules(build, builder, clinician):
     """A change from cannot to can on day X: X - 1 is judged as cannot, X as can."""
     import datetime
 
-    from monitoring import rules
+    import rules
     from patients.services import change_risk_category
 
     patient = build(states.cannot_ready, can=False)

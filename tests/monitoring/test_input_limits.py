@@ -10,10 +10,10 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
-from clinic.core.notes import NOTE_MAX_LENGTH, REASON_MAX_LENGTH
+from clinic.notes import NOTE_MAX_LENGTH, REASON_MAX_LENGTH
 from monitoring import services
 from monitoring.models import LabResult, MoodReview, Visit
-from monitoring.rules.labs import LAB_TYPES
+from rules.labs import LAB_TYPES
 from tests import builders as states
 
 

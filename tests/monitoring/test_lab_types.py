@@ -1,4 +1,4 @@
-"""The registry of lab kinds (monitoring/rules/labs.py): every kind the database takes has one
+"""The registry of lab kinds (rules/labs.py): every kind the database takes has one
 entry with every column, and each reader -- the model's choices, the gate, the form's units, the
 FHIR export -- reads it. A kind once lacked its LOINC entry and the export raised KeyError."""
 
@@ -11,7 +11,7 @@ from fhir.resources.R4B import get_fhir_model_class
 from monitoring import fhir, services
 from monitoring.forms import LabForm
 from monitoring.models import LabKind, LabResult
-from monitoring.rules.labs import LAB_TYPES
+from rules.labs import LAB_TYPES
 
 KIND_UNITS = [(lab.kind, unit) for lab in LAB_TYPES.values() for unit in lab.units]
 

@@ -1,11 +1,12 @@
-"""A query compiled once (clinic/core/prepared.py) answers exactly as its queryset, its plain
+"""A query compiled once (clinic/prepared.py) answers exactly as its queryset, its plain
 twin, for every shape the application prepares and for values the first call did not use."""
 
 import pytest
 from django.db.models import Sum
 
-from clinic.core.prepared import Prepared
-from monitoring import kept, rules, worklist
+import rules
+from clinic.prepared import Prepared
+from monitoring import kept, worklist
 from monitoring.models import TriageCount, TriageRow
 from patients.models import RiskCategory
 from tests import builders as states

@@ -8,7 +8,8 @@ import time_machine
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from monitoring import rules, services
+import rules
+from monitoring import services
 from monitoring.history import load_history
 from monitoring.models import Prescription
 from tests.builders import locked_out, ready_first_prescription

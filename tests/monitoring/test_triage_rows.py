@@ -11,8 +11,8 @@ from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
-from clinic.core.models import Clinic
-from clinic.demo import seeding as demo
+from clinic.models import Clinic
+from demo import seeding as demo
 from monitoring import kept, tasks
 from monitoring.models import TriageCount, TriageRow, TriageSlot
 from patients.models import Patient
@@ -109,7 +109,7 @@ def test_a_refused_write_leaves_the_row_as_it_was(build, staff):
 def test_a_change_of_the_clinics_horizon_is_refreshed_by_the_worker_not_the_request(
     build, staff, clinic, client_for
 ):
-    from clinic.core.services import update_clinic_settings
+    from clinic.services import update_clinic_settings
 
     patient = build(lambda b, p: states.in_treatment(b, p), enrolled=-80)
     assert kept_row(patient).group == "on_track"
@@ -265,8 +265,8 @@ def test_no_request_path_calls_the_whole_clinic_refresh(build, client_for, staff
     """With every slot behind (a settings change, then two days without beat), every page that
     reads the clinic's day answers from the rows there are: the whole-clinic refresh is never
     called in a request."""
-    from clinic.api.auth import issue_token
-    from clinic.core.services import update_clinic_settings
+    from api.auth import issue_token
+    from clinic.services import update_clinic_settings
 
     patient = build(states.window_closing)
     build(states.ready)

@@ -11,8 +11,9 @@ from django.core.management import call_command
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from clinic.core.models import Clinic, Membership
-from monitoring import codes, rules
+import rules
+from clinic.models import Clinic, Membership
+from monitoring import codes
 from monitoring.history import load_histories
 from monitoring.reminders import digest
 from monitoring.worklist import clinic_day

@@ -106,7 +106,7 @@ def test_a_task_due_within_the_horizon_is_due_soon(client_for, staff, build):
     soon = build(overdue_by(-12), enrolled=-80)  # monthly test due in 12 days: not yet
     client = client_for(staff)
     assert soon.pk not in pks(rows(client.get(URL), "due_soon"))
-    from clinic.core.services import update_clinic_settings
+    from clinic.services import update_clinic_settings
 
     update_clinic_settings(soon.clinic, by=staff, data={"triage_horizon_days": 14})
     # The request that changed the setting recomputed nothing: Today says its lists are being

@@ -1,4 +1,4 @@
-"""The registry of contraception methods (monitoring/rules/contraception_methods.py): every method
+"""The registry of contraception methods (rules/contraception_methods.py): every method
 the database takes has one entry with every column, and the readers -- the model's choices, the
 rules' tiers and sentences, the staff and patient forms, the iPLEDGE sheet -- read it."""
 
@@ -7,17 +7,18 @@ from datetime import date
 import pytest
 from django.utils import translation
 
-from monitoring import rules, self_service
-from monitoring.rules import constants
-from monitoring.rules.contraception_methods import (
+import rules
+from monitoring import self_service
+from patients.forms import GROUPED_METHOD_CHOICES
+from patients.models import ContraceptionMethod
+from rules import constants
+from rules.contraception_methods import (
     CONTRACEPTION_METHODS,
     PRIMARY,
     SECONDARY,
     TIERS,
     UNACCEPTABLE,
 )
-from patients.forms import GROUPED_METHOD_CHOICES
-from patients.models import ContraceptionMethod
 
 CODES = ContraceptionMethod.values
 

@@ -12,7 +12,7 @@ from django.db.migrations.executor import MigrationExecutor
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from clinic.core.text import mrn_key
+from clinic.text import mrn_key
 from patients.models import Patient
 from tests.auth import verified_login
 from tests.factories import enroll

@@ -10,7 +10,7 @@ import pytest
 from django.urls import reverse
 from django.utils import translation
 
-from monitoring import rules
+import rules
 from monitoring.history import load_history
 from monitoring.kept import refresh_patient
 from monitoring.models import Visit

@@ -76,8 +76,8 @@ def test_due_next_drops_an_earliest_date_that_passed(client_for, clinic, staff, 
 
 
 def test_a_missed_deadline_stays_as_overdue(client_for, clinic, staff):
-    from monitoring.rules import Due
     from monitoring.templatetags.monitoring_tags import drop_passed
+    from rules import Due
 
     today = clinic.today()
     due = [

@@ -123,7 +123,7 @@ class Stack:
         self.procs: dict[str, subprocess.Popen] = {}
         self.env = {
             **os.environ,
-            "DJANGO_SETTINGS_MODULE": "clinic.settings_test",
+            "DJANGO_SETTINGS_MODULE": "config.settings_test",
             "DATABASE_URL": database_url,
             "DATABASE_CONN_MAX_AGE": "0",
             "REDIS_URL": f"redis://127.0.0.1:{self.redis_port}/0",
@@ -175,7 +175,7 @@ class Stack:
     def start(self, name: str, *args: str, **env) -> subprocess.Popen:
         log = open(self.tmp / f"{name}.log", "ab")  # closed with the process
         proc = subprocess.Popen(
-            [CELERY, "-A", "clinic", *args, "--loglevel=INFO"],
+            [CELERY, "-A", "config", *args, "--loglevel=INFO"],
             cwd=ROOT,
             env={**self.env, **{k: str(v) for k, v in env.items()}},
             stdout=log,

@@ -1,4 +1,4 @@
-"""Two beats against one Redis: only the one holding the lock sends (clinic/beat.py), and when it
+"""Two beats against one Redis: only the one holding the lock sends (config/beat.py), and when it
 is SIGKILLed the other takes over within the lock's expiry (docs/reminders.md, beat).
 
 The beats publish to a Redis of their own (tests/reminders/stack.py) with no worker, so every
@@ -14,8 +14,8 @@ import redis
 from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 
-from clinic.beat import LAST_RUN_KEY, LOCK_KEY, LockedScheduler
-from clinic.celery import app
+from config.beat import LAST_RUN_KEY, LOCK_KEY, LockedScheduler
+from config.celery import app
 from tests.reminders.stack import Sink, Stack, free_port, wait_for
 
 LOCK_SECONDS = 3.0

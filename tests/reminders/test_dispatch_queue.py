@@ -1,7 +1,7 @@
 """The dispatcher runs from a queue of its own, so a backlog of sends cannot delay it, and a
 worker started as `make run` starts it (no -Q) consumes both queues (docs/reminders.md)."""
 
-from clinic.celery import app
+from config.celery import app
 from monitoring import tasks
 
 

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from clinic.core.models import Clinic
+from clinic.models import Clinic
 from monitoring.models import Reminder, ReminderKind
 from monitoring.reminders import emails
 from patients.models import Patient

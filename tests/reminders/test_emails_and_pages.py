@@ -11,7 +11,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from monitoring import rules
+import rules
 from monitoring.history import load_history
 from monitoring.models import ComprehensionReport, Reminder, ReminderKind, ReminderStatus
 from monitoring.reminders import digest, emails, signing

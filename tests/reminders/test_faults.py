@@ -15,7 +15,7 @@ from django.db.models import Count
 from django.urls import reverse
 from django.utils import timezone
 
-from clinic.core.models import Clinic
+from clinic.models import Clinic
 from monitoring.models import Reminder, ReminderStatus
 from monitoring.reminders.dispatch import POSSIBLE_DUPLICATE, dispatch_due
 from monitoring.reminders.emails import reminder_message_id

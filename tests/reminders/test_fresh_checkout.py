@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from clinic.celery import make_folders
+from config.celery import make_folders
 
 ROOT = Path(__file__).resolve().parents[2]
 CELERY = str(Path(sys.executable).parent / "celery")
@@ -33,7 +33,7 @@ def test_beat_starts_in_a_checkout_without_var(tmp_path):
     """Beat used to die at start when var/ did not exist, leaving reminders pending unseen."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "REDIS_URL"))}
     env.update(
-        DJANGO_SETTINGS_MODULE="clinic.settings",
+        DJANGO_SETTINGS_MODULE="config.settings",
         DJANGO_DEBUG="true",
         CELERY_BROKER_DIR=str(tmp_path / "var" / "broker"),
         CELERY_BEAT_SCHEDULE_FILENAME=str(tmp_path / "var" / "celerybeat-schedule"),
@@ -43,7 +43,7 @@ def test_beat_starts_in_a_checkout_without_var(tmp_path):
     log = tmp_path / "beat.log"
     with log.open("w") as out:
         beat = subprocess.Popen(  # noqa: S603 - our own celery, fixed arguments
-            [CELERY, "-A", "clinic", "beat", "--loglevel=INFO"],
+            [CELERY, "-A", "config", "beat", "--loglevel=INFO"],
             cwd=tmp_path,  # a checkout of its own: nothing made under the repository
             env=env,
             stdout=out,

@@ -45,7 +45,7 @@ class Web:
         self.port = free_port(8400)
         self.log = stack.tmp / "gunicorn.log"
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "clinic.wsgi", "--bind", f"127.0.0.1:{self.port}"],
+            [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{self.port}"],
             cwd=ROOT,
             env=stack.env,
             stdout=open(self.log, "ab"),  # closed with the process

@@ -12,7 +12,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from clinic.demo.seeding import LEGACY_SCENARIOS, SCENARIOS
+from demo.seeding import LEGACY_SCENARIOS, SCENARIOS
 from monitoring.history import load_histories
 from monitoring.models import Course, MoodReview, Reminder, ReminderStatus, Visit
 from monitoring.reminders import sender

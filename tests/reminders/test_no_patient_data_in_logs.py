@@ -21,7 +21,7 @@ from django.conf import settings
 from django.core import mail
 from django.urls import reverse
 
-from clinic.observability import logging_config
+from config.observability import logging_config
 from monitoring import tasks
 from monitoring.models import Reminder
 from tests.production import clean_environment
@@ -41,7 +41,7 @@ def carries_patient_data(line: str) -> bool:
 
 @pytest.fixture(params=["plain", "json"])
 def log_lines(request):
-    """Every line the application's LOGGING (clinic/observability.py) writes, at DEBUG."""
+    """Every line the application's LOGGING (config/observability.py) writes, at DEBUG."""
     buffer = io.StringIO()
     config = logging_config(request.param, "DEBUG", mail_admins=False)
     config["handlers"]["console"]["stream"] = buffer
@@ -146,7 +146,7 @@ def test_the_access_log_of_a_real_gunicorn_carries_no_patient_data(tmp_path, log
     port = free_port(18600)
     log = open(tmp_path / "gunicorn.log", "w+")  # closed below
     server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", "clinic.wsgi"],
+        [sys.executable, "-m", "gunicorn", "-c", "deploy/gunicorn.conf.py", "config.wsgi"],
         cwd=ROOT,
         env={**env, "GUNICORN_BIND": f"127.0.0.1:{port}", "GUNICORN_WORKERS": "1"},
         stdout=log,

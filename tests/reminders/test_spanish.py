@@ -20,7 +20,7 @@ from django.test import override_settings
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from clinic.demo import seeding as demo
+from demo import seeding as demo
 from monitoring import self_service
 from monitoring.models import Reminder, ReminderKind
 from monitoring.reminders import emails, signing
@@ -139,7 +139,16 @@ def contact(clinic):
 def test_every_marked_string_has_its_spanish(tmp_path, monkeypatch):
     """makemessages over a copy of the code finds no string the catalogue leaves untranslated."""
     base = Path(settings.BASE_DIR)
-    for folder in ("clinic", "patients", "monitoring", "templates"):
+    for folder in (
+        "config",
+        "api",
+        "demo",
+        "clinic",
+        "patients",
+        "monitoring",
+        "rules",
+        "templates",
+    ):
         shutil.copytree(base / folder, tmp_path / folder, ignore=shutil.ignore_patterns("*.pyc"))
     # Django's admin templates, overridden for accessibility: their strings are Django's own
     # catalogue's, and the admin is for superusers, in English.
@@ -300,7 +309,7 @@ def page_url(patient) -> str:
     return reverse("self_service:page", args=[signing.page_token(patient)])
 
 
-# Every state the demo clinic shows (clinic/demo/seeding.py lists one of each gate state; the
+# Every state the demo clinic shows (demo/seeding.py lists one of each gate state; the
 # tests' own builders name only the states other tests need).
 @pytest.mark.parametrize(
     ("name", "can", "enrolled", "build"), demo.SCENARIOS, ids=[s[0] for s in demo.SCENARIOS]

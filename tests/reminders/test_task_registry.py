@@ -17,7 +17,7 @@ CHECK = (
 
 
 def test_a_fresh_django_process_knows_the_send_task_by_name():
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "clinic.settings", "DJANGO_DEBUG": "true"}
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "DJANGO_DEBUG": "true"}
     done = subprocess.run(
         [sys.executable, "-c", CHECK], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
     )

@@ -8,7 +8,7 @@ from dataclasses import replace
 from datetime import date, timedelta
 from decimal import Decimal
 
-from monitoring.rules import (
+from rules import (
     Consent,
     ContraceptionConfirmation,
     History,

@@ -4,7 +4,7 @@ from dataclasses import replace
 
 import pytest
 
-from monitoring.rules import contraception_is_valid, contraception_warnings, evaluate
+from rules import contraception_is_valid, contraception_warnings, evaluate
 from tests.rules.builders import (
     BOTH_RULE_SETS,
     RS2021_DAY,

@@ -6,7 +6,7 @@ import gc
 import weakref
 from datetime import date, timedelta
 
-from monitoring.rules import as_of
+from rules import as_of
 from tests.rules.builders import treating_can_get_pregnant
 
 ON = date(2026, 6, 15)

@@ -5,7 +5,7 @@ from datetime import date
 
 import pytest
 
-from monitoring.rules import (
+from rules import (
     BeforeFirstRuleSet,
     RuleSettings,
     cycle_start,

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from monitoring.rules import Cumulative, cumulative, dose_series, validate_prescription
+from rules import Cumulative, cumulative, dose_series, validate_prescription
 from tests.rules.builders import days, prescription, ready_cannot_get_pregnant, visit
 
 DISPENSED = date(2025, 3, 1)
@@ -210,6 +210,6 @@ def test_a_prescription_is_not_written_before_enrollment(written_offset, error):
     [(None, True), (49, True), (50, False), (120, False), (300, False), (301, True)],
 )
 def test_the_dose_target_is_checked_in_one_place(target, refused):
-    from monitoring.rules import target_error
+    from rules import target_error
 
     assert (target_error(target) is not None) is refused

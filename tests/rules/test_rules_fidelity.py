@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from monitoring.rules import (
+from rules import (
     Consent,
     History,
     RiskCategoryChange,

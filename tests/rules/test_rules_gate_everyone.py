@@ -4,7 +4,7 @@ from dataclasses import replace
 
 import pytest
 
-from monitoring.rules import Consent, RuleSettings, evaluate
+from rules import Consent, RuleSettings, evaluate
 from tests.rules.builders import (
     BOTH_RULE_SETS,
     RS2021_DAY,

@@ -5,7 +5,7 @@ from datetime import date
 
 import pytest
 
-from monitoring.rules import RuleSettings, evaluate, status
+from rules import RuleSettings, evaluate, status
 from tests.rules.builders import (
     BOTH_RULE_SETS,
     RS2021_DAY,

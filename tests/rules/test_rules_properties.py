@@ -7,7 +7,7 @@ from decimal import Decimal
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from monitoring.rules import (
+from rules import (
     Consent,
     ContraceptionConfirmation,
     History,

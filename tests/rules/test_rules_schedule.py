@@ -5,7 +5,7 @@ from datetime import date
 
 import pytest
 
-from monitoring.rules import LabResult, RuleSettings, Window, due, status, window
+from rules import LabResult, RuleSettings, Window, due, status, window
 from tests.rules.builders import (
     BOTH_RULE_SETS,
     RS2021_DAY,
@@ -338,7 +338,7 @@ def test_due_codes_come_in_the_order_of_the_domain():
 
 @pytest.mark.parametrize("last_dose", [None, date(2026, 10, 1)])
 def test_a_new_course_may_start_56_days_after_the_last_dose(last_dose):
-    from monitoring.rules import new_course_earliest
+    from rules import new_course_earliest
 
     history = ready_can_get_pregnant(date(2026, 9, 1))
     history = replace(history, last_dose_on=last_dose)
@@ -379,14 +379,14 @@ def test_with_a_short_supply_the_test_that_qualified_it_is_not_this_months_test(
 
 @pytest.mark.parametrize("on", BOTH_RULE_SETS)
 def test_a_prescription_is_picked_up_by_the_end_of_its_window(on):
-    from monitoring.rules import pickup_deadline
+    from rules import pickup_deadline
 
     # ready_can_get_pregnant: the confirmation test of on - 2 opens on - 2 .. on + 4.
     assert pickup_deadline(ready_can_get_pregnant(on), on) == on + days(4)
 
 
 def test_without_a_window_a_prescription_is_picked_up_within_a_month():
-    from monitoring.rules import pickup_deadline
+    from rules import pickup_deadline
 
     on = RS2026_DAY  # cannot_get_pregnant under RS-2026 has no window (docs/domain.md section 9)
     assert pickup_deadline(ready_cannot_get_pregnant(on), on) == on + days(29)

@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 
-from monitoring.rules import Cumulative, Due, Status, Window, evaluate, status
+from rules import Cumulative, Due, Status, Window, evaluate, status
 from tests.rules.builders import (
     BOTH_RULE_SETS,
     RS2021_DAY,

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from monitoring.rules import (
+from rules import (
     TRIAGE_GROUPS,
     Blocker,
     Cumulative,

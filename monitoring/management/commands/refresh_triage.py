@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from clinic.core.models import Clinic
+from clinic.models import Clinic
 from monitoring import kept
 
 

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from clinic.core.models import Clinic
+from clinic.models import Clinic
 from monitoring.reminders import digest
 
 

@@ -1,9 +1,0 @@
-from django.apps import AppConfig
-
-
-class ClinicConfig(AppConfig):
-    """The core app keeps the label `clinic` that its tables and migrations were made under."""
-
-    name = "clinic.core"
-    label = "clinic"
-    verbose_name = "Clinic"

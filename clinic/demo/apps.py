@@ -1,9 +1,0 @@
-from django.apps import AppConfig
-
-
-class DemoConfig(AppConfig):
-    """Holds the `seed_demo` command; no models."""
-
-    name = "clinic.demo"
-    label = "demo"
-    verbose_name = "Demo clinic"
