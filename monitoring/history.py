@@ -19,8 +19,8 @@ from django.db.models import Prefetch
 import rules
 from patients.models import Patient, pregnancy_test_verified
 from patients.records import RECORD_TYPES
+from rules import ipledge
 
-from . import ipledge
 from .models import Course, IpledgeEntry, MoodReview, Visit
 
 

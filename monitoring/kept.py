@@ -33,8 +33,9 @@ from django.utils import timezone
 import rules
 from clinic.prepared import Prepared
 from patients.models import Patient
+from rules import ipledge
 
-from . import codes, ipledge
+from . import codes
 from .history import load_histories, load_patients, of_patients
 from .models import IpledgeEntry, TriageCount, TriageRow, TriageSlot
 

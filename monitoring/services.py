@@ -27,9 +27,9 @@ from patients.services import (
     replace_contraception,
     weight_error,
 )
+from rules import ipledge
 from rules.labs import LAB_TYPES
 
-from . import ipledge
 from .history import load_history, load_ipledge_ticks
 from .models import (
     ComprehensionReport,

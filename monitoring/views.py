@@ -26,10 +26,11 @@ from patients.models import (
     RiskCategory,
     Source,
 )
+from rules import ipledge
 from rules.constants import MAX_MG_PER_KG_PER_DAY
 from rules.snapshot import latest_weight_kg
 
-from . import codes, enrollment, ipledge, services, worklist
+from . import codes, enrollment, services, worklist
 from .forms import (
     DispenseForm,
     EndTreatmentForm,

@@ -4,7 +4,7 @@ tier as the rules count it and its name on iPLEDGE's list (docs/domain.md sectio
 Plain data inside the rules package because the rules read the tiers and the words; every other
 reader takes the rest from the same entries: the model's choices
 (patients.models.ContraceptionMethod), the staff forms' groups, the iPLEDGE entry sheet
-(monitoring/ipledge.py) and the patient's self-service page, which shows the label in the
+(rules/ipledge.py) and the patient's self-service page, which shows the label in the
 patient's language (monitoring/self_service.py). tests/patients/test_contraception_methods.py
 fails when a method of the model has no entry or an entry lacks a column.
 """

@@ -10,6 +10,12 @@ def day(value: date) -> str:
     return f"{value:%b} {value.day}, {value.year}"
 
 
+def us_date(value: date) -> str:
+    """12/05/2026: iPLEDGE's website takes dates as MM/DD/YYYY whatever the language of the page
+    that shows them (the iPLEDGE entry sheet, docs/ipledge-sheet.md)."""
+    return f"{value:%m/%d/%Y}"
+
+
 def listing(words: list[str] | tuple[str, ...]) -> str:
     """a, b and c"""
     if len(words) <= 1:

@@ -26,8 +26,9 @@ def build(builder):
 def entered(staff):
     """entered(patient): staff tick every item of the patient's iPLEDGE sheet that is ready, as
     after typing them into iPLEDGE; the patient then moves past the `to_enter` group."""
-    from monitoring import ipledge, services
+    from monitoring import services
     from monitoring.history import load_history, load_ipledge_ticks
+    from rules import ipledge
 
     def tick_all(patient):
         _, history = load_history(patient)

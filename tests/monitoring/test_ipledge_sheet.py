@@ -7,9 +7,10 @@ from auditlog.models import LogEntry
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 
-from monitoring import ipledge, services
+from monitoring import services
 from monitoring.history import load_history, load_ipledge_ticks
 from monitoring.models import IpledgeEntry
+from rules import ipledge
 from tests import builders as states
 from tests.triage import kept_row
 

@@ -7,7 +7,9 @@ the value to type, worded as iPLEDGE words it, and whether staff ticked it as en
 keeps the value it was given: when the record behind an item changes, the values no longer
 match and the item is due again. See docs/ipledge-sheet.md.
 
-Built from the rules snapshot and the ticks only; the database is read by the callers.
+Built from the rules snapshot and the ticks only, so it is part of the pure rules engine: the
+database is read by the callers (the ticks: monitoring/history.py, monitoring/kept.py; an entry
+is recorded by monitoring/services.py).
 """
 
 from __future__ import annotations
@@ -16,12 +18,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-import rules
-from clinic import dates
-from rules.contraception_methods import CONTRACEPTION_METHODS
-from rules.gate import context
-from rules.pregnancy import setting_problem
-from rules.snapshot import dispensed
+from . import constants
+from .contraception import contraception_is_valid
+from .contraception_methods import CONTRACEPTION_METHODS
+from .gate import context
+from .pregnancy import setting_problem
+from .schedule import window as pickup_window
+from .snapshot import History, as_of, dispensed
+from .text import us_date
 
 COUNSELING = "counseling"
 CONTRACEPTION = "contraception"
@@ -29,11 +33,6 @@ PREGNANCY_TEST = "pregnancy_test"
 
 ABSTINENCE = "Committed to continuous abstinence"
 TEST_METHODS = {"urine": "Urine", "serum": "Serum"}
-
-
-def us_date(day: date) -> str:
-    """iPLEDGE takes dates as MM/DD/YYYY."""
-    return dates.short(day)
 
 
 @dataclass(frozen=True)
@@ -100,20 +99,20 @@ class Sheet:
         return next((i for i in self.items if i.item == name), None)
 
 
-def cycle_from(history: rules.History, on: date) -> date:
+def cycle_from(history: History, on: date) -> date:
     """The day after the last dispensed prescription was written: what iPLEDGE holds for the
     next pick-up is entered after it. Before the first dispense, the course's first day."""
-    given = dispensed(rules.as_of(history, on))
+    given = dispensed(as_of(history, on))
     if not given:
         return history.enrolled_on
     return max(p.written_on for p in given) + timedelta(days=1)
 
 
-def build(history: rules.History, on: date, ticks: Iterable[Tick] = ()) -> Sheet:
+def build(history: History, on: date, ticks: Iterable[Tick] = ()) -> Sheet:
     """The sheet of the cycle running on `on`, with each item's tick if its value matches."""
     ctx = context(history, on)
     since = cycle_from(history, on)
-    window = rules.window(history, on)
+    window = pickup_window(history, on)
     candidates = [_counseling(ctx, since)]
     if ctx.history.can_get_pregnant:
         candidates += [_contraception(ctx, since), _pregnancy_test(ctx, since)]
@@ -145,18 +144,18 @@ def _contraception(ctx, since: date) -> SheetItem:
     confirmed = [
         x
         for x in ctx.history.contraception
-        if x.source == rules.constants.STAFF
+        if x.source == constants.STAFF
         and x.confirmed_on >= since
-        and rules.contraception_is_valid(x.methods, x.abstinence)
+        and contraception_is_valid(x.methods, x.abstinence)
     ]
     if not confirmed:
         return SheetItem(CONTRACEPTION, title, (), "Staff have not confirmed two forms this cycle.")
     latest = confirmed[-1]
     if latest.abstinence:
         return SheetItem(CONTRACEPTION, title, (("Method", ABSTINENCE),))
-    primary = sorted(m for m in latest.methods if m in rules.constants.PRIMARY_METHODS)
+    primary = sorted(m for m in latest.methods if m in constants.PRIMARY_METHODS)
     others = sorted(
-        m for m in latest.methods if m in rules.constants.ACCEPTABLE_METHODS and m != primary[0]
+        m for m in latest.methods if m in constants.ACCEPTABLE_METHODS and m != primary[0]
     )
     return SheetItem(
         CONTRACEPTION,
@@ -179,7 +178,7 @@ def _pregnancy_test(ctx, since: date) -> SheetItem:
         )
     if setting_problem(test, ctx.history, ctx.rule_set) is not None:
         return SheetItem(PREGNANCY_TEST, title, (), "The latest test's setting is not accepted.")
-    if test.setting == rules.constants.HOME:
+    if test.setting == constants.HOME:
         where = "Home test"
     elif test.clia_lab:
         where = "CLIA-certified laboratory"
