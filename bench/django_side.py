@@ -388,6 +388,7 @@ def control() -> None:
 def p3_prepare(count: int) -> dict:
     """`count` pending reminders due now, still needed (planned today), in a clinic without
     quiet hours; every other pending reminder pushed far ahead, so only these are dispatched."""
+    from monitoring.reminders.history_row import with_history
     from monitoring.reminders.planner import plan_clinic
     from monitoring.reminders.sender import recheck
 
@@ -397,9 +398,11 @@ def p3_prepare(count: int) -> dict:
     plan_clinic(c)
     now = timezone.now()
     today = c.today()
-    pending = Reminder.objects.filter(
-        patient__clinic=c, status=ReminderStatus.PENDING
-    ).select_related("patient__clinic")
+    pending = with_history(
+        Reminder.objects.filter(patient__clinic=c, status=ReminderStatus.PENDING).select_related(
+            "patient__clinic"
+        )
+    )
     chosen = []
     for reminder in pending.order_by("pk").iterator():
         if recheck(reminder, today) is None:

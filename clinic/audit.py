@@ -27,27 +27,6 @@ def log_view(user, instance) -> None:
         accessed.send(sender=instance.__class__, instance=instance)
 
 
-def log_views(user, instances) -> None:
-    """One access event per record, written in one query (a list or an export)."""
-    from auditlog.models import LogEntry
-    from django.contrib.contenttypes.models import ContentType
-
-    entries = [
-        LogEntry(
-            content_type=ContentType.objects.get_for_model(instance),
-            object_pk=str(instance.pk),
-            object_id=instance.pk,
-            object_repr=str(instance),
-            action=LogEntry.Action.ACCESS,
-            actor=user if getattr(user, "is_authenticated", False) else None,
-            actor_email=getattr(user, "email", None) or None,
-            additional_data=instance.get_additional_data(),
-        )
-        for instance in instances
-    ]
-    LogEntry.objects.bulk_create(entries)
-
-
 def log_export(user, clinic, patients: list, what: str) -> None:
     """One access event for an export: which patients it carried out of the app, and what.
 

@@ -28,9 +28,6 @@ class Language(models.TextChoices):
 
 
 class PatientQuerySet(models.QuerySet):
-    def for_clinic(self, clinic: Clinic) -> "PatientQuerySet":
-        return self.filter(clinic=clinic)
-
     def with_mrn(self, mrn: str) -> "PatientQuerySet":
         """Patients whose MRN is `mrn` as the clinic compares MRNs (case, width, invisible
         characters and surrounding spaces aside)."""

@@ -34,7 +34,6 @@ from django.db import connections, router
 from django.utils import timezone
 
 import rules
-from monitoring.history import load_histories
 from monitoring.models import Reminder, ReminderStatus
 
 from . import emails
@@ -49,8 +48,9 @@ log = logging.getLogger(__name__)
 def recheck(reminder: Reminder, today: dt.date) -> tuple[str, str] | None:
     """(final status, reason) when the reminder must not go out, else None.
 
-    The patient's history comes with the reminder when it was read `with_history` (one query
-    for the row, its patient, clinic and records: history_row.py), else it is loaded here."""
+    The patient's history comes with the reminder, read `with_history` (one query for the row,
+    its patient, clinic and records: history_row.py); a row read without it is a bug, not a
+    reason for more queries."""
     patient = reminder.patient
     if patient.email_opt_out:
         return ReminderStatus.CANCELLED, "the patient opted out of reminder emails"
@@ -58,11 +58,7 @@ def recheck(reminder: Reminder, today: dt.date) -> tuple[str, str] | None:
         return ReminderStatus.CANCELLED, "the patient has no email address"
     if reminder.due_on < today:
         return ReminderStatus.EXPIRED, f"the due date passed before it could be sent ({today})"
-    text = getattr(reminder, "history_json", None)
-    if text is not None:
-        history = history_of(patient, text)
-    else:
-        history = load_histories([patient])[patient.pk][1]
+    history = history_of(patient, reminder.history_json)
     if needed(rules.status(history, today)).get(reminder.kind) != reminder.due_on:
         return ReminderStatus.CANCELLED, "no longer needed"
     return None
