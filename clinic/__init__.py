@@ -1,5 +1,5 @@
-"""The clinic's core: clinics, memberships and roles, access, audit, accounts and the second factor.
+"""The clinic app: clinics, memberships and roles, access, audit, accounts and the second factor.
 
-The lowest layer of the project (docs/architecture.md): it imports no other app, only the
-rules engine's constants (rules, a pure library).
+The bottom app (docs/architecture.md): it imports no other app, only the rules below it (a pure
+library) for the limits it validates.
 """
