@@ -21,7 +21,7 @@ from datetime import date, timedelta
 from . import constants
 from .contraception import contraception_is_valid
 from .contraception_methods import CONTRACEPTION_METHODS
-from .gate import context
+from .gate import Context, context
 from .pregnancy import setting_problem
 from .schedule import window as pickup_window
 from .snapshot import History, as_of, dispensed
@@ -126,11 +126,11 @@ def build(history: History, on: date, ticks: Iterable[Tick] = ()) -> Sheet:
     return Sheet(since, window.closes_on if window else None, tuple(items))
 
 
-def _with(item: SheetItem, entered, withdrawn) -> SheetItem:
+def _with(item: SheetItem, entered: Tick | None, withdrawn: Tick | None) -> SheetItem:
     return SheetItem(item.item, item.title, item.fields, item.missing, entered, withdrawn)
 
 
-def _counseling(ctx, since: date) -> SheetItem:
+def _counseling(ctx: Context, since: date) -> SheetItem:
     title = "Prescriber: confirm the patient was counseled"
     counseled = [v for v in ctx.history.visits if v.visited_on >= since and v.counseling_confirmed]
     if not counseled:
@@ -139,7 +139,7 @@ def _counseling(ctx, since: date) -> SheetItem:
     return SheetItem(COUNSELING, title, (("Counseling date", us_date(latest.visited_on)),))
 
 
-def _contraception(ctx, since: date) -> SheetItem:
+def _contraception(ctx: Context, since: date) -> SheetItem:
     title = "Two forms of contraception"
     confirmed = [
         x
@@ -162,13 +162,22 @@ def _contraception(ctx, since: date) -> SheetItem:
         title,
         (
             # The methods as the iPLEDGE program's list names them (the registry's).
-            ("Primary form", CONTRACEPTION_METHODS[primary[0]].ipledge_name),
-            ("Second form", CONTRACEPTION_METHODS[others[0]].ipledge_name),
+            ("Primary form", _ipledge_name(primary[0])),
+            ("Second form", _ipledge_name(others[0])),
         ),
     )
 
 
-def _pregnancy_test(ctx, since: date) -> SheetItem:
+def _ipledge_name(method: str) -> str:
+    """The method as the iPLEDGE program's list names it; every acceptable method has one
+    (tests/patients/test_contraception_methods.py)."""
+    name = CONTRACEPTION_METHODS[method].ipledge_name
+    if name is None:
+        raise ValueError(f"{method} has no iPLEDGE name")
+    return name
+
+
+def _pregnancy_test(ctx: Context, since: date) -> SheetItem:
     title = "Pregnancy test result"
     test = ctx.qualifying
     # A test collected before the cycle began was entered for the last prescription.

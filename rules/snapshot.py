@@ -222,7 +222,7 @@ def recorded_days(history: History) -> tuple[date, ...]:
     """
     found: set[date] = set()
 
-    def walk(value) -> None:
+    def walk(value: object) -> None:
         if isinstance(value, date):
             found.add(value)
         elif dataclasses.is_dataclass(value):
