@@ -112,6 +112,8 @@ PAGES = {
     "entry sheet": ("/patients/{patient}/ipledge/", False),
     "FHIR": ("/patients/{patient}/fhir/", False),
     "API status": ("/api/v1/patients/{patient}/status/", True),
+    "API worklist": ("/api/v1/worklist/", True),
+    "API worklist group page 2": ("/api/v1/worklist/?group={group}&page=2", True),
     "Today CSV": ("/today/?format=csv", False),
 }
 # Today with no fresh kept rows, each sample right after the step that makes them stale.
@@ -121,7 +123,15 @@ COLD = {
 }
 EXAMINE_NOTE = "more than 60 queries: bench/django_side.py EXAMINE_AT_MOST"
 # Within 3x the empty view at the largest clinic (docs/quality.md P1).
-WITHIN_3X = ["Today", "Today group page 2", "Today category", "search", *COLD]
+WITHIN_3X = [
+    "Today",
+    "Today group page 2",
+    "Today category",
+    "search",
+    "API worklist",
+    "API worklist group page 2",
+    *COLD,
+]
 
 LOG: list[str] = []
 

@@ -39,6 +39,7 @@ SORTS = {
     "-enrolled": ("-enrolled_on", "-id"),
 }
 PAGE_SIZE = 25
+SEARCH_SHOWN = 500
 
 
 # The search term never travels in a URL, where every access log, proxy log and browser
@@ -110,12 +111,21 @@ def patient_list(request):
         patients = search.matching(patients, query)
     if category:
         patients = patients.filter(risk_category=category)
+    found = patients
     # Each row shows the patient's group on Today from the kept triage row (no rules run here).
     clinic = current_clinic(request)
     reading = kept.read(clinic)
     group = TriageRow.objects.filter(patient=OuterRef("pk"), slot=reading.slot).values("group")
     patients = patients.annotate(triage_group=Subquery(group[:1])).order_by(*SORTS[sort])
-    if not query and reading.current:
+    too_many = False
+    if query:
+        # A search is for finding someone: its pages stop at SEARCH_SHOWN matches, and only
+        # that many are counted, in no order (a common name's every match would be read and
+        # sorted to count them).
+        matched = found.order_by().values("pk")[: SEARCH_SHOWN + 1].count()
+        too_many = matched > SEARCH_SHOWN
+        patients = KnownCount(patients, min(matched, SEARCH_SHOWN))
+    elif reading.current:
         # Every patient has a kept row: the clinic's total is the sum of the kept counts, read
         # from a few rows instead of counting the clinic's patients.
         total = sum(reading.counts(clinic, category=category or None).values())
@@ -131,6 +141,8 @@ def patient_list(request):
             "query": query,
             "search_key": search_key if query else "",
             "search_expired": expired,
+            "too_many": too_many,
+            "search_shown": SEARCH_SHOWN,
             "category": category,
             "categories": RiskCategory.choices,
             "today": clinic.today(),

@@ -202,3 +202,25 @@ def test_the_key_is_made_of_folded_parts_between_bars():
         given_name="José", family_name="Muñoz", mrn="MRN-1", ipledge_id="", birth_date=BORN
     )
     assert key == "|jose munoz|munoz jose|mrn-1|2001-05-17|"
+
+
+def test_a_search_matching_too_many_lists_the_first_ones_and_says_so(
+    client, staff, clinic, monkeypatch
+):
+    """A common name is counted only up to SEARCH_SHOWN (reading every match of a 100,000
+    patient clinic to count them is what made search slow): the list stops there and asks for
+    a narrower search."""
+    from monitoring import patient_views
+
+    monkeypatch.setattr(patient_views, "SEARCH_SHOWN", 3)
+    for i in range(5):
+        enroll(clinic, mrn=f"T{i:03d}", given_name="Ana", family_name=f"Thorne{i:03d}")
+    client.force_login(staff)
+    url = client.post(reverse("patients:list"), {"q": "thorne"}).url
+    response = client.get(url)
+    assert response.context["page"].paginator.count == 3
+    assert "More than 3 patients match" in response.content.decode()
+    narrow = client.post(reverse("patients:list"), {"q": "thorne001"}).url
+    response = client.get(narrow)
+    assert response.context["page"].paginator.count == 1
+    assert "patients match" not in response.content.decode()
