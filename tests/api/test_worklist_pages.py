@@ -74,3 +74,15 @@ def test_another_date_is_computed_for_a_small_clinic_only(api, staff, builder, m
         response = api(staff).get("/api/v1/worklist/", {"on": on})
         assert response.status_code == 200
         assert response.json()["as_of"] is not None
+
+
+def test_the_answer_is_what_its_schema_serializer_writes(api, staff, builder):
+    """The worklist is written as plain values for speed: it must equal what WorklistOut (the
+    schema's description) makes of the same body."""
+    from api.worklist import WorklistOut
+
+    enroll_ready(builder, 2)
+    body = api(staff).get("/api/v1/worklist/").json()
+    assert any(g["patients"] for g in body["groups"])
+    assert WorklistOut(body).data == body
+    assert WorklistOut(data=body).is_valid(), WorklistOut(data=body).errors
