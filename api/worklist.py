@@ -30,12 +30,34 @@ MAX_PAGE_SIZE = 500
 MAX_PAGE = 1_000_000
 
 
+class EmptyRefused:
+    """DRF reads an empty `?page=` as no value at all (the default), while the schema says an
+    integer or one of the groups: here it is a 400 naming the parameter, as the schema says
+    (the same as `QueryDate` for `on`)."""
+
+    def get_value(self, dictionary):
+        if dictionary.get(self.field_name) == "":
+            return ""
+        return super().get_value(dictionary)
+
+    def validate_empty_values(self, data):
+        if data == "":
+            self.fail("invalid" if "invalid" in self.error_messages else "invalid_choice", input="")
+        return super().validate_empty_values(data)
+
+
+class QueryInt(EmptyRefused, serializers.IntegerField):
+    pass
+
+
+class QueryChoice(EmptyRefused, serializers.ChoiceField):
+    pass
+
+
 class WorklistQuery(StatusQuery):
-    group = serializers.ChoiceField(choices=rules.TRIAGE_GROUPS, required=False)
-    page = serializers.IntegerField(min_value=1, max_value=MAX_PAGE, default=1)
-    page_size = serializers.IntegerField(
-        min_value=1, max_value=MAX_PAGE_SIZE, default=DEFAULT_PAGE_SIZE
-    )
+    group = QueryChoice(choices=rules.TRIAGE_GROUPS, required=False)
+    page = QueryInt(min_value=1, max_value=MAX_PAGE, default=1)
+    page_size = QueryInt(min_value=1, max_value=MAX_PAGE_SIZE, default=DEFAULT_PAGE_SIZE)
 
 
 PARAMETERS = [

@@ -50,6 +50,10 @@ def test_page_size_and_group_are_checked(api, staff, builder):
         ({"page_size": 501}, "page_size"),
         ({"page": 0}, "page"),
         ({"group": "nonsense"}, "group"),
+        # Empty is not "none given": the schema says an integer or a group.
+        ({"page_size": ""}, "page_size"),
+        ({"page": ""}, "page"),
+        ({"group": ""}, "group"),
     ):
         response = api(staff).get("/api/v1/worklist/", params)
         assert response.status_code == 400, params
