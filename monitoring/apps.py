@@ -47,6 +47,6 @@ def _row_deleted(sender, instance, **kwargs):
 
     from . import kept
 
-    kept._apply_counts(
+    kept.apply_counts(
         instance.clinic_id, instance.slot, Counter({(instance.group, instance.risk_category): -1})
     )

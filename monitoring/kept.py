@@ -313,7 +313,7 @@ def _count_key(values: dict | tuple) -> tuple[str, str]:
     return values[0], values[KEPT_FIELDS.index("risk_category")]
 
 
-def _apply_counts(clinic_id: int, slot: int, deltas: Counter) -> None:
+def apply_counts(clinic_id: int, slot: int, deltas: Counter) -> None:
     """Add `deltas` ((group, category) -> change) to the kept counts, in key order (two writers
     changing the same counts lock them in the same order, so they never deadlock)."""
     for (group, category), delta in sorted(deltas.items()):
@@ -358,7 +358,7 @@ def _write(clinic_id: int, slot: int, computed: list[tuple[int, dict]]) -> int:
             update_fields=list(KEPT_FIELDS),
             batch_size=CHUNK,
         )
-        _apply_counts(clinic_id, slot, deltas)
+        apply_counts(clinic_id, slot, deltas)
     return len(changed)
 
 
